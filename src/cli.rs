@@ -1,0 +1,273 @@
+//! The command line: `serve`, `check`, `simulate`, `flow graph`, `sign`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::clock::{Clock, FixedClock, SystemClock};
+use crate::config::{Config, ConfigErrors, DEFAULT_PATH};
+use crate::flow::Flow;
+use crate::server::{AppState, Application};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "afterhours",
+    version,
+    about = "After-hours critical-incident phone line (Twilio webhooks)"
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "AFTERHOURS_CONFIG", default_value = DEFAULT_PATH)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The server logs what it does; the other commands keep the terminal for their own output.
+    pub fn default_log_level(&self) -> Option<&'static str> {
+        match self.command {
+            Command::Serve => None,
+            _ => Some("warn"),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the webhook server.
+    Serve,
+    /// Validate the configuration, calendars and voice flows; exit non-zero on problems.
+    Check,
+    /// Walk a call through its flow in the terminal, without a provider.
+    Simulate(SimulateArgs),
+    /// Voice flow tools.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
+    /// Print the X-Twilio-Signature of a request, signed with AFTERHOURS_PROVIDER__AUTH_TOKEN.
+    Sign {
+        /// The full URL, as the provider requests it.
+        #[arg(long)]
+        url: String,
+        /// POST parameters as NAME=VALUE.
+        params: Vec<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The dialled number (the line).
+    #[arg(long)]
+    pub to: String,
+    /// The caller's number.
+    #[arg(long)]
+    pub from: String,
+    /// When the call happens (RFC 3339, e.g. 2026-11-27T20:00:00-05:00); now when absent.
+    #[arg(long)]
+    pub at: Option<DateTime<chrono::FixedOffset>>,
+    /// What the caller presses at each prompt, in order (e.g. 123456#); repeat for later prompts.
+    #[arg(long)]
+    pub digits: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlowCommand {
+    /// Print a flow as a Mermaid flowchart: NAME under the flows folder, or a path to a .toml file.
+    Graph { name: String },
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve => serve(&cli.config).await,
+        Command::Check => check(&cli.config),
+        Command::Simulate(args) => simulate(&cli.config, args).await,
+        Command::Flow {
+            command: FlowCommand::Graph { name },
+        } => flow_graph(&cli.config, &name),
+        Command::Sign { url, params } => sign(&cli.config, &url, &params),
+    }
+}
+
+fn print_errors(errors: &ConfigErrors) {
+    for error in &errors.0 {
+        eprintln!("error: {error}");
+    }
+}
+
+fn load(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|errors| {
+        print_errors(&errors);
+        ExitCode::FAILURE
+    })
+}
+
+async fn serve(path: &Path) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let missing = config.missing_secrets();
+    if !missing.is_empty() {
+        print_errors(&ConfigErrors(missing));
+        return ExitCode::FAILURE;
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    for line in &config.overrides {
+        tracing::info!("environment override: {line}");
+    }
+    if config.settings.redis.url.as_deref().is_none_or(str::is_empty) {
+        tracing::warn!(
+            "no Redis configured: running on the embedded in-memory store; NOTHING PERSISTS across restarts"
+        );
+    }
+    let state = AppState::new(Arc::new(config), Arc::new(SystemClock));
+    let public_url = state.config.settings.server.public_url.as_str().to_owned();
+    let app = match Application::build(state).await {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("error: cannot listen: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Ok(addr) = app.local_addr() {
+        tracing::info!(%addr, "listening; point the provider's voice webhook at {public_url}/voice/incoming (POST)");
+    }
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: server failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+fn check(path: &Path) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let missing = config.missing_secrets();
+    if !missing.is_empty() {
+        print_errors(&ConfigErrors(missing));
+        return ExitCode::FAILURE;
+    }
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let lines: Vec<String> = config
+        .lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} ({}, {}, flow {}, mode {})",
+                l.key, l.number, l.tz, l.flow.name, l.mode
+            )
+        })
+        .collect();
+    println!("{}: OK; lines: {}", path.display(), lines.join("; "));
+    ExitCode::SUCCESS
+}
+
+async fn simulate(path: &Path, args: SimulateArgs) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let clock: Arc<dyn Clock> = match args.at {
+        Some(at) => Arc::new(FixedClock(at.with_timezone(&Utc))),
+        None => Arc::new(FixedClock(SystemClock.now())),
+    };
+    let state = AppState::new(Arc::new(config), clock);
+    let mut out = std::io::stdout().lock();
+    match crate::simulate::walk(&state, &args.to, &args.from, &args.digits, &mut out).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn flow_graph(config_path: &Path, name: &str) -> ExitCode {
+    let path = if name.ends_with(".toml") {
+        PathBuf::from(name)
+    } else {
+        // The flows folder of the configuration, without loading the rest of it.
+        let base = config_path.parent().unwrap_or(Path::new("."));
+        let flows = Config::load(config_path)
+            .map(|c| c.settings.paths.flows)
+            .unwrap_or_else(|_| crate::config::PathSettings::default().flows);
+        base.join(flows).join(format!("{name}.toml"))
+    };
+    match Flow::load(&path) {
+        Ok(flow) => {
+            print!("{}", flow.mermaid());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            print_errors(&ConfigErrors(errors));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sign(path: &Path, url: &str, params: &[String]) -> ExitCode {
+    let secrets = match Config::load(path) {
+        Ok(config) => config.secrets,
+        Err(_) => crate::config::Secrets::from_env(&std::env::vars().collect::<Vec<_>>()),
+    };
+    let Some(token) = secrets.provider_auth_token else {
+        eprintln!(
+            "error: set {} to the provider's auth token",
+            crate::config::SECRETS[0].0
+        );
+        return ExitCode::FAILURE;
+    };
+    let mut pairs = Vec::new();
+    for param in params {
+        let Some((name, value)) = param.split_once('=') else {
+            eprintln!("error: parameter {param:?} is not NAME=VALUE");
+            return ExitCode::FAILURE;
+        };
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    println!(
+        "{}",
+        crate::signature::compute(token.expose_secret().as_bytes(), url, &pairs)
+    );
+    ExitCode::SUCCESS
+}

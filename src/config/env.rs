@@ -1,0 +1,221 @@
+//! The environment's part of the configuration: `AFTERHOURS_<SECTION>__<KEY>` overrides of file settings,
+//! and the secrets, which are read from the environment only.
+
+use secrecy::SecretString;
+
+use super::error::{ConfigError, Source};
+
+/// Variables that start with the prefix but are not setting overrides.
+const RESERVED: &[&str] = &["AFTERHOURS_CONFIG", "AFTERHOURS_LOG", "AFTERHOURS_LOG_FORMAT"];
+
+/// Secret settings: the environment variable and the key it would have in the file (where it is refused).
+pub const SECRETS: &[(&str, &str)] = &[("AFTERHOURS_PROVIDER__AUTH_TOKEN", "provider.auth_token")];
+
+/// Secrets taken from the environment. They print as `[REDACTED]`.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// The provider's auth token, the key of webhook signatures.
+    pub provider_auth_token: Option<SecretString>,
+}
+
+impl Secrets {
+    pub fn from_env(env: &[(String, String)]) -> Self {
+        let get = |name: &str| {
+            env.iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| SecretString::from(v.clone()))
+        };
+        Self {
+            provider_auth_token: get(SECRETS[0].0),
+        }
+    }
+}
+
+/// One override that was applied: the variable and the dotted key it set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Applied {
+    pub var: String,
+    pub key: String,
+}
+
+/// Refuses secrets written into the file itself.
+pub(crate) fn refuse_secrets_in_file(table: &toml::Table) -> Vec<(String, String)> {
+    SECRETS
+        .iter()
+        .filter(|(_, key)| lookup(table, key).is_some())
+        .map(|(var, key)| {
+            (
+                key.to_string(),
+                format!("secrets are read from the environment only: remove it and set {var}"),
+            )
+        })
+        .collect()
+}
+
+fn lookup<'t>(table: &'t toml::Table, dotted: &str) -> Option<&'t toml::Value> {
+    let mut parts = dotted.split('.');
+    let mut value = table.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_table()?.get(part)?;
+    }
+    Some(value)
+}
+
+/// Applies every `AFTERHOURS_A__B__C=value` to `table["a"]["b"]["c"]`. Segments match existing keys
+/// case-insensitively with `_` standing for `-`, so `AFTERHOURS_LINES__US_EAST__MODE` reaches
+/// `[lines.us-east] mode`. A value keeps the type of the value it replaces; a new value is a boolean for
+/// `true`/`false`, an integer for plain digits, otherwise a string.
+pub(crate) fn apply_overrides(table: &mut toml::Table, env: &[(String, String)]) -> Result<Vec<Applied>, ConfigError> {
+    let mut applied = Vec::new();
+    let mut vars: Vec<&(String, String)> = env.iter().collect();
+    vars.sort();
+    for (var, value) in vars {
+        let Some(rest) = var.strip_prefix("AFTERHOURS_") else {
+            continue;
+        };
+        if RESERVED.contains(&var.as_str()) || SECRETS.iter().any(|(s, _)| s == var) || !rest.contains("__") {
+            continue;
+        }
+        let error = |message: String| ConfigError {
+            origin: Source::Env { var: var.clone() },
+            key: String::new(),
+            message,
+        };
+        let segments: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if segments.iter().any(String::is_empty) {
+            return Err(error(
+                "expected AFTERHOURS_<SECTION>__<KEY>, with non-empty parts".into(),
+            ));
+        }
+        let mut current = &mut *table;
+        let mut key_path = Vec::new();
+        for (i, segment) in segments.iter().enumerate() {
+            let key = existing_key(current, segment);
+            key_path.push(key.clone());
+            if i + 1 == segments.len() {
+                let new = typed_like(current.get(&key), value);
+                current.insert(key, new);
+            } else {
+                let entry = current
+                    .entry(key)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                current = match entry {
+                    toml::Value::Table(t) => t,
+                    _ => return Err(error(format!("{} is not a section", key_path.join(".")))),
+                };
+            }
+        }
+        applied.push(Applied {
+            var: var.clone(),
+            key: key_path.join("."),
+        });
+    }
+    Ok(applied)
+}
+
+fn existing_key(table: &toml::Table, segment: &str) -> String {
+    table
+        .keys()
+        .find(|k| k.to_ascii_lowercase().replace('-', "_") == segment)
+        .cloned()
+        .unwrap_or_else(|| segment.to_owned())
+}
+
+fn typed_like(existing: Option<&toml::Value>, text: &str) -> toml::Value {
+    let as_bool = || text.parse::<bool>().ok().map(toml::Value::Boolean);
+    let as_int = || {
+        (!text.starts_with('+'))
+            .then(|| text.parse::<i64>().ok())
+            .flatten()
+            .map(toml::Value::Integer)
+    };
+    let string = || toml::Value::String(text.to_owned());
+    match existing {
+        Some(toml::Value::Boolean(_)) => as_bool().unwrap_or_else(string),
+        Some(toml::Value::Integer(_)) => as_int().unwrap_or_else(string),
+        Some(toml::Value::Float(_)) => text.parse::<f64>().map(toml::Value::Float).unwrap_or_else(|_| string()),
+        Some(_) => string(),
+        None => as_bool().or_else(as_int).unwrap_or_else(string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn table(text: &str) -> toml::Table {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn overrides_a_key_keeping_its_type() {
+        let mut t = table("[server]\nlisten = \"127.0.0.1:1\"\n[provider]\nvalidate_signatures = true\n");
+        let applied = apply_overrides(
+            &mut t,
+            &env(&[
+                ("AFTERHOURS_SERVER__LISTEN", "0.0.0.0:80"),
+                ("AFTERHOURS_PROVIDER__VALIDATE_SIGNATURES", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(t["server"]["listen"].as_str(), Some("0.0.0.0:80"));
+        assert_eq!(t["provider"]["validate_signatures"].as_bool(), Some(false));
+        assert_eq!(applied.len(), 2);
+    }
+
+    #[test]
+    fn reaches_a_line_whose_name_has_a_dash() {
+        let mut t = table("[lines.us-east]\nmode = \"auto\"\nnumber = \"+18005550100\"\n");
+        apply_overrides(
+            &mut t,
+            &env(&[
+                ("AFTERHOURS_LINES__US_EAST__MODE", "always-after-hours"),
+                ("AFTERHOURS_LINES__US_EAST__NUMBER", "+18005550199"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(t["lines"]["us-east"]["mode"].as_str(), Some("always-after-hours"));
+        assert_eq!(
+            t["lines"]["us-east"]["number"].as_str(),
+            Some("+18005550199"),
+            "a + number stays a string"
+        );
+    }
+
+    #[test]
+    fn ignores_reserved_names_and_secrets() {
+        let mut t = table("");
+        let applied = apply_overrides(
+            &mut t,
+            &env(&[
+                ("AFTERHOURS_LOG_FORMAT", "json"),
+                ("AFTERHOURS_PROVIDER__AUTH_TOKEN", "x"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert!(applied.is_empty());
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_key_under_a_value_is_an_error_naming_the_variable() {
+        let mut t = table("[server]\nlisten = \"x\"\n");
+        let error = apply_overrides(&mut t, &env(&[("AFTERHOURS_SERVER__LISTEN__PORT", "1")])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environment variable AFTERHOURS_SERVER__LISTEN__PORT: server.listen is not a section"
+        );
+    }
+
+    #[test]
+    fn refuses_a_secret_in_the_file() {
+        let found = refuse_secrets_in_file(&table("[provider]\nauth_token = \"abc\"\n"));
+        assert_eq!(found[0].0, "provider.auth_token");
+        assert!(found[0].1.contains("AFTERHOURS_PROVIDER__AUTH_TOKEN"));
+    }
+}

@@ -1,0 +1,216 @@
+//! Configuration: `config/afterhours.toml` with environment overrides, the calendars and voice flows it
+//! names, and the secrets from the environment, loaded once into a [`Config`].
+//!
+//! Loading runs in stages; each stage reports all of its problems, and a later stage runs only when the
+//! earlier ones found none: (1) the main file and the environment, (2) every calendar and flow file the lines
+//! name, (3) checks across lines. `afterhours check` prints the problems of the first failing stage.
+
+mod env;
+mod error;
+mod settings;
+pub(crate) mod toml_file;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use env::{SECRETS, Secrets};
+pub(crate) use error::line_of;
+pub use error::{ConfigError, ConfigErrors, Source};
+pub use settings::*;
+
+use crate::calendar::Calendar;
+use crate::flow::Flow;
+use crate::lines::{Line, Lines};
+
+/// The path used when neither `--config` nor `AFTERHOURS_CONFIG` names one.
+pub const DEFAULT_PATH: &str = "config/afterhours.toml";
+
+/// Everything the service runs on, loaded and checked.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub settings: Settings,
+    pub secrets: Secrets,
+    pub lines: Lines,
+    /// Overrides taken from the environment, for the start-up log.
+    pub overrides: Vec<String>,
+    /// Settings that work but deserve a look (signature checks off ...).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Loads `path` with the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, &env)
+    }
+
+    /// Loads `path` with the given environment variables (tests pass their own).
+    pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
+        let (settings, overrides) = read_settings(path, env)?;
+        let secrets = Secrets::from_env(env);
+        let base = path.parent().unwrap_or(Path::new("."));
+        let lines = resolve_lines(base, &settings)?;
+        let default_key = check_lines(path, &settings)?;
+        let mut warnings = Vec::new();
+        if !settings.provider.validate_signatures {
+            warnings.push(
+                "provider.validate_signatures is false: webhooks are NOT checked for the provider's signature; \
+                 anyone who finds the URL can drive calls"
+                    .to_owned(),
+            );
+        }
+        Ok(Config {
+            path: path.to_owned(),
+            lines: Lines::new(lines, default_key.as_deref()),
+            settings,
+            secrets,
+            overrides,
+            warnings,
+        })
+    }
+
+    /// The secrets that serving needs and the environment lacks, one error each.
+    pub fn missing_secrets(&self) -> Vec<ConfigError> {
+        let mut missing = Vec::new();
+        if self.settings.provider.validate_signatures && self.secrets.provider_auth_token.is_none() {
+            missing.push(ConfigError {
+                origin: Source::Env {
+                    var: SECRETS[0].0.to_owned(),
+                },
+                key: SECRETS[0].1.to_owned(),
+                message: "not set: the provider's auth token is needed to check webhook signatures \
+                          (or set provider.validate_signatures = false for local experiments)"
+                    .to_owned(),
+            });
+        }
+        missing
+    }
+}
+
+/// Stage 1: the main file, then the environment's overrides.
+fn read_settings(path: &Path, env: &[(String, String)]) -> Result<(Settings, Vec<String>), ConfigErrors> {
+    let (_, text): (toml::Table, String) = toml_file::load(path)?;
+    let secrets_in_file = env::refuse_secrets_in_file(&toml_file::parse(path, &text)?);
+    if !secrets_in_file.is_empty() {
+        let errors = secrets_in_file
+            .into_iter()
+            .map(|(key, message)| ConfigError::in_file(path, None, key, message));
+        return Err(ConfigErrors(errors.collect()));
+    }
+    // The file alone first, so that its own mistakes are reported with their line.
+    let from_file: Settings = toml_file::parse(path, &text)?;
+    let mut table: toml::Table = toml_file::parse(path, &text)?;
+    let applied = env::apply_overrides(&mut table, env)?;
+    if applied.is_empty() {
+        return Ok((from_file, Vec::new()));
+    }
+    let settings = toml_file::from_table::<Settings>(table).map_err(|(key, message)| {
+        // Name the variable that set the key, when one did.
+        let var = applied
+            .iter()
+            .find(|a| key.starts_with(&a.key) || a.key.starts_with(&key));
+        match var {
+            Some(a) => ConfigError {
+                origin: Source::Env { var: a.var.clone() },
+                key,
+                message,
+            },
+            None => ConfigError::in_file(path, None, key, message),
+        }
+    })?;
+    Ok((
+        settings,
+        applied
+            .into_iter()
+            .map(|a| format!("{} sets {}", a.var, a.key))
+            .collect(),
+    ))
+}
+
+/// Stage 2: every calendar and flow the lines name, each loaded once.
+fn resolve_lines(base: &Path, settings: &Settings) -> Result<Vec<Line>, ConfigErrors> {
+    let calendars_dir = base.join(&settings.paths.calendars);
+    let flows_dir = base.join(&settings.paths.flows);
+    let mut calendars: BTreeMap<&str, Result<Arc<Calendar>, ()>> = BTreeMap::new();
+    let mut flows: BTreeMap<&str, Result<Arc<Flow>, ()>> = BTreeMap::new();
+    let mut errors = Vec::new();
+    let mut lines = Vec::new();
+    for (key, line) in &settings.lines {
+        let calendar = calendars
+            .entry(line.calendar.as_str())
+            .or_insert_with(|| load_calendar(&calendars_dir.join(format!("{}.toml", line.calendar)), &mut errors))
+            .clone();
+        let flow = flows
+            .entry(line.flow.as_str())
+            .or_insert_with(|| {
+                Flow::load(&flows_dir.join(format!("{}.toml", line.flow)))
+                    .map(Arc::new)
+                    .map_err(|e| errors.extend(e))
+            })
+            .clone();
+        if let (Ok(calendar), Ok(flow)) = (calendar, flow) {
+            lines.push(Line::new(key.as_str(), line, calendar, flow));
+        }
+    }
+    if errors.is_empty() {
+        Ok(lines)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn load_calendar(path: &Path, errors: &mut Vec<ConfigError>) -> Result<Arc<Calendar>, ()> {
+    let (calendar, _): (Calendar, String) = toml_file::load(path).map_err(|e| errors.push(e))?;
+    calendar
+        .validate()
+        .map_err(|e| errors.push(ConfigError::in_file(path, None, "", e.to_string())))?;
+    Ok(Arc::new(calendar))
+}
+
+/// Stage 3: no number on two lines, at most one default line. Returns the default line's key.
+fn check_lines(path: &Path, settings: &Settings) -> Result<Option<String>, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut numbers: BTreeMap<&str, &str> = BTreeMap::new();
+    for (key, line) in &settings.lines {
+        if let Some(other) = numbers.insert(line.number.as_str(), key.as_str()) {
+            errors.push(ConfigError::in_file(
+                path,
+                None,
+                format!("lines.{key}.number"),
+                format!("{} is also the number of line {other}", line.number),
+            ));
+        }
+    }
+    let defaults: Vec<&str> = settings
+        .lines
+        .iter()
+        .filter(|(_, l)| l.default)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if defaults.len() > 1 {
+        errors.push(ConfigError::in_file(
+            path,
+            None,
+            "lines",
+            format!(
+                "only one line may be the default; these all are: {}",
+                defaults.join(", ")
+            ),
+        ));
+    }
+    if settings.lines.is_empty() {
+        errors.push(ConfigError::in_file(
+            path,
+            None,
+            "lines",
+            "no line is configured: add a [lines.NAME] section",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(defaults.first().map(|s| s.to_string()))
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}

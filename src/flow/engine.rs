@@ -1,0 +1,221 @@
+//! Runs a flow for one webhook: from the step the URL names, step after step within the same response,
+//! until a step waits for the caller or ends the call. The TwiML built on the way is the answer.
+
+use chrono::{DateTime, Utc};
+
+use super::Flow;
+use super::state::CallState;
+use crate::calendar::spoken_datetime;
+use crate::flow::prompt::Prompt;
+use crate::lines::Line;
+use crate::twiml::{Response, Verb, Voice};
+
+/// Placeholders every prompt may use, besides the variables that gather steps store.
+pub const PLACEHOLDERS: &[&str] = &[
+    "line_name",
+    "support_channel",
+    "opening_hours",
+    "time_zone",
+    "deadline",
+    "next_opening",
+];
+
+/// More steps than this in one response means a loop that validation should have caught.
+const MAX_STEPS_PER_RESPONSE: usize = 64;
+
+/// What a step decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Go on to the step this outcome leads to, in the same response.
+    Next(&'static str),
+    /// The provider takes over and calls back a URL of ours later.
+    Wait,
+    /// The call ends here.
+    End,
+}
+
+/// The fields of a provider webhook that the flow reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallInput {
+    pub call_sid: String,
+    pub from: String,
+    pub to: String,
+    pub digits: Option<String>,
+}
+
+/// One entry of what happened while answering a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trace {
+    /// Text spoken to the caller (gather prompts included).
+    Say(String),
+    /// A decision, in words.
+    Decision(String),
+}
+
+/// Where a webhook enters the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry<'a> {
+    /// A new call: the flow's start step.
+    Start,
+    /// `/voice/step/{step}`: the call reaches a step (a `Redirect`).
+    Step(&'a str),
+    /// `/voice/step/{step}/{event}`: the provider reports on a step (digits gathered, a dial ended ...).
+    Event { step: &'a str, event: &'a str },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("flow {flow} has no step {step:?}")]
+    UnknownStep { flow: String, step: String },
+    #[error("step {step:?} takes no event {event:?}")]
+    UnknownEvent { step: String, event: String },
+    #[error("more than {MAX_STEPS_PER_RESPONSE} steps in one response, last at {step:?}")]
+    Runaway { step: String },
+}
+
+/// Everything a step may read or change while it runs.
+pub struct Ctx<'a> {
+    pub line: &'a Line,
+    pub now: DateTime<Utc>,
+    pub voice: &'a Voice,
+    /// The public base URL that step URLs are built from.
+    pub base_url: &'a str,
+    pub input: &'a CallInput,
+    /// The step being run.
+    pub step: &'a str,
+    pub state: CallState,
+    pub response: Response,
+    /// What was said and decided, in order, for logs and `simulate`.
+    pub trace: Vec<Trace>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        line: &'a Line,
+        now: DateTime<Utc>,
+        voice: &'a Voice,
+        base_url: &'a str,
+        input: &'a CallInput,
+        state: CallState,
+    ) -> Self {
+        Self {
+            line,
+            now,
+            voice,
+            base_url,
+            input,
+            step: "",
+            state,
+            response: Response::new(),
+            trace: Vec::new(),
+        }
+    }
+
+    /// Speaks a prompt.
+    pub fn say(&mut self, prompt: &Prompt) {
+        let text = self.render(prompt);
+        self.trace.push(Trace::Say(text.clone()));
+        self.response.push(Verb::Say {
+            text,
+            voice: self.voice.clone(),
+        });
+    }
+
+    /// Records a decision, in words.
+    pub fn note(&mut self, line: String) {
+        self.trace.push(Trace::Decision(line));
+    }
+
+    /// A prompt with its placeholders filled from the line, the clock and the call state.
+    pub fn render(&self, prompt: &Prompt) -> String {
+        prompt.render(|name| self.placeholder(name))
+    }
+
+    fn placeholder(&self, name: &str) -> Option<String> {
+        let line = self.line;
+        let zoned = |t: Option<DateTime<chrono_tz::Tz>>| match t {
+            Some(t) => format!("{} {}", spoken_datetime(&t), line.zone_name),
+            None => "as soon as we are open".to_owned(),
+        };
+        Some(match name {
+            "line_name" => line.name.clone(),
+            "support_channel" => line.support_channel.clone(),
+            "opening_hours" => format!("{} {}", line.calendar.describe_hours(), line.zone_name),
+            "time_zone" => line.zone_name.clone(),
+            "deadline" => zoned(line.calendar.first_response_deadline(line.tz, self.now)),
+            "next_opening" => zoned(line.calendar.next_opening(line.tz, self.now)),
+            var => spoken_digits(self.state.vars.get(var)?),
+        })
+    }
+
+    /// The URL the provider posts an event of the current step to, carrying the call state.
+    pub fn event_url(&self, event: &str) -> String {
+        format!(
+            "{}/voice/step/{}/{event}?{}",
+            self.base_url,
+            self.step,
+            self.state.to_query()
+        )
+    }
+
+    /// The URL that enters a step, carrying the call state.
+    pub fn step_url(&self, step: &str) -> String {
+        format!("{}/voice/step/{step}?{}", self.base_url, self.state.to_query())
+    }
+}
+
+/// "123" as "1 2 3", so text-to-speech reads a case number digit by digit.
+fn spoken_digits(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() * 2);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Runs `flow` from `entry` until a step waits or ends; the answer is in `ctx.response`.
+pub async fn run<'a>(flow: &'a Flow, entry: Entry<'_>, ctx: &mut Ctx<'a>) -> Result<(), EngineError> {
+    let (mut name, mut transition) = match entry {
+        Entry::Start => (flow.start.as_str(), None),
+        Entry::Step(step) => (flow.step(step)?.name.as_str(), None),
+        Entry::Event { step, event } => {
+            let name = flow.step(step)?.name.as_str();
+            ctx.step = name;
+            let unknown = || EngineError::UnknownEvent {
+                step: step.to_owned(),
+                event: event.to_owned(),
+            };
+            let transition = flow.step(name)?.kind.on_event(event, ctx).await.ok_or_else(unknown)?;
+            (name, Some(transition))
+        }
+    };
+    for _ in 0..MAX_STEPS_PER_RESPONSE {
+        let step = flow.step(name)?;
+        let decided = match transition.take() {
+            Some(t) => t,
+            None => {
+                ctx.step = name;
+                step.kind.run(ctx).await
+            }
+        };
+        match decided {
+            Transition::Next(outcome) => name = flow.next(name, outcome)?,
+            Transition::Wait | Transition::End => return Ok(()),
+        }
+    }
+    Err(EngineError::Runaway { step: name.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_are_spoken_one_by_one() {
+        assert_eq!(spoken_digits("123456"), "1 2 3 4 5 6");
+        assert_eq!(spoken_digits(""), "");
+    }
+}

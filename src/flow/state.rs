@@ -1,0 +1,94 @@
+//! What a call carries from one webhook to the next: the line, the gathered digits, and attempt counters.
+//!
+//! It travels in the query string of the URLs we hand to the provider, which signs them back to us, so any
+//! replica can answer any step and no process keeps a call in memory.
+
+use std::collections::BTreeMap;
+
+/// The call's progress between webhooks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallState {
+    /// The line's name (the dialled number picked it on the first webhook).
+    pub line: String,
+    /// Attempts made so far, by gather step.
+    pub attempts: BTreeMap<String, u32>,
+    /// Gathered values by variable name: digits only.
+    pub vars: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("the URL names no line")]
+    NoLine,
+    #[error("invalid value {value:?} for {key}")]
+    Invalid { key: String, value: String },
+}
+
+impl CallState {
+    pub fn new(line: &str) -> Self {
+        Self {
+            line: line.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    pub fn to_query(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("line", &self.line);
+        for (step, n) in &self.attempts {
+            query.append_pair(&format!("n.{step}"), &n.to_string());
+        }
+        for (name, value) in &self.vars {
+            query.append_pair(&format!("v.{name}"), value);
+        }
+        query.finish()
+    }
+
+    pub fn from_query(query: &str) -> Result<Self, StateError> {
+        let mut state = CallState::default();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let invalid = || StateError::Invalid {
+                key: key.to_string(),
+                value: value.to_string(),
+            };
+            if key == "line" {
+                state.line = value.into_owned();
+            } else if let Some(step) = key.strip_prefix("n.") {
+                state
+                    .attempts
+                    .insert(step.to_owned(), value.parse().map_err(|_| invalid())?);
+            } else if let Some(name) = key.strip_prefix("v.") {
+                if value.len() > 64 || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(invalid());
+                }
+                state.vars.insert(name.to_owned(), value.into_owned());
+            }
+        }
+        if state.line.is_empty() {
+            return Err(StateError::NoLine);
+        }
+        Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_the_query() {
+        let mut state = CallState::new("us");
+        state.attempts.insert("case_number".into(), 2);
+        state.vars.insert("case_number".into(), "123456".into());
+        let query = state.to_query();
+        assert_eq!(query, "line=us&n.case_number=2&v.case_number=123456");
+        assert_eq!(CallState::from_query(&query).unwrap(), state);
+    }
+
+    #[test]
+    fn refuses_a_query_without_line_or_with_bad_values() {
+        assert_eq!(CallState::from_query("n.a=1"), Err(StateError::NoLine));
+        assert!(CallState::from_query("line=us&n.a=x").is_err());
+        assert!(CallState::from_query("line=us&v.a=12%3Cb").is_err());
+    }
+}

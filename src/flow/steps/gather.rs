@@ -1,0 +1,195 @@
+//! `gather`: asks for digits on the keypad, checks them, and re-prompts up to the step's attempt limit.
+//!
+//! The digits are stored in the call state under `store`, so later prompts can read them back
+//! (`{case_number}` is spoken digit by digit) and later steps can use them. Coming back to the same gather
+//! step later in the call (a case that was not found) counts as a further attempt.
+
+use serde::Deserialize;
+
+use crate::flow::engine::{Ctx, Trace, Transition};
+use crate::flow::prompt::Prompt;
+use crate::twiml::{self, Verb};
+
+pub const OUTCOMES: &[&str] = &["entered", "failed"];
+
+/// The event the provider posts the digits to.
+pub const DIGITS_EVENT: &str = "digits";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gather {
+    /// Spoken on the first attempt.
+    pub prompt: Prompt,
+    /// Spoken on later attempts; the prompt again when absent.
+    #[serde(default)]
+    pub reprompt: Option<Prompt>,
+    /// The variable the digits are stored in.
+    #[serde(default = "default_store")]
+    pub store: String,
+    #[serde(default = "one")]
+    pub min_digits: usize,
+    #[serde(default = "twelve")]
+    pub max_digits: usize,
+    /// `#` or `*`; the caller presses it to finish.
+    #[serde(default = "hash")]
+    pub finish_on_key: char,
+    /// Seconds of silence after which the provider stops waiting.
+    #[serde(default = "eight")]
+    pub timeout_secs: u32,
+    /// How many times the caller may try before the step ends with `failed`.
+    #[serde(default = "three")]
+    pub attempts: u32,
+}
+
+fn default_store() -> String {
+    "digits".into()
+}
+fn one() -> usize {
+    1
+}
+fn twelve() -> usize {
+    12
+}
+fn hash() -> char {
+    '#'
+}
+fn eight() -> u32 {
+    8
+}
+fn three() -> u32 {
+    3
+}
+
+impl Gather {
+    /// Checks the settings that serde cannot: ranges and the variable name.
+    pub(crate) fn checked(self) -> Result<Self, (String, String)> {
+        let fail = |key: &str, message: String| Err((key.to_owned(), message));
+        if self.store.is_empty() || !self.store.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return fail(
+                "store",
+                format!(
+                    "invalid variable name {:?}: expected lowercase letters and '_'",
+                    self.store
+                ),
+            );
+        }
+        if !(1..=32).contains(&self.max_digits) || self.min_digits == 0 || self.min_digits > self.max_digits {
+            return fail("max_digits", "expected 1 <= min_digits <= max_digits <= 32".into());
+        }
+        if !matches!(self.finish_on_key, '#' | '*') {
+            return fail(
+                "finish_on_key",
+                format!("invalid key {:?}: expected \"#\" or \"*\"", self.finish_on_key),
+            );
+        }
+        if !(1..=60).contains(&self.timeout_secs) {
+            return fail(
+                "timeout_secs",
+                format!("{} is out of range: expected 1 to 60 seconds", self.timeout_secs),
+            );
+        }
+        if !(1..=10).contains(&self.attempts) {
+            return fail(
+                "attempts",
+                format!("{} is out of range: expected 1 to 10", self.attempts),
+            );
+        }
+        Ok(self)
+    }
+
+    pub(crate) fn prompts(&self) -> Vec<&Prompt> {
+        std::iter::once(&self.prompt).chain(self.reprompt.as_ref()).collect()
+    }
+
+    /// The call reaches the step: ask (again), unless the attempts are used up.
+    pub(crate) fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
+        let attempt = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0) + 1;
+        if attempt > self.attempts {
+            ctx.note(format!("gather: no attempts left ({} used)", self.attempts));
+            return Transition::Next("failed");
+        }
+        ctx.state.attempts.insert(ctx.step.to_owned(), attempt);
+        let prompt = match (&self.reprompt, attempt) {
+            (Some(reprompt), 2..) => reprompt,
+            _ => &self.prompt,
+        };
+        let text = ctx.render(prompt);
+        let action = ctx.event_url(DIGITS_EVENT);
+        ctx.note(format!(
+            "gather: attempt {attempt} of {}, waiting for digits",
+            self.attempts
+        ));
+        ctx.trace.push(Trace::Say(text.clone()));
+        ctx.response.push(Verb::Gather(twiml::Gather {
+            action: action.clone(),
+            finish_on_key: Some(self.finish_on_key),
+            num_digits: None,
+            timeout_secs: self.timeout_secs,
+            action_on_empty_result: true,
+            prompt: vec![Verb::Say {
+                text,
+                voice: ctx.voice.clone(),
+            }],
+        }));
+        // Providers without actionOnEmptyResult run the next verb on silence: send them to the same place.
+        ctx.response.push(Verb::Redirect { url: action });
+        Transition::Wait
+    }
+
+    /// The provider posts what was pressed (nothing, on a timeout).
+    pub(crate) fn on_digits(&self, ctx: &mut Ctx<'_>) -> Transition {
+        let raw = ctx.input.digits.as_deref().unwrap_or("");
+        match self.accept(raw) {
+            Some(digits) => {
+                ctx.note(format!("gather: got {} digits", digits.len()));
+                ctx.state.vars.insert(self.store.clone(), digits.to_owned());
+                Transition::Next("entered")
+            }
+            None => {
+                let shown: String = raw.chars().take(40).collect();
+                ctx.note(format!("gather: not a valid entry ({:?})", shown));
+                self.run(ctx)
+            }
+        }
+    }
+
+    /// The digits, when `raw` is an acceptable entry: digits only (a trailing finish key is dropped),
+    /// between `min_digits` and `max_digits` long.
+    pub(crate) fn accept<'r>(&self, raw: &'r str) -> Option<&'r str> {
+        let digits = raw.strip_suffix(self.finish_on_key).unwrap_or(raw);
+        let ok =
+            (self.min_digits..=self.max_digits).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        ok.then_some(digits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gather() -> Gather {
+        let table: toml::Table = "prompt = \"Enter it.\"\nmin_digits = 3\nmax_digits = 8"
+            .parse()
+            .unwrap();
+        crate::config::toml_file::from_table::<Gather>(table)
+            .unwrap()
+            .checked()
+            .unwrap()
+    }
+
+    #[test]
+    fn accepts_digits_within_bounds() {
+        let g = gather();
+        assert_eq!(g.accept("123456"), Some("123456"));
+        assert_eq!(g.accept("123456#"), Some("123456"));
+        assert_eq!(g.accept("123"), Some("123"));
+    }
+
+    #[test]
+    fn refuses_letters_symbols_empty_and_overlong_entries() {
+        let g = gather();
+        for bad in ["", "12", "12a456", "1*3456", "123456789", &"9".repeat(200), "#", "١٢٣٤"] {
+            assert_eq!(g.accept(bad), None, "{bad}");
+        }
+    }
+}

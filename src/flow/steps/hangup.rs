@@ -1,0 +1,20 @@
+//! `hangup`: ends the call. The only kind with no outcome: every path of a flow ends in one.
+
+use serde::Deserialize;
+
+use crate::flow::engine::{Ctx, Transition};
+use crate::twiml::Verb;
+
+pub const OUTCOMES: &[&str] = &[];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hangup {}
+
+impl Hangup {
+    pub(crate) fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
+        ctx.response.push(Verb::Hangup);
+        ctx.note("hang up".to_owned());
+        Transition::End
+    }
+}

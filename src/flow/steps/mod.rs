@@ -1,0 +1,104 @@
+//! The step kinds a voice flow is built from, one module each. A kind declares its settings (parsed from
+//! the step's table in the flow file), its outcomes, and what it does when the call reaches it.
+//!
+//! Adding a kind: a module here, a variant of [`StepKind`], and its arms in the `match`es below.
+
+pub mod business_hours;
+pub mod gather;
+pub mod hangup;
+pub mod say;
+
+use super::engine::{Ctx, Transition};
+use super::prompt::Prompt;
+
+/// A step's behaviour and settings.
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    Say(say::Say),
+    Gather(gather::Gather),
+    BusinessHours(business_hours::BusinessHours),
+    Hangup(hangup::Hangup),
+}
+
+/// The names accepted for `kind = "..."`.
+pub const KINDS: &[&str] = &["say", "gather", "business_hours", "hangup"];
+
+impl StepKind {
+    /// Builds a kind from its name and the rest of the step's table.
+    pub fn parse(kind: &str, settings: toml::Table) -> Result<Self, (String, String)> {
+        use crate::config::toml_file::from_table;
+        Ok(match kind {
+            "say" => StepKind::Say(from_table(settings)?),
+            "gather" => StepKind::Gather(from_table::<gather::Gather>(settings)?.checked()?),
+            "business_hours" => StepKind::BusinessHours(from_table(settings)?),
+            "hangup" => StepKind::Hangup(from_table(settings)?),
+            other => {
+                return Err((
+                    "kind".into(),
+                    format!("unknown step kind {other:?}: expected one of {}", KINDS.join(", ")),
+                ));
+            }
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Say(_) => "say",
+            StepKind::Gather(_) => "gather",
+            StepKind::BusinessHours(_) => "business_hours",
+            StepKind::Hangup(_) => "hangup",
+        }
+    }
+
+    /// The outcomes the step can end with; each must lead to a step in the flow's `next`.
+    pub fn outcomes(&self) -> &'static [&'static str] {
+        match self {
+            StepKind::Say(_) => say::OUTCOMES,
+            StepKind::Gather(_) => gather::OUTCOMES,
+            StepKind::BusinessHours(_) => business_hours::OUTCOMES,
+            StepKind::Hangup(_) => hangup::OUTCOMES,
+        }
+    }
+
+    /// True when the step hands the call to the provider and resumes on a later webhook (so a loop through
+    /// it is not a loop within one response).
+    pub fn waits_for_caller(&self) -> bool {
+        matches!(self, StepKind::Gather(_))
+    }
+
+    /// Every prompt of the step, for checking placeholders at load.
+    pub fn prompts(&self) -> Vec<&Prompt> {
+        match self {
+            StepKind::Say(s) => vec![&s.text],
+            StepKind::Gather(g) => g.prompts(),
+            StepKind::BusinessHours(_) | StepKind::Hangup(_) => vec![],
+        }
+    }
+
+    /// Variables the step stores in the call state (usable as placeholders afterwards).
+    pub fn stores(&self) -> Option<&str> {
+        match self {
+            StepKind::Gather(g) => Some(g.store.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The call reaches the step.
+    pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
+        match self {
+            StepKind::Say(s) => s.run(ctx),
+            StepKind::Gather(g) => g.run(ctx),
+            StepKind::BusinessHours(b) => b.run(ctx),
+            StepKind::Hangup(h) => h.run(ctx),
+        }
+    }
+
+    /// The provider calls back about the step (`/voice/step/{step}/{event}`); `None` for an event the kind
+    /// does not know.
+    pub(crate) async fn on_event(&self, event: &str, ctx: &mut Ctx<'_>) -> Option<Transition> {
+        match self {
+            StepKind::Gather(g) if event == gather::DIGITS_EVENT => Some(g.on_digits(ctx)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! afterhours: a software vendor's after-hours critical-incident phone line, as a webhook service for Twilio.
+//!
+//! Map of the crate, domain first, I/O last:
+//! - [`phone`]: E.164 numbers and their masked form for logs.
+//! - [`calendar`]: opening hours, holidays, "is it business time", the first-response deadline.
+//! - [`flow`]: voice flows: the step graph, its validation, the step kinds, and the engine that runs them.
+//! - [`twiml`]: the voice XML we answer with.
+//! - [`signature`]: Twilio's request signature.
+//! - [`config`]: the configuration files, environment overrides and secrets, loaded once.
+//! - [`lines`]: the support lines as served: dialled number → time zone, calendar, flow.
+//! - [`clock`]: the injected time source.
+//! - [`voice`]: answering one webhook (shared by the server and `simulate`).
+//! - [`webhook`], [`server`]: HTTP intake (body limit, signature) and the axum application.
+//! - [`cli`], [`simulate`], [`telemetry`]: the command line, the terminal walk of a call, logging.
+
+pub mod calendar;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod flow;
+pub mod lines;
+pub mod phone;
+pub mod server;
+pub mod signature;
+pub mod simulate;
+pub mod telemetry;
+pub mod twiml;
+pub mod voice;
+pub mod webhook;

@@ -1,0 +1,184 @@
+//! The webhook server: shared state, routes, middleware, and start/stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::twiml::{self, Verb, Voice};
+use crate::voice::{self, Answer, Route};
+use crate::webhook::{self, WebhookParams};
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    /// The `<Say>` voice and language, from the provider settings.
+    pub voice: Voice,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+        let provider = &config.settings.provider;
+        let voice = Voice {
+            name: provider.voice.clone(),
+            language: provider.language.as_str().to_owned(),
+        };
+        Self { config, clock, voice }
+    }
+}
+
+/// All routes. `/voice/` routes sit behind the signature check.
+pub fn router(state: AppState) -> Router {
+    let voice_routes = Router::new()
+        .route("/voice/incoming", post(incoming))
+        .route("/voice/step/{step}", post(step))
+        .route("/voice/step/{step}/{event}", post(step_event))
+        .route("/voice/status", post(status))
+        .route("/voice/{*rest}", post(unknown_voice_route))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), webhook::verify));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(voice_routes)
+        .layer(CatchPanicLayer::custom(panic_answer))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The server, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Binds the listen address of the configuration (port 0 picks a free port).
+    pub async fn build(state: AppState) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(state.config.settings.server.listen).await?;
+        Ok(Self {
+            listener,
+            router: router(state),
+        })
+    }
+
+    /// Binds an explicit address instead of the configured one.
+    pub async fn build_on(state: AppState, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            listener,
+            router: router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn incoming(State(state): State<AppState>, Extension(params): Extension<WebhookParams>) -> Response {
+    twiml_response(voice::answer(&state, Route::Incoming, "", &params.0).await)
+}
+
+async fn step(
+    State(state): State<AppState>,
+    Path(step): Path<String>,
+    RawQuery(query): RawQuery,
+    Extension(params): Extension<WebhookParams>,
+) -> Response {
+    let route = Route::Step {
+        step: &step,
+        event: None,
+    };
+    twiml_response(voice::answer(&state, route, query.as_deref().unwrap_or(""), &params.0).await)
+}
+
+async fn step_event(
+    State(state): State<AppState>,
+    Path((step, event)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    Extension(params): Extension<WebhookParams>,
+) -> Response {
+    let route = Route::Step {
+        step: &step,
+        event: Some(&event),
+    };
+    twiml_response(voice::answer(&state, route, query.as_deref().unwrap_or(""), &params.0).await)
+}
+
+/// Call-status callbacks: acknowledged (the call log records them from a later issue on).
+async fn status(Extension(params): Extension<WebhookParams>) -> Response {
+    let get = |name: &str| {
+        params
+            .0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    tracing::info!(
+        call_sid = get("CallSid"),
+        status = get("CallStatus"),
+        duration = get("CallDuration"),
+        "call status"
+    );
+    twiml_response(Answer::default())
+}
+
+/// A signed request to a `/voice/` path we do not serve: the caller still hears something.
+async fn unknown_voice_route(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    tracing::warn!(path = uri.path(), "webhook to an unknown path");
+    twiml_response(voice::apology(&state, crate::voice::TECHNICAL_PROBLEM, "unknown path"))
+}
+
+fn twiml_response(answer: Answer) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        answer.response.to_xml(),
+    )
+        .into_response()
+}
+
+/// A handler panicked: log it, and let the caller hear an apology instead of the provider's error.
+fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "a request handler panicked");
+    let mut response = twiml::Response::new();
+    response
+        .push(Verb::Say {
+            text: crate::voice::TECHNICAL_PROBLEM.to_owned(),
+            voice: Voice::default(),
+        })
+        .push(Verb::Hangup);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        response.to_xml(),
+    )
+        .into_response()
+}

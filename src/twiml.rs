@@ -1,0 +1,183 @@
+//! TwiML: the voice XML the provider executes, as a small typed tree rendered with quick-xml.
+//!
+//! Only the verbs the flows use are modelled. Every text node and attribute goes through quick-xml's
+//! escaping, so prompt text taken from configuration or a case system can never break the document.
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesText, Event};
+
+/// How `<Say>` speaks: the provider's voice name and the language tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voice {
+    pub name: String,
+    pub language: String,
+}
+
+impl Default for Voice {
+    fn default() -> Self {
+        Self {
+            name: "Polly.Joanna".into(),
+            language: "en-US".into(),
+        }
+    }
+}
+
+/// One TwiML verb.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verb {
+    Say { text: String, voice: Voice },
+    Pause { seconds: u32 },
+    Gather(Gather),
+    Redirect { url: String },
+    Hangup,
+}
+
+/// `<Gather input="dtmf">`: collects keypad digits and posts them to `action`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gather {
+    pub action: String,
+    pub finish_on_key: Option<char>,
+    pub num_digits: Option<u32>,
+    pub timeout_secs: u32,
+    /// With `true` the provider posts to `action` even when nothing was pressed.
+    pub action_on_empty_result: bool,
+    /// What is played while waiting for digits: `Say` and `Pause` only.
+    pub prompt: Vec<Verb>,
+}
+
+/// A complete `<Response>` document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    pub verbs: Vec<Verb>,
+}
+
+impl Response {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, verb: Verb) -> &mut Self {
+        self.verbs.push(verb);
+        self
+    }
+
+    /// The document as XML text, with its declaration.
+    pub fn to_xml(&self) -> String {
+        let mut writer = Writer::new(Vec::with_capacity(256));
+        // Writing into a Vec cannot fail; the results are discarded on purpose.
+        let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+        let _ = writer.create_element("Response").write_inner_content(|w| {
+            for verb in &self.verbs {
+                write_verb(w, verb)?;
+            }
+            Ok(())
+        });
+        String::from_utf8(writer.into_inner()).unwrap_or_default()
+    }
+}
+
+type XmlResult = std::io::Result<()>;
+
+fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> XmlResult {
+    match verb {
+        Verb::Say { text, voice } => {
+            w.create_element("Say")
+                .with_attribute(("voice", voice.name.as_str()))
+                .with_attribute(("language", voice.language.as_str()))
+                .write_text_content(BytesText::new(text))?;
+        }
+        Verb::Pause { seconds } => {
+            w.create_element("Pause")
+                .with_attribute(("length", seconds.to_string().as_str()))
+                .write_empty()?;
+        }
+        Verb::Gather(gather) => {
+            let mut element = w
+                .create_element("Gather")
+                .with_attribute(("input", "dtmf"))
+                .with_attribute(("action", gather.action.as_str()))
+                .with_attribute(("method", "POST"))
+                .with_attribute(("timeout", gather.timeout_secs.to_string().as_str()));
+            let finish = gather.finish_on_key.map(String::from);
+            if let Some(key) = &finish {
+                element = element.with_attribute(("finishOnKey", key.as_str()));
+            }
+            let digits = gather.num_digits.map(|n| n.to_string());
+            if let Some(n) = &digits {
+                element = element.with_attribute(("numDigits", n.as_str()));
+            }
+            if gather.action_on_empty_result {
+                element = element.with_attribute(("actionOnEmptyResult", "true"));
+            }
+            element.write_inner_content(|w| {
+                for verb in &gather.prompt {
+                    write_verb(w, verb)?;
+                }
+                Ok(())
+            })?;
+        }
+        Verb::Redirect { url } => {
+            w.create_element("Redirect")
+                .with_attribute(("method", "POST"))
+                .write_text_content(BytesText::new(url))?;
+        }
+        Verb::Hangup => {
+            w.create_element("Hangup").write_empty()?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn say(text: &str) -> Verb {
+        Verb::Say {
+            text: text.into(),
+            voice: Voice::default(),
+        }
+    }
+
+    #[test]
+    fn renders_say_then_hangup() {
+        let mut response = Response::new();
+        response.push(say("Hello.")).push(Verb::Hangup);
+        assert_eq!(
+            response.to_xml(),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say voice="Polly.Joanna" language="en-US">Hello.</Say><Hangup/></Response>"#
+        );
+    }
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        let mut response = Response::new();
+        response.push(say("Tom & Jerry <b>'quoted'</b>")).push(Verb::Redirect {
+            url: "https://x.example/voice/step/a?line=us&attempt=2".into(),
+        });
+        let xml = response.to_xml();
+        assert!(xml.contains("Tom &amp; Jerry &lt;b&gt;"), "{xml}");
+        assert!(xml.contains("/voice/step/a?line=us&amp;attempt=2</Redirect>"), "{xml}");
+    }
+
+    #[test]
+    fn renders_gather_with_nested_prompt() {
+        let mut response = Response::new();
+        response.push(Verb::Gather(Gather {
+            action: "https://x.example/voice/step/case/digits?a=1&b=2".into(),
+            finish_on_key: Some('#'),
+            num_digits: None,
+            timeout_secs: 7,
+            action_on_empty_result: true,
+            prompt: vec![say("Enter your case number."), Verb::Pause { seconds: 1 }],
+        }));
+        assert_eq!(
+            response.to_xml(),
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
+                r##"<Gather input="dtmf" action="https://x.example/voice/step/case/digits?a=1&amp;b=2" method="POST" timeout="7" finishOnKey="#" actionOnEmptyResult="true">"##,
+                r#"<Say voice="Polly.Joanna" language="en-US">Enter your case number.</Say><Pause length="1"/></Gather></Response>"#
+            )
+        );
+    }
+}

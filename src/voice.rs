@@ -1,0 +1,123 @@
+//! Answering a voice webhook, once it is known to come from the provider: pick the line, enter the flow,
+//! run it, and turn every failure into TwiML that tells the caller something. Shared by the HTTP handlers
+//! and `simulate`.
+
+use crate::flow::engine::{self, CallInput, Ctx, Entry, Trace};
+use crate::flow::state::CallState;
+use crate::lines::Line;
+use crate::phone::mask;
+use crate::server::AppState;
+use crate::twiml::{Response, Verb};
+
+/// Said when a number reaches us that no line answers, and there is no default line.
+pub const UNKNOWN_NUMBER: &str = "We are sorry, this number does not have an after-hours support line. \
+    Please contact your support team through your usual support channel. Goodbye.";
+
+/// Said when something on our side went wrong and the call cannot go on.
+pub const TECHNICAL_PROBLEM: &str = "We are sorry, we cannot take your call right now because of a technical \
+    problem on our side. Please call again in a few minutes, or contact us through your usual support channel. Goodbye.";
+
+/// Which webhook the provider called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `POST /voice/incoming`: a new call.
+    Incoming,
+    /// `POST /voice/step/{step}` or `/voice/step/{step}/{event}`.
+    Step { step: &'a str, event: Option<&'a str> },
+}
+
+/// The TwiML answer, and what was decided on the way (for logs and `simulate`).
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub response: Response,
+    pub trace: Vec<Trace>,
+}
+
+/// The form parameters of a webhook, in the order they came.
+pub type Params = [(String, String)];
+
+fn param<'p>(params: &'p Params, name: &str) -> Option<&'p str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Answers one webhook. Never fails: a problem becomes a spoken apology and a hang-up, and is logged.
+pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: &Params) -> Answer {
+    let input = CallInput {
+        call_sid: param(params, "CallSid").unwrap_or("").to_owned(),
+        from: param(params, "From").unwrap_or("").to_owned(),
+        to: param(params, "To").unwrap_or("").to_owned(),
+        digits: param(params, "Digits").map(str::to_owned),
+    };
+    let (line, call_state, entry) = match route {
+        Route::Incoming => {
+            if input.to.is_empty() || input.from.is_empty() {
+                tracing::warn!(call_sid = %input.call_sid, "incoming call without To or From");
+                return apology(state, TECHNICAL_PROBLEM, "the webhook has no To or From");
+            }
+            let Some(line) = state.config.lines.for_dialled(&input.to) else {
+                tracing::warn!(to = %input.to, from = %mask(&input.from), "call to a number that no line answers");
+                return apology(state, UNKNOWN_NUMBER, "no line answers this number");
+            };
+            tracing::info!(call_sid = %input.call_sid, line = %line.key, from = %mask(&input.from), "incoming call");
+            (line, CallState::new(&line.key), Entry::Start)
+        }
+        Route::Step { step, event } => {
+            let call_state = match CallState::from_query(query) {
+                Ok(s) => s,
+                Err(error) => {
+                    tracing::warn!(%error, step, "webhook with unusable call state");
+                    return apology(state, TECHNICAL_PROBLEM, &format!("unusable call state: {error}"));
+                }
+            };
+            let Some(line) = state.config.lines.by_key(&call_state.line) else {
+                tracing::warn!(line = %call_state.line, "webhook for a line that is not configured");
+                return apology(state, TECHNICAL_PROBLEM, "the line in the URL is not configured");
+            };
+            let entry = match event {
+                Some(event) => Entry::Event { step, event },
+                None => Entry::Step(step),
+            };
+            (line, call_state, entry)
+        }
+    };
+    run_flow(state, line, entry, &input, call_state).await
+}
+
+async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallInput, call_state: CallState) -> Answer {
+    let mut ctx = Ctx::new(
+        line,
+        state.clock.now(),
+        &state.voice,
+        state.config.settings.server.public_url.as_str(),
+        input,
+        call_state,
+    );
+    match engine::run(&line.flow, entry, &mut ctx).await {
+        Ok(()) => {
+            tracing::debug!(call_sid = %input.call_sid, line = %line.key, trace = ?ctx.trace, "answered");
+            Answer {
+                response: ctx.response,
+                trace: ctx.trace,
+            }
+        }
+        Err(error) => {
+            tracing::error!(call_sid = %input.call_sid, line = %line.key, %error, "flow failed");
+            apology(state, TECHNICAL_PROBLEM, &error.to_string())
+        }
+    }
+}
+
+/// A complete answer that apologises and hangs up.
+pub fn apology(state: &AppState, text: &str, why: &str) -> Answer {
+    let mut response = Response::new();
+    response
+        .push(Verb::Say {
+            text: text.to_owned(),
+            voice: state.voice.clone(),
+        })
+        .push(Verb::Hangup);
+    Answer {
+        response,
+        trace: vec![Trace::Decision(format!("apology: {why}")), Trace::Say(text.to_owned())],
+    }
+}
