@@ -1,0 +1,280 @@
+//! Spawns the application on port 0 with the shipped configuration and a fixed clock, and plays the
+//! provider: signs webhooks as Twilio does, posts them, and follows the TwiML that comes back.
+
+use std::sync::Arc;
+
+use afterhours::clock::FixedClock;
+use afterhours::config::Config;
+use afterhours::server::{AppState, Application};
+use afterhours::signature;
+use chrono::{DateTime, Utc};
+use quick_xml::events::Event;
+
+pub const PUBLIC_URL: &str = "https://voice.example.com";
+pub const TOKEN: &str = "test-auth-token";
+pub const US_LINE: &str = "+18005550100";
+pub const UK_LINE: &str = "+442079460000";
+pub const CALLER: &str = "+15551234567";
+
+pub struct TestApp {
+    /// Where the server really listens (http://127.0.0.1:PORT).
+    pub address: String,
+    pub client: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Builder for a test server: the shipped config plus environment overrides, at a given local time.
+pub struct Spawn {
+    at: DateTime<Utc>,
+    env: Vec<(String, String)>,
+}
+
+/// A server whose clock reads `at` (RFC 3339 with offset, e.g. "2026-11-27T20:00:00-05:00").
+pub fn at(rfc3339: &str) -> Spawn {
+    let at = DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc);
+    let env = [
+        ("AFTERHOURS_SERVER__LISTEN", "127.0.0.1:0"),
+        ("AFTERHOURS_SERVER__PUBLIC_URL", PUBLIC_URL),
+        ("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN),
+    ];
+    Spawn {
+        at,
+        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+/// Friday 2026-11-27, 20:00 in New York: after hours.
+pub fn friday_night() -> Spawn {
+    at("2026-11-27T20:00:00-05:00")
+}
+
+/// Tuesday 2026-11-24, 10:00 in New York: business hours.
+pub fn tuesday_morning() -> Spawn {
+    at("2026-11-24T10:00:00-05:00")
+}
+
+impl Spawn {
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/afterhours.toml");
+        let config = Config::load_with_env(&path, &self.env).unwrap_or_else(|e| panic!("config: {e}"));
+        let state = AppState::new(Arc::new(config), Arc::new(FixedClock(self.at)));
+        let app = Application::build(state).await.unwrap();
+        let address = format!("http://{}", app.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            _stop: stop,
+        }
+    }
+}
+
+pub fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// The fields Twilio sends on every voice webhook of an inbound call.
+pub fn call_fields(from: &str, to: &str) -> Vec<(String, String)> {
+    params(&[
+        ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ("From", from),
+        ("To", to),
+        ("Caller", from),
+        ("Called", to),
+        ("CallStatus", "in-progress"),
+        ("Direction", "inbound"),
+        ("ApiVersion", "2010-04-01"),
+    ])
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn twiml(&self) -> Twiml {
+        assert_eq!(self.status, 200, "body: {}", self.body);
+        assert!(self.content_type.starts_with("text/xml"), "{}", self.content_type);
+        Twiml::parse(&self.body)
+    }
+}
+
+impl TestApp {
+    /// POSTs `params` to `path_and_query`, signed as Twilio signs the public URL.
+    pub async fn post_signed(&self, path_and_query: &str, params: &[(String, String)]) -> Reply {
+        let signature = signature::compute(TOKEN.as_bytes(), &format!("{PUBLIC_URL}{path_and_query}"), params);
+        self.post(path_and_query, Some(&signature), form(params)).await
+    }
+
+    /// POSTs a raw body with an optional signature header.
+    pub async fn post(&self, path_and_query: &str, signature: Option<&str>, body: String) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}{path_and_query}", self.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("X-Twilio-Signature", signature);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        Reply {
+            status,
+            content_type,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    /// A new call from `from` to `to`: the first webhook.
+    pub async fn incoming(&self, from: &str, to: &str) -> Twiml {
+        self.post_signed("/voice/incoming", &call_fields(from, to))
+            .await
+            .twiml()
+    }
+
+    /// Follows a URL from TwiML (a Gather action or a Redirect), with extra fields such as `Digits`.
+    pub async fn follow(&self, url: &str, extra: &[(&str, &str)]) -> Twiml {
+        let path = url
+            .strip_prefix(PUBLIC_URL)
+            .unwrap_or_else(|| panic!("{url} is not under {PUBLIC_URL}"));
+        let mut fields = call_fields(CALLER, US_LINE);
+        fields.extend(params(extra));
+        self.post_signed(path, &fields).await.twiml()
+    }
+}
+
+pub fn form(params: &[(String, String)]) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    form.finish()
+}
+
+/// What a TwiML document asks of the provider, as a test reads it.
+#[derive(Debug, Default)]
+pub struct Twiml {
+    pub xml: String,
+    /// Every `<Say>` text, in order (inside a Gather too).
+    pub says: Vec<String>,
+    /// `(voice, language)` of every Say.
+    pub voices: Vec<(String, String)>,
+    pub gather_action: Option<String>,
+    pub gather_finish_on_key: Option<String>,
+    pub redirect: Option<String>,
+    pub hangup: bool,
+}
+
+impl Twiml {
+    pub fn parse(xml: &str) -> Twiml {
+        let mut twiml = Twiml {
+            xml: xml.to_owned(),
+            ..Twiml::default()
+        };
+        let mut reader = quick_xml::Reader::from_str(xml);
+        let mut in_say = false;
+        let mut in_redirect = false;
+        let mut root_seen = false;
+        loop {
+            match reader
+                .read_event()
+                .unwrap_or_else(|e| panic!("invalid XML ({e}): {xml}"))
+            {
+                Event::Start(e) | Event::Empty(e) => {
+                    let attr = |name: &str| {
+                        e.try_get_attribute(name).unwrap().map(|a| {
+                            a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                                .unwrap()
+                                .into_owned()
+                        })
+                    };
+                    match e.name().as_ref() {
+                        "Response" => root_seen = true,
+                        "Say" => {
+                            in_say = true;
+                            twiml.says.push(String::new());
+                            twiml
+                                .voices
+                                .push((attr("voice").unwrap_or_default(), attr("language").unwrap_or_default()));
+                        }
+                        "Gather" => {
+                            twiml.gather_action = attr("action");
+                            twiml.gather_finish_on_key = attr("finishOnKey");
+                        }
+                        "Redirect" => {
+                            in_redirect = true;
+                            twiml.redirect = Some(String::new());
+                        }
+                        "Hangup" => twiml.hangup = true,
+                        _ => {}
+                    }
+                }
+                Event::Text(t) => {
+                    let text = t.xml10_content().into_owned();
+                    if in_say {
+                        twiml.says.last_mut().unwrap().push_str(&text);
+                    } else if in_redirect {
+                        twiml.redirect.as_mut().unwrap().push_str(&text);
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    // quick-xml reports entities apart; put them back into the text being read.
+                    let name: &str = r.as_ref();
+                    let decoded = match name {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        other => panic!("unexpected entity {other}"),
+                    };
+                    if in_say {
+                        twiml.says.last_mut().unwrap().push_str(decoded);
+                    } else if in_redirect {
+                        twiml.redirect.as_mut().unwrap().push_str(decoded);
+                    }
+                }
+                Event::End(e) => match e.name().as_ref() {
+                    "Say" => in_say = false,
+                    "Redirect" => in_redirect = false,
+                    _ => {}
+                },
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert!(root_seen, "no <Response>: {xml}");
+        twiml
+    }
+
+    pub fn said(&self) -> String {
+        self.says.join(" ")
+    }
+
+    pub fn says_contains(&self, needle: &str) -> bool {
+        self.says.iter().any(|s| s.contains(needle))
+    }
+
+    pub fn action(&self) -> &str {
+        self.gather_action
+            .as_deref()
+            .unwrap_or_else(|| panic!("no <Gather>: {}", self.xml))
+    }
+}
