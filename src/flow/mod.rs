@@ -48,14 +48,23 @@ struct FlowFile {
 impl Flow {
     /// Loads and validates `path`; every problem found is returned, each with the file, line and key.
     pub fn load(path: &Path) -> Result<Flow, Vec<ConfigError>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![ConfigError::in_file(path, None, "", format!("cannot read the file: {e}"))])?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError::in_file(
+                path,
+                None,
+                "",
+                format!("cannot read the file: {e}"),
+            )]
+        })?;
         Self::parse(path, &text)
     }
 
     /// Parses and validates `text`, read from `path` (the file name, less `.toml`, names the flow).
     pub fn parse(path: &Path, text: &str) -> Result<Flow, Vec<ConfigError>> {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let file: FlowFile = toml_file::parse(path, text).map_err(|e| vec![e])?;
         let mut errors = Vec::new();
         let mut steps = BTreeMap::new();

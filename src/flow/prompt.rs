@@ -43,8 +43,7 @@ impl Prompt {
                         }
                         name.push(c);
                     }
-                    let valid =
-                        closed && !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                    let valid = closed && !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
                     if !valid {
                         return Err(format!(
                             "invalid placeholder {{{name}}} in {text:?}: expected {{name}} with lowercase letters and '_', closed by '}}' (write {{{{ for a literal brace)"

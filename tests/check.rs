@@ -1,0 +1,462 @@
+//! `afterhours check`, `simulate` and `flow graph`, run as a user runs them: the built binary, a chosen
+//! configuration and nothing in the environment but `PATH` and what the test sets.
+//!
+//! Tests that break the configuration work on a copy of the shipped `config/` and `voice-flows/` in a fresh
+//! temporary folder of their own.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const TOKEN: (&str, &str) = ("AFTERHOURS_PROVIDER__AUTH_TOKEN", "test-token");
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shipped_config() -> PathBuf {
+    manifest_dir().join("config/afterhours.toml")
+}
+
+/// What one run of the program did.
+struct Run {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "success: {}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.success, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `afterhours --config CONFIG ARGS...` with only `PATH` and `env` in its environment.
+fn afterhours(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_afterhours"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    Run {
+        success: output.status.success(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// A copy of the shipped `config/` and `voice-flows/` in a temporary folder, removed when dropped.
+struct Scratch {
+    root: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "afterhours-check-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        if root.exists() {
+            std::fs::remove_dir_all(&root).unwrap();
+        }
+        for dir in ["config", "voice-flows"] {
+            copy_dir(&manifest_dir().join(dir), &root.join(dir));
+        }
+        Self { root }
+    }
+
+    /// The path of a file of the copy, e.g. `config/afterhours.toml`.
+    fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    fn config(&self) -> PathBuf {
+        self.path("config/afterhours.toml")
+    }
+
+    /// Replaces the one occurrence of `from` in the file with `to`.
+    fn edit(&self, relative: &str, from: &str, to: &str) {
+        let path = self.path(relative);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "{from:?} is not in {relative} exactly once"
+        );
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// `afterhours --config <the copy's afterhours.toml> check`, with the auth token set.
+    fn check(&self) -> Run {
+        afterhours(&self.config(), &["check"], &[TOKEN])
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Asserts that the run failed and that one `error:` line of stderr contains every part.
+fn assert_error_line(run: &Run, parts: &[&str]) {
+    assert!(!run.success, "expected a failure:\n{run:?}");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|line| line.starts_with("error: ") && parts.iter().all(|part| line.contains(part))),
+        "no error line contains all of {parts:#?}:\n{run:?}"
+    );
+}
+
+// --- check ---
+
+#[test]
+fn the_shipped_config_passes_check_with_the_auth_token_set() {
+    let config = shipped_config();
+    let run = afterhours(&config, &["check"], &[TOKEN]);
+    assert!(run.success, "{run:?}");
+    assert!(
+        run.stdout.starts_with(&format!("{}: OK; lines: ", config.display())),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("us (+18005550100, America/New_York, flow critical-incident, mode auto)"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("uk (+442079460000, Europe/London, flow critical-incident, mode auto)"),
+        "{run:?}"
+    );
+    assert_eq!(run.stderr, "", "{run:?}");
+}
+
+#[test]
+fn check_without_the_auth_token_fails_naming_the_variable() {
+    let run = afterhours(&shipped_config(), &["check"], &[]);
+    assert_error_line(
+        &run,
+        &[
+            "environment variable AFTERHOURS_PROVIDER__AUTH_TOKEN",
+            "provider.auth_token",
+            "not set",
+        ],
+    );
+    assert_eq!(run.stdout, "", "{run:?}");
+}
+
+#[test]
+fn an_empty_auth_token_counts_as_not_set() {
+    let run = afterhours(&shipped_config(), &["check"], &[(TOKEN.0, "")]);
+    assert_error_line(&run, &["AFTERHOURS_PROVIDER__AUTH_TOKEN", "not set"]);
+}
+
+#[test]
+fn an_unknown_key_names_the_file_the_line_and_the_key() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "listen = \"127.0.0.1:8080\"",
+        "listn = \"127.0.0.1:8080\"",
+    );
+    let run = scratch.check();
+    let at = format!("{}:7: ", scratch.config().display());
+    assert_error_line(&run, &[&at, "server.listn: unknown field `listn`", "`listen`"]);
+}
+
+#[test]
+fn a_misspelt_time_zone_names_the_key_and_expects_an_iana_name() {
+    let scratch = Scratch::new();
+    scratch.edit("config/afterhours.toml", "\"America/New_York\"", "\"America/New_Yrok\"");
+    let run = scratch.check();
+    let at = format!("{}:30: ", scratch.config().display());
+    assert_error_line(
+        &run,
+        &[
+            &at,
+            "lines.us.time_zone",
+            "\"America/New_Yrok\"",
+            "expected an IANA name",
+        ],
+    );
+}
+
+#[test]
+fn a_number_not_in_e164_form_names_the_key() {
+    let scratch = Scratch::new();
+    scratch.edit("config/afterhours.toml", "\"+18005550100\"", "\"1-800-555-0100\"");
+    let run = scratch.check();
+    let at = format!("{}:28: ", scratch.config().display());
+    assert_error_line(&run, &[&at, "lines.us.number", "\"1-800-555-0100\"", "expected E.164"]);
+}
+
+#[test]
+fn a_missing_flow_file_and_a_missing_calendar_are_both_reported_in_one_run() {
+    let scratch = Scratch::new();
+    scratch.edit("config/afterhours.toml", "calendar = \"us\"", "calendar = \"mars\"");
+    scratch.edit(
+        "config/afterhours.toml",
+        "flow = \"critical-incident\"\nescalation_policy = \"default\"\nmode = \"auto\"",
+        "flow = \"lost-flow\"\nescalation_policy = \"default\"\nmode = \"auto\"",
+    );
+    let run = scratch.check();
+    let calendar = scratch.path("config/calendars/mars.toml");
+    let flow = scratch.path("config/../voice-flows/lost-flow.toml");
+    assert_error_line(&run, &[&format!("{}: cannot read the file", calendar.display())]);
+    assert_error_line(&run, &[&format!("{}: cannot read the file", flow.display())]);
+    assert_eq!(run.stderr.lines().count(), 2, "{run:?}");
+}
+
+#[test]
+fn a_flow_whose_outcome_leads_nowhere_names_the_flow_file_line_and_key() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "voice-flows/critical-incident.toml",
+        "next = \"hours\"",
+        "next = \"hourz\"",
+    );
+    let run = scratch.check();
+    let at = format!(
+        "{}:8: ",
+        scratch.path("config/../voice-flows/critical-incident.toml").display()
+    );
+    assert_error_line(&run, &[&at, "steps.greeting.next", "leads to unknown step \"hourz\""]);
+    // Both lines use the flow; it is loaded, and reported, once.
+    assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+}
+
+#[test]
+fn the_auth_token_written_in_the_file_is_refused() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "kind = \"twilio\"",
+        "kind = \"twilio\"\nauth_token = \"0123456789abcdef\"",
+    );
+    let run = scratch.check();
+    assert_error_line(
+        &run,
+        &[
+            &scratch.config().display().to_string(),
+            "provider.auth_token",
+            "read from the environment only",
+            "AFTERHOURS_PROVIDER__AUTH_TOKEN",
+        ],
+    );
+    assert!(
+        !run.stderr.contains("0123456789abcdef"),
+        "the secret is echoed:\n{run:?}"
+    );
+}
+
+#[test]
+fn a_wrong_value_from_the_environment_names_the_variable() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_LINES__US__MODE", "sometimes")],
+    );
+    assert_error_line(
+        &run,
+        &[
+            "environment variable AFTERHOURS_LINES__US__MODE: ",
+            "lines.us.mode",
+            "sometimes",
+        ],
+    );
+}
+
+#[test]
+fn an_override_from_the_environment_shows_in_checks_output() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_LINES__US__MODE", "always-after-hours")],
+    );
+    assert!(run.success, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("us (+18005550100, America/New_York, flow critical-incident, mode always-after-hours)"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("uk (+442079460000, Europe/London, flow critical-incident, mode auto)"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn turning_signature_checks_off_passes_with_a_warning() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "validate_signatures = true",
+        "validate_signatures = false",
+    );
+    // No token: without signature checks it is not needed.
+    let run = afterhours(&scratch.config(), &["check"], &[]);
+    assert!(run.success, "{run:?}");
+    assert!(run.stdout.contains(": OK; lines: "), "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("warning: provider.validate_signatures is false: webhooks are NOT checked"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_calendar_with_bad_hours_names_the_calendar_file_and_the_day() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/calendars/us.toml",
+        "monday = \"09:00-18:00\"",
+        "monday = \"9 to 6\"",
+    );
+    let run = scratch.check();
+    let at = format!("{}:4: ", scratch.path("config/calendars/us.toml").display());
+    assert_error_line(&run, &[&at, "hours.monday", "invalid opening hours \"9 to 6\""]);
+}
+
+// --- simulate ---
+
+fn simulate(to: &str, at: &str, digits: &[&str]) -> Run {
+    let mut args = vec!["simulate", "--to", to, "--from", "+15551234567", "--at", at];
+    for d in digits {
+        args.extend(["--digits", d]);
+    }
+    let run = afterhours(&shipped_config(), &args, &[]);
+    assert!(run.success, "{run:?}");
+    run
+}
+
+/// The lines of the walk that start with `say`, without the prefix.
+fn said(run: &Run) -> Vec<&str> {
+    run.stdout
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("say"))
+        .map(str::trim_start)
+        .collect()
+}
+
+#[test]
+fn a_friday_night_call_gathers_the_case_number_and_gives_the_deadline() {
+    let run = simulate("+18005550100", "2026-11-27T20:00:00-05:00", &["123456#"]);
+    let said = said(&run);
+    assert_eq!(said.len(), 3, "{run:?}");
+    assert!(said[0].contains("North America"), "{run:?}");
+    assert!(said[0].contains("English only"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("business hours: closed at Friday, November 27, 8 PM Eastern time (mode auto)"),
+        "{run:?}"
+    );
+    assert!(said[1].contains("please enter your case number"), "{run:?}");
+    assert!(run.stdout.contains("caller  presses 123456#"), "{run:?}");
+    assert!(said[2].contains("You entered case number 1 2 3 4 5 6."), "{run:?}");
+    assert!(
+        said[2].contains("our first response is due by Monday, November 30, 6 PM Eastern time"),
+        "{run:?}"
+    );
+    assert_eq!(run.stdout.lines().last(), Some("  hangup"), "{run:?}");
+}
+
+#[test]
+fn a_weekday_morning_call_hears_the_business_hours() {
+    let run = simulate("+18005550100", "2026-11-24T10:00:00-05:00", &[]);
+    assert!(
+        run.stdout
+            .contains("business hours: open at Tuesday, November 24, 10 AM Eastern time (mode auto)"),
+        "{run:?}"
+    );
+    let said = said(&run);
+    assert_eq!(said.len(), 2, "{run:?}");
+    assert!(
+        said[1].contains("Our business hours are Monday to Friday, 9 AM to 6 PM Eastern time."),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("case number"), "{run:?}");
+    assert_eq!(run.stdout.lines().last(), Some("  hangup"), "{run:?}");
+}
+
+#[test]
+fn a_number_no_line_answers_goes_to_the_default_line() {
+    let run = simulate("+19995550000", "2026-11-24T10:00:00-05:00", &[]);
+    assert!(
+        run.stdout.starts_with("call from +*******4567 to +19995550000 at "),
+        "{run:?}"
+    );
+    assert!(said(&run)[0].contains("Thank you for calling North America"), "{run:?}");
+    assert!(run.stdout.contains("Eastern time"), "{run:?}");
+    assert_eq!(run.stdout.lines().last(), Some("  hangup"), "{run:?}");
+}
+
+#[test]
+fn the_uk_number_reaches_the_uk_line_in_its_own_time_zone() {
+    // 10:00 in New York is 15:00 in London: still open there.
+    let run = simulate("+442079460000", "2026-11-24T10:00:00-05:00", &[]);
+    assert!(
+        said(&run)[0].contains("Thank you for calling United Kingdom"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("business hours: open at Tuesday, November 24, 3 PM"),
+        "{run:?}"
+    );
+}
+
+// --- flow graph ---
+
+#[test]
+fn flow_graph_prints_the_flow_as_a_mermaid_flowchart() {
+    let run = afterhours(&shipped_config(), &["flow", "graph", "critical-incident"], &[]);
+    assert!(run.success, "{run:?}");
+    assert!(run.stdout.starts_with("flowchart TD\n"), "{run:?}");
+    assert!(run.stdout.contains("\n    hours -->|closed| case_number\n"), "{run:?}");
+    assert!(run.stdout.contains("\n    hours -->|open| daytime\n"), "{run:?}");
+    assert_eq!(run.stderr, "", "{run:?}");
+}
+
+#[test]
+fn flow_graph_of_a_broken_flow_prints_its_errors() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "voice-flows/critical-incident.toml",
+        "next = \"hours\"",
+        "next = \"hourz\"",
+    );
+    let run = afterhours(&scratch.config(), &["flow", "graph", "critical-incident"], &[]);
+    assert_error_line(
+        &run,
+        &["critical-incident.toml:8: ", "steps.greeting.next", "\"hourz\""],
+    );
+    assert_eq!(run.stdout, "", "{run:?}");
+}
