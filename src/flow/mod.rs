@@ -35,13 +35,35 @@ pub struct Step {
     pub line: usize,
 }
 
+/// One broken rule: the step it is about (none for the flow's `start`), the key within it, the message.
+struct Problem {
+    step: Option<String>,
+    key: String,
+    message: String,
+}
+
+impl Problem {
+    fn at(step: &Step, key: &str, message: String) -> Self {
+        let key = if key.is_empty() {
+            format!("steps.{}", step.name)
+        } else {
+            format!("steps.{}.{key}", step.name)
+        };
+        Problem {
+            step: Some(step.name.clone()),
+            key,
+            message,
+        }
+    }
+}
+
 /// The file as written: steps stay raw tables until their kind is known.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FlowFile {
     #[serde(default)]
     description: String,
-    start: String,
+    start: toml::Spanned<String>,
     steps: BTreeMap<String, toml::Spanned<toml::Table>>,
 }
 
@@ -95,18 +117,22 @@ impl Flow {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let start_line = line_of(text, file.start.span().start);
         let flow = Flow {
             name,
             description: file.description,
-            start: file.start,
+            start: file.start.into_inner(),
             steps,
         };
         let errors: Vec<ConfigError> = flow
             .problems()
             .into_iter()
-            .map(|(step, key, message)| {
-                let line = step.as_ref().and_then(|s| flow.steps.get(s)).map(|s| s.line);
-                ConfigError::in_file(path, line, key, message)
+            .map(|p| {
+                let line = match &p.step {
+                    Some(step) => flow.steps.get(step).map(|s| s.line),
+                    None => Some(start_line),
+                };
+                ConfigError::in_file(path, line, p.key, p.message)
             })
             .collect();
         if errors.is_empty() { Ok(flow) } else { Err(errors) }
@@ -132,72 +158,37 @@ impl Flow {
         Ok(self.step(target)?.name.as_str())
     }
 
-    /// Every rule the graph breaks, as (step, key, message).
-    fn problems(&self) -> Vec<(Option<String>, String, String)> {
-        let mut problems = Vec::new();
+    /// Every rule the graph breaks. Structure first (outcomes and targets); the graph-wide rules only run
+    /// on a graph whose edges all lead somewhere.
+    fn problems(&self) -> Vec<Problem> {
         if !self.steps.contains_key(&self.start) {
-            problems.push((
-                None,
-                "start".into(),
-                format!("unknown step {:?}: no [steps.{}] in the flow", self.start, self.start),
-            ));
-            return problems;
+            let message = format!("unknown step {:?}: no [steps.{}] in the flow", self.start, self.start);
+            return vec![Problem {
+                step: None,
+                key: "start".into(),
+                message,
+            }];
         }
-        let variables: BTreeSet<&str> = self.steps.values().filter_map(|s| s.kind.stores()).collect();
+        let mut problems = Vec::new();
         for step in self.steps.values() {
-            let at = |key: &str| Some(step.name.clone()).zip(Some(format!("steps.{}.{key}", step.name)));
+            let kind = step.kind.name();
             let outcomes = step.kind.outcomes();
-            for outcome in outcomes {
-                if !step.next.contains_key(*outcome) {
-                    let (s, k) = at("next").unwrap_or_default();
-                    problems.push((
-                        Some(s),
-                        k,
-                        format!(
-                            "missing outcome {outcome:?}: a {} step must say where {outcome:?} leads",
-                            step.kind.name()
-                        ),
-                    ));
-                }
+            for outcome in outcomes.iter().filter(|o| !step.next.contains_key(**o)) {
+                let message = format!("missing outcome {outcome:?}: a {kind} step must say where {outcome:?} leads");
+                problems.push(Problem::at(step, "next", message));
             }
             for (outcome, target) in &step.next {
-                let (s, k) = at("next").unwrap_or_default();
                 if !outcomes.contains(&outcome.as_str()) {
                     let expected = if outcomes.is_empty() {
                         "none: it ends the call".to_owned()
                     } else {
                         outcomes.join(", ")
                     };
-                    problems.push((
-                        Some(s),
-                        k,
-                        format!(
-                            "unknown outcome {outcome:?} for a {} step: its outcomes are {expected}",
-                            step.kind.name()
-                        ),
-                    ));
+                    let message = format!("unknown outcome {outcome:?} for a {kind} step: its outcomes are {expected}");
+                    problems.push(Problem::at(step, "next", message));
                 } else if !self.steps.contains_key(target) {
-                    problems.push((
-                        Some(s),
-                        k,
-                        format!("outcome {outcome:?} leads to unknown step {target:?}"),
-                    ));
-                }
-            }
-            for prompt in step.kind.prompts() {
-                for name in prompt.placeholders() {
-                    if !PLACEHOLDERS.contains(&name) && !variables.contains(name) {
-                        let (s, k) = at("").unwrap_or_default();
-                        problems.push((
-                            Some(s),
-                            k.trim_end_matches('.').to_owned(),
-                            format!(
-                                "unknown placeholder {{{name}}}: expected one of {} or a gathered variable ({})",
-                                PLACEHOLDERS.join(", "),
-                                variables.iter().copied().collect::<Vec<_>>().join(", ")
-                            ),
-                        ));
-                    }
+                    let message = format!("outcome {outcome:?} leads to unknown step {target:?}");
+                    problems.push(Problem::at(step, "next", message));
                 }
             }
         }
@@ -206,31 +197,95 @@ impl Flow {
         }
         let reachable = self.reachable_from(&self.start);
         for name in self.steps.keys().filter(|n| !reachable.contains(n.as_str())) {
-            problems.push((
-                Some(name.clone()),
-                format!("steps.{name}"),
-                "unreachable: no path from the start step leads here".into(),
-            ));
+            let message = "unreachable: no path from the start step leads here".to_owned();
+            problems.push(Problem::at(&self.steps[name], "", message));
         }
         let ending = self.steps_that_can_end();
         for name in reachable.iter().filter(|n| !ending.contains(*n)) {
-            problems.push((
-                Some(name.to_string()),
-                format!("steps.{name}"),
-                "the call never ends from here: every path loops without reaching a hangup step".into(),
-            ));
+            let message = "the call never ends from here: every path loops without reaching a hangup step".to_owned();
+            problems.push(Problem::at(&self.steps[*name], "", message));
         }
         if let Some(cycle) = self.instant_cycle() {
-            problems.push((
-                Some(cycle[0].clone()),
-                format!("steps.{}", cycle[0]),
-                format!(
-                    "steps {} loop within one response: the loop must pass through a step that waits for the caller",
-                    cycle.join(" -> ")
-                ),
-            ));
+            let message = format!(
+                "steps {} loop within one response: the loop must pass through a step that waits for the caller",
+                cycle.join(" -> ")
+            );
+            problems.push(Problem::at(&self.steps[&cycle[0]], "", message));
+        }
+        problems.extend(self.placeholder_problems(&reachable));
+        problems
+    }
+
+    /// Placeholders that name nothing, or a variable that not every path to the prompt has stored yet.
+    fn placeholder_problems(&self, reachable: &BTreeSet<&str>) -> Vec<Problem> {
+        let stored: BTreeSet<&str> = self
+            .steps
+            .values()
+            .flat_map(|s| s.kind.outcomes().iter().flat_map(|o| s.kind.stores_on(o)))
+            .collect();
+        let available = self.available_variables(reachable, &stored);
+        let mut problems = Vec::new();
+        for step in self.steps.values() {
+            for (key, prompt) in step.kind.prompts() {
+                for name in prompt.placeholders() {
+                    if PLACEHOLDERS.contains(&name) {
+                        continue;
+                    }
+                    let message = if !stored.contains(name) {
+                        let variables = if stored.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                ", or a variable that a step stores ({})",
+                                stored.iter().copied().collect::<Vec<_>>().join(", ")
+                            )
+                        };
+                        format!(
+                            "unknown placeholder {{{name}}}: expected one of {}{variables}",
+                            PLACEHOLDERS.join(", ")
+                        )
+                    } else if available
+                        .get(step.name.as_str())
+                        .is_some_and(|vars| !vars.contains(name))
+                    {
+                        format!("{{{name}}} may not be known yet here: not every path from the start stores it first")
+                    } else {
+                        continue;
+                    };
+                    problems.push(Problem::at(step, key, message));
+                }
+            }
         }
         problems
+    }
+
+    /// For each reachable step, the variables stored on every path from the start to it (a "must" data-flow
+    /// analysis: start from everything, intersect along the edges until nothing changes).
+    fn available_variables<'s>(
+        &'s self,
+        reachable: &BTreeSet<&'s str>,
+        stored: &BTreeSet<&'s str>,
+    ) -> BTreeMap<&'s str, BTreeSet<&'s str>> {
+        let mut available: BTreeMap<&str, BTreeSet<&str>> =
+            reachable.iter().map(|name| (*name, stored.clone())).collect();
+        available.insert(self.start.as_str(), BTreeSet::new());
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for name in reachable {
+                let step = &self.steps[*name];
+                for (outcome, target) in &step.next {
+                    let mut out = available[name].clone();
+                    out.extend(step.kind.stores_on(outcome));
+                    let narrowed: BTreeSet<&str> = available[target.as_str()].intersection(&out).copied().collect();
+                    if narrowed != available[target.as_str()] {
+                        available.insert(target.as_str(), narrowed);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        available
     }
 
     fn reachable_from<'s>(&'s self, start: &'s str) -> BTreeSet<&'s str> {
@@ -321,10 +376,11 @@ impl Flow {
         }
         for name in &order {
             if let Some(step) = self.steps.get(*name) {
+                // Node ids get a prefix: a step may be called `end`, which Mermaid reserves.
                 let shape = match step.kind.outcomes().len() {
-                    0 => format!("{name}([\"{name}<br/>{}\"])", step.kind.name()),
-                    1 => format!("{name}[\"{name}<br/>{}\"]", step.kind.name()),
-                    _ => format!("{name}{{\"{name}<br/>{}\"}}", step.kind.name()),
+                    0 => format!("s_{name}([\"{name}<br/>{}\"])", step.kind.name()),
+                    1 => format!("s_{name}[\"{name}<br/>{}\"]", step.kind.name()),
+                    _ => format!("s_{name}{{\"{name}<br/>{}\"}}", step.kind.name()),
                 };
                 out.push_str(&format!("    {shape}\n"));
             }
@@ -332,7 +388,7 @@ impl Flow {
         for name in &order {
             if let Some(step) = self.steps.get(*name) {
                 for (outcome, target) in &step.next {
-                    out.push_str(&format!("    {name} -->|{outcome}| {target}\n"));
+                    out.push_str(&format!("    s_{name} -->|{outcome}| s_{target}\n"));
                 }
             }
         }

@@ -73,8 +73,20 @@ impl Gather {
                 ),
             );
         }
-        if !(1..=32).contains(&self.max_digits) || self.min_digits == 0 || self.min_digits > self.max_digits {
-            return fail("max_digits", "expected 1 <= min_digits <= max_digits <= 32".into());
+        if !(1..=32).contains(&self.max_digits) {
+            return fail(
+                "max_digits",
+                format!("{} is out of range: expected 1 to 32", self.max_digits),
+            );
+        }
+        if self.min_digits == 0 || self.min_digits > self.max_digits {
+            return fail(
+                "min_digits",
+                format!(
+                    "{} is out of range: expected 1 to max_digits ({})",
+                    self.min_digits, self.max_digits
+                ),
+            );
         }
         if !matches!(self.finish_on_key, '#' | '*') {
             return fail(
@@ -97,8 +109,10 @@ impl Gather {
         Ok(self)
     }
 
-    pub(crate) fn prompts(&self) -> Vec<&Prompt> {
-        std::iter::once(&self.prompt).chain(self.reprompt.as_ref()).collect()
+    pub(crate) fn prompts(&self) -> Vec<(&'static str, &Prompt)> {
+        std::iter::once(("prompt", &self.prompt))
+            .chain(self.reprompt.as_ref().map(|r| ("reprompt", r)))
+            .collect()
     }
 
     /// The call reaches the step: ask (again), unless the attempts are used up.

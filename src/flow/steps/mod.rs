@@ -66,20 +66,21 @@ impl StepKind {
         matches!(self, StepKind::Gather(_))
     }
 
-    /// Every prompt of the step, for checking placeholders at load.
-    pub fn prompts(&self) -> Vec<&Prompt> {
+    /// Every prompt of the step with its key, for checking placeholders at load.
+    pub fn prompts(&self) -> Vec<(&'static str, &Prompt)> {
         match self {
-            StepKind::Say(s) => vec![&s.text],
+            StepKind::Say(s) => vec![("text", &s.text)],
             StepKind::Gather(g) => g.prompts(),
             StepKind::BusinessHours(_) | StepKind::Hangup(_) => vec![],
         }
     }
 
-    /// Variables the step stores in the call state (usable as placeholders afterwards).
-    pub fn stores(&self) -> Option<&str> {
+    /// Variables the step has stored in the call state when it ends with `outcome` (usable as placeholders
+    /// in the steps after it).
+    pub fn stores_on(&self, outcome: &str) -> Vec<&str> {
         match self {
-            StepKind::Gather(g) => Some(g.store.as_str()),
-            _ => None,
+            StepKind::Gather(g) if outcome == "entered" => vec![g.store.as_str()],
+            _ => vec![],
         }
     }
 
