@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
+use crate::cases::CaseSystem;
+use crate::cases::file::FileCases;
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::config::{Config, ConfigErrors, DEFAULT_PATH};
 use crate::flow::Flow;
@@ -74,6 +76,10 @@ pub struct SimulateArgs {
     /// What the caller presses at each prompt, in order (e.g. 123456#); repeat for later prompts.
     #[arg(long)]
     pub digits: Vec<String>,
+    /// Answer case lookups from this JSON file (one case, or a list matched by `id`) instead of the case
+    /// system in the configuration.
+    #[arg(long)]
+    pub case_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +87,9 @@ pub enum FlowCommand {
     /// Print a flow as a Mermaid flowchart: NAME under the flows folder, or a path to a .toml file.
     Graph { name: String },
 }
+
+/// How long `serve` waits, once stopped, for case notes still being sent.
+const NOTES_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -128,7 +137,14 @@ async fn serve(path: &Path) -> ExitCode {
             "no Redis configured: running on the embedded in-memory store; NOTHING PERSISTS across restarts"
         );
     }
-    let state = AppState::new(Arc::new(config), Arc::new(SystemClock));
+    let state = match AppState::new(Arc::new(config), Arc::new(SystemClock)) {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("error: cannot set up the case system: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let notes = state.notes.clone();
     let public_url = state.config.settings.server.public_url.as_str().to_owned();
     let app = match Application::build(state).await {
         Ok(app) => app,
@@ -140,7 +156,17 @@ async fn serve(path: &Path) -> ExitCode {
     if let Ok(addr) = app.local_addr() {
         tracing::info!(%addr, "listening; point the provider's voice webhook at {public_url}/voice/incoming (POST)");
     }
-    match app.run_until_stopped(shutdown_signal()).await {
+    let served = app.run_until_stopped(shutdown_signal()).await;
+    if let Some(notes) = notes {
+        let pending = notes.pending();
+        if pending > 0 {
+            tracing::info!(pending, "waiting for case notes still being sent");
+        }
+        if !notes.drain(NOTES_DRAIN).await {
+            tracing::error!(pending = notes.pending(), "stopped with case notes unsent");
+        }
+    }
+    match served {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -211,7 +237,28 @@ async fn simulate(path: &Path, args: SimulateArgs) -> ExitCode {
         Some(at) => Arc::new(FixedClock(at.with_timezone(&Utc))),
         None => Arc::new(FixedClock(SystemClock.now())),
     };
-    let state = AppState::new(Arc::new(config), clock);
+    let cases = match &args.case_file {
+        Some(file) => {
+            let settings = config.settings.cases.clone();
+            let fields = settings.as_ref().map(|c| c.fields.clone()).unwrap_or_default();
+            let values = settings.as_ref().map(|c| c.values.clone()).unwrap_or_default();
+            match FileCases::load(file, fields, values) {
+                Ok(cases) => Some(Arc::new(cases) as Arc<dyn CaseSystem>),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        None => match crate::cases::build(&config.settings, &config.secrets) {
+            Ok(cases) => cases,
+            Err(error) => {
+                eprintln!("error: cannot set up the case system: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let state = AppState::with_cases(Arc::new(config), clock, cases);
     let mut out = std::io::stdout().lock();
     match crate::simulate::walk(&state, &args.to, &args.from, &args.digits, &mut out).await {
         Ok(()) => ExitCode::SUCCESS,

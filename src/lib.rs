@@ -4,6 +4,7 @@
 //! - [`phone`]: E.164 numbers and their masked form for logs.
 //! - [`calendar`]: opening hours, holidays, "is it business time", the first-response deadline.
 //! - [`flow`]: voice flows: the step graph, its validation, the step kinds, and the engine that runs them.
+//! - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk), the verification decision, notes.
 //! - [`twiml`]: the voice XML we answer with.
 //! - [`signature`]: Twilio's request signature.
 //! - [`config`]: the configuration files, environment overrides and secrets, loaded once.
@@ -14,6 +15,7 @@
 //! - [`cli`], [`simulate`], [`telemetry`]: the command line, the terminal walk of a call, logging.
 
 pub mod calendar;
+pub mod cases;
 pub mod cli;
 pub mod clock;
 pub mod config;

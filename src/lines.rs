@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 
 use crate::calendar::{Calendar, spoken_zone};
-use crate::config::{LineSettings, Mode};
+use crate::config::{LineSettings, Mode, OnUnavailable};
 use crate::flow::Flow;
 use crate::phone::PhoneNumber;
 
@@ -26,6 +26,8 @@ pub struct Line {
     pub escalation_policy: String,
     pub mode: Mode,
     pub support_channel: String,
+    pub on_unavailable: OnUnavailable,
+    pub require_registered_caller: bool,
 }
 
 impl Line {
@@ -42,6 +44,8 @@ impl Line {
             escalation_policy: settings.escalation_policy.to_string(),
             mode: settings.mode,
             support_channel: settings.support_channel.clone(),
+            on_unavailable: settings.on_unavailable,
+            require_registered_caller: settings.require_registered_caller,
         }
     }
 }

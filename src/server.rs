@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Extension, Path, RawQuery, State};
@@ -13,8 +14,11 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::cases::notes::Notes;
+use crate::cases::{CaseError, CaseSystem};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::flow::engine::Services;
 use crate::twiml::{self, Verb, Voice};
 use crate::voice::{self, Answer, Route};
 use crate::webhook::{self, WebhookParams};
@@ -24,18 +28,50 @@ use crate::webhook::{self, WebhookParams};
 pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
-    /// The `<Say>` voice and language, from the provider settings.
-    pub voice: Voice,
+    /// The voice, our base URL and the case system, as the flow engine uses them.
+    pub services: Arc<Services>,
+    /// Case notes sent in the background; none without a case system or with notes turned off.
+    pub notes: Option<Notes>,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
-        let provider = &config.settings.provider;
+    /// The state for `config`, with the case system it names.
+    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>) -> Result<Self, CaseError> {
+        let cases = crate::cases::build(&config.settings, &config.secrets)?;
+        Ok(Self::with_cases(config, clock, cases))
+    }
+
+    /// The state for `config` with a given case system (`simulate --case-file`, tests).
+    pub fn with_cases(config: Arc<Config>, clock: Arc<dyn Clock>, cases: Option<Arc<dyn CaseSystem>>) -> Self {
+        let settings = &config.settings;
         let voice = Voice {
-            name: provider.voice.clone(),
-            language: provider.language.as_str().to_owned(),
+            name: settings.provider.voice.clone(),
+            language: settings.provider.language.as_str().to_owned(),
         };
-        Self { config, clock, voice }
+        let case_settings = settings.cases.as_ref();
+        let notes_settings = case_settings.map(|c| c.notes.clone()).unwrap_or_default();
+        let notes = cases.clone().filter(|_| notes_settings.enabled).map(|cases| {
+            Notes::new(
+                cases,
+                notes_settings.attempts,
+                Duration::from_millis(notes_settings.backoff_ms),
+            )
+        });
+        let services = Services {
+            voice,
+            base_url: settings.server.public_url.as_str().to_owned(),
+            cases,
+            case_timeout: Duration::from_millis(case_settings.map_or(2500, |c| c.timeout_ms)),
+            entitled_packages: case_settings
+                .map(|c| c.after_hours_packages.clone())
+                .unwrap_or_default(),
+        };
+        Self {
+            config,
+            clock,
+            services: Arc::new(services),
+            notes,
+        }
     }
 }
 
@@ -98,7 +134,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn incoming(State(state): State<AppState>, Extension(params): Extension<WebhookParams>) -> Response {
-    twiml_response(voice::answer(&state, Route::Incoming, "", &params.0).await)
+    respond(&state, voice::answer(&state, Route::Incoming, "", &params.0).await)
 }
 
 async fn step(
@@ -111,7 +147,10 @@ async fn step(
         step: &step,
         event: None,
     };
-    twiml_response(voice::answer(&state, route, query.as_deref().unwrap_or(""), &params.0).await)
+    respond(
+        &state,
+        voice::answer(&state, route, query.as_deref().unwrap_or(""), &params.0).await,
+    )
 }
 
 async fn step_event(
@@ -124,7 +163,10 @@ async fn step_event(
         step: &step,
         event: Some(&event),
     };
-    twiml_response(voice::answer(&state, route, query.as_deref().unwrap_or(""), &params.0).await)
+    respond(
+        &state,
+        voice::answer(&state, route, query.as_deref().unwrap_or(""), &params.0).await,
+    )
 }
 
 /// Call-status callbacks: acknowledged (the call log records them from a later issue on).
@@ -150,6 +192,12 @@ async fn status(Extension(params): Extension<WebhookParams>) -> Response {
 async fn unknown_voice_route(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
     tracing::warn!(path = uri.path(), "webhook to an unknown path");
     twiml_response(voice::apology(&state, crate::voice::TECHNICAL_PROBLEM, "unknown path"))
+}
+
+/// The answer as TwiML; its effects start in the background.
+fn respond(state: &AppState, mut answer: Answer) -> Response {
+    voice::dispatch(state, std::mem::take(&mut answer.effects));
+    twiml_response(answer)
 }
 
 fn twiml_response(answer: Answer) -> Response {

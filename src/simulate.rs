@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::flow::engine::Trace;
+use crate::flow::engine::{Effect, Trace};
 use crate::phone::mask;
 use crate::server::AppState;
 use crate::twiml::Verb;
@@ -81,6 +81,13 @@ pub async fn walk(
             match entry {
                 Trace::Say(text) => writeln!(out, "  say     {text}")?,
                 Trace::Decision(text) => writeln!(out, "  decide  {text}")?,
+            }
+        }
+        for effect in &answer.effects {
+            match effect {
+                Effect::CaseNote { case, body } => {
+                    writeln!(out, "  note    case {case} (not sent by simulate): {body}")?
+                }
             }
         }
         next = None;

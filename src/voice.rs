@@ -2,7 +2,7 @@
 //! run it, and turn every failure into TwiML that tells the caller something. Shared by the HTTP handlers
 //! and `simulate`.
 
-use crate::flow::engine::{self, CallInput, Ctx, Entry, Trace};
+use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Trace};
 use crate::flow::state::CallState;
 use crate::lines::Line;
 use crate::phone::mask;
@@ -31,6 +31,8 @@ pub enum Route<'a> {
 pub struct Answer {
     pub response: Response,
     pub trace: Vec<Trace>,
+    /// Work for after the answer: notes for the case system.
+    pub effects: Vec<Effect>,
 }
 
 /// The form parameters of a webhook, in the order they came.
@@ -84,18 +86,12 @@ pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: &Pa
 }
 
 async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallInput, call_state: CallState) -> Answer {
-    let mut ctx = Ctx::new(
-        line,
-        state.clock.now(),
-        &state.voice,
-        state.config.settings.server.public_url.as_str(),
-        input,
-        call_state,
-    );
+    let mut ctx = Ctx::new(line, &state.services, state.clock.now(), input, call_state);
     match engine::run(&line.flow, entry, &mut ctx).await {
         Ok(()) => {
             tracing::debug!(call_sid = %input.call_sid, line = %line.key, trace = ?ctx.trace, "answered");
             Answer {
+                effects: ctx.effects,
                 response: ctx.response,
                 trace: ctx.trace,
             }
@@ -113,11 +109,25 @@ pub fn apology(state: &AppState, text: &str, why: &str) -> Answer {
     response
         .push(Verb::Say {
             text: text.to_owned(),
-            voice: state.voice.clone(),
+            voice: state.services.voice.clone(),
         })
         .push(Verb::Hangup);
     Answer {
         response,
         trace: vec![Trace::Decision(format!("apology: {why}")), Trace::Say(text.to_owned())],
+        effects: Vec::new(),
+    }
+}
+
+/// Starts the work an answer asks for, in the background: it never delays the answer, and its failures never
+/// reach the caller.
+pub fn dispatch(state: &AppState, effects: Vec<Effect>) {
+    for effect in effects {
+        match effect {
+            Effect::CaseNote { case, body } => match &state.notes {
+                Some(notes) => notes.send(case, body),
+                None => tracing::debug!(case = %case, "case notes are off: note not sent"),
+            },
+        }
     }
 }

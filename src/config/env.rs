@@ -9,13 +9,18 @@ use super::error::{ConfigError, Source};
 const RESERVED: &[&str] = &["AFTERHOURS_CONFIG", "AFTERHOURS_LOG", "AFTERHOURS_LOG_FORMAT"];
 
 /// Secret settings: the environment variable and the key it would have in the file (where it is refused).
-pub const SECRETS: &[(&str, &str)] = &[("AFTERHOURS_PROVIDER__AUTH_TOKEN", "provider.auth_token")];
+pub const SECRETS: &[(&str, &str)] = &[
+    ("AFTERHOURS_PROVIDER__AUTH_TOKEN", "provider.auth_token"),
+    ("AFTERHOURS_CASES__TOKEN", "cases.token"),
+];
 
 /// Secrets taken from the environment. They print as `[REDACTED]`.
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
     /// The provider's auth token, the key of webhook signatures.
     pub provider_auth_token: Option<SecretString>,
+    /// The case system's API token (bearer for `http-json`, API token for `zendesk`).
+    pub cases_token: Option<SecretString>,
 }
 
 impl Secrets {
@@ -27,6 +32,7 @@ impl Secrets {
         };
         Self {
             provider_auth_token: get(SECRETS[0].0),
+            cases_token: get(SECRETS[1].0),
         }
     }
 }

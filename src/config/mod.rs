@@ -52,7 +52,7 @@ impl Config {
         let secrets = Secrets::from_env(env);
         let base = path.parent().unwrap_or(Path::new("."));
         let lines = resolve_lines(base, &settings)?;
-        let default_key = check_lines(path, &settings)?;
+        let default_key = check_lines(path, &settings, &lines)?;
         let mut warnings = Vec::new();
         if !settings.provider.validate_signatures {
             warnings.push(
@@ -169,9 +169,57 @@ fn load_calendar(path: &Path, errors: &mut Vec<ConfigError>) -> Result<Arc<Calen
     Ok(Arc::new(calendar))
 }
 
-/// Stage 3: no number on two lines, at most one default line. Returns the default line's key.
-fn check_lines(path: &Path, settings: &Settings) -> Result<Option<String>, ConfigErrors> {
+/// Stage 3: no number on two lines, at most one default line, a case system where a flow verifies cases.
+/// Returns the default line's key.
+fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Option<String>, ConfigErrors> {
     let mut errors = Vec::new();
+    let verifying: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.flow.verifies_cases())
+        .map(|l| l.key.as_str())
+        .collect();
+    match &settings.cases {
+        None if !verifying.is_empty() => errors.push(ConfigError::in_file(
+            path,
+            None,
+            "cases",
+            format!(
+                "missing: the flows of lines {} verify cases, so a [cases] section must name the case system",
+                verifying.join(", ")
+            ),
+        )),
+        Some(cases) => {
+            if !(100..=10_000).contains(&cases.timeout_ms) {
+                errors.push(ConfigError::in_file(
+                    path,
+                    None,
+                    "cases.timeout_ms",
+                    format!(
+                        "{} is out of range: expected 100 to 10000 (the provider waits 15 s in all)",
+                        cases.timeout_ms
+                    ),
+                ));
+            }
+            if cases.adapter == CaseAdapter::Zendesk {
+                match &cases.zendesk {
+                    None => errors.push(ConfigError::in_file(
+                        path,
+                        None,
+                        "cases.zendesk",
+                        "missing: adapter \"zendesk\" needs a [cases.zendesk] section (email, environment_field)",
+                    )),
+                    Some(z) if z.email.as_deref().is_none_or(str::is_empty) => errors.push(ConfigError::in_file(
+                        path,
+                        None,
+                        "cases.zendesk.email",
+                        "missing: the email of the agent the API token belongs to",
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        None => {}
+    }
     let mut numbers: BTreeMap<&str, &str> = BTreeMap::new();
     for (key, line) in &settings.lines {
         if let Some(other) = numbers.insert(line.number.as_str(), key.as_str()) {

@@ -21,6 +21,9 @@ pub struct Settings {
     pub redis: RedisSettings,
     #[serde(default)]
     pub paths: PathSettings,
+    /// The case system; needed by flows with a `verify_case` step.
+    #[serde(default)]
+    pub cases: Option<CasesSettings>,
     /// Support lines by name; the name appears in webhook URLs and environment overrides.
     pub lines: BTreeMap<Name, LineSettings>,
 }
@@ -164,6 +167,160 @@ pub struct LineSettings {
     pub default: bool,
     /// The normal support channel, spoken to callers inside business hours ("the support portal at ...").
     pub support_channel: String,
+    /// What happens when the case system cannot answer: `bridge` (a human decides; the engineer hears that
+    /// the case is unverified) or `refuse` (apologise, give the deadline, hang up).
+    #[serde(default)]
+    pub on_unavailable: OnUnavailable,
+    /// Only callers whose number is one of the case's contact phones get through.
+    #[serde(default)]
+    pub require_registered_caller: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnUnavailable {
+    #[default]
+    Bridge,
+    Refuse,
+}
+
+/// `[cases]`: the case system and how its answers are read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasesSettings {
+    pub adapter: CaseAdapter,
+    /// `https://cases.example.com/api` for `http-json`; `https://SUBDOMAIN.zendesk.com` for `zendesk`.
+    pub base_url: BaseUrl,
+    /// A lookup slower than this counts as unavailable (the provider allows 15 s for the whole webhook).
+    #[serde(default = "default_case_timeout")]
+    pub timeout_ms: u64,
+    /// Answers larger than this are refused unread.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// `http-json` only: `bearer` sends AFTERHOURS_CASES__TOKEN as a bearer token.
+    #[serde(default)]
+    pub auth: CaseAuth,
+    #[serde(default)]
+    pub values: CaseValues,
+    #[serde(default)]
+    pub fields: HttpJsonFields,
+    /// Required with `adapter = "zendesk"`.
+    #[serde(default)]
+    pub zendesk: Option<ZendeskSettings>,
+    /// Support packages entitled to after-hours phone support; empty: every package is.
+    #[serde(default)]
+    pub after_hours_packages: Vec<String>,
+    #[serde(default)]
+    pub notes: NotesSettings,
+}
+
+fn default_case_timeout() -> u64 {
+    2500
+}
+
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseAdapter {
+    HttpJson,
+    Zendesk,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseAuth {
+    #[default]
+    None,
+    Bearer,
+}
+
+/// The values that mean critical, production and closed (compared without regard to case).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaseValues {
+    pub critical: Vec<String>,
+    pub production: Vec<String>,
+    pub closed: Vec<String>,
+}
+
+impl Default for CaseValues {
+    fn default() -> Self {
+        let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+        Self {
+            critical: list(&["critical", "urgent", "sev1"]),
+            production: list(&["production", "prod"]),
+            closed: list(&["closed", "solved", "resolved", "cancelled"]),
+        }
+    }
+}
+
+/// `http-json`: JSON pointers (RFC 6901) to the fields of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpJsonFields {
+    pub severity: String,
+    pub environment: String,
+    pub status: String,
+    pub customer: String,
+    pub contact_phones: String,
+    pub support_package: String,
+}
+
+impl Default for HttpJsonFields {
+    fn default() -> Self {
+        Self {
+            severity: "/severity".into(),
+            environment: "/environment".into(),
+            status: "/status".into(),
+            customer: "/customer".into(),
+            contact_phones: "/contact_phones".into(),
+            support_package: "/support_package".into(),
+        }
+    }
+}
+
+/// `zendesk`: where the facts live in a Zendesk account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZendeskSettings {
+    /// The agent the API token belongs to.
+    pub email: Option<String>,
+    /// Id of the ticket custom field that holds the environment (e.g. a drop-down with `production`).
+    pub environment_field: u64,
+    /// Key of the organisation field that holds the support package.
+    #[serde(default)]
+    pub support_package_field: Option<String>,
+    /// Key of the organisation field with the organisation's phone numbers (comma-separated).
+    #[serde(default = "default_phone_field")]
+    pub organization_phone_field: String,
+}
+
+fn default_phone_field() -> String {
+    "phone".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotesSettings {
+    /// Add a note to the case when a call about it ends.
+    pub enabled: bool,
+    /// Attempts before a note is given up (and logged as lost).
+    pub attempts: u32,
+    /// Wait before the second attempt; doubled for each further one.
+    pub backoff_ms: u64,
+}
+
+impl Default for NotesSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            attempts: 5,
+            backoff_ms: 1000,
+        }
+    }
 }
 
 fn default_policy() -> Name {
@@ -270,7 +427,7 @@ impl TryFrom<String> for BaseUrl {
                 Ok(BaseUrl(text.trim_end_matches('/').to_owned()))
             }
             _ => Err(format!(
-                "invalid public URL {text:?}: expected an absolute http:// or https:// URL without query, \
+                "invalid URL {text:?}: expected an absolute http:// or https:// URL without query, \
                  e.g. https://voice.example.com"
             )),
         }

@@ -3,9 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use super::Flow;
 use super::state::CallState;
 use crate::calendar::spoken_datetime;
+use crate::cases::{CaseId, CaseSystem};
 use crate::flow::prompt::Prompt;
 use crate::lines::Line;
 use crate::twiml::{Response, Verb, Voice};
@@ -52,6 +56,26 @@ pub enum Trace {
     Decision(String),
 }
 
+/// What every call shares beyond its line: how to speak, where our URLs start, the case system.
+#[derive(Debug, Default)]
+pub struct Services {
+    pub voice: Voice,
+    /// The public base URL that step URLs are built from.
+    pub base_url: String,
+    pub cases: Option<Arc<dyn CaseSystem>>,
+    /// A case lookup slower than this counts as unavailable.
+    pub case_timeout: Duration,
+    /// Support packages entitled to after-hours phone support; empty: not checked.
+    pub entitled_packages: Vec<String>,
+}
+
+/// Work a step asks for that happens after the webhook is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Add a note to a case in the case system.
+    CaseNote { case: CaseId, body: String },
+}
+
 /// Where a webhook enters the flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry<'a> {
@@ -76,10 +100,8 @@ pub enum EngineError {
 /// Everything a step may read or change while it runs.
 pub struct Ctx<'a> {
     pub line: &'a Line,
+    pub services: &'a Services,
     pub now: DateTime<Utc>,
-    pub voice: &'a Voice,
-    /// The public base URL that step URLs are built from.
-    pub base_url: &'a str,
     pub input: &'a CallInput,
     /// The step being run.
     pub step: &'a str,
@@ -87,28 +109,34 @@ pub struct Ctx<'a> {
     pub response: Response,
     /// What was said and decided, in order, for logs and `simulate`.
     pub trace: Vec<Trace>,
+    /// What to do once the answer is sent.
+    pub effects: Vec<Effect>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(
         line: &'a Line,
+        services: &'a Services,
         now: DateTime<Utc>,
-        voice: &'a Voice,
-        base_url: &'a str,
         input: &'a CallInput,
         state: CallState,
     ) -> Self {
         Self {
             line,
+            services,
             now,
-            voice,
-            base_url,
             input,
             step: "",
             state,
             response: Response::new(),
             trace: Vec::new(),
+            effects: Vec::new(),
         }
+    }
+
+    /// The voice every `<Say>` uses.
+    pub fn voice(&self) -> Voice {
+        self.services.voice.clone()
     }
 
     /// Speaks a prompt.
@@ -117,7 +145,7 @@ impl<'a> Ctx<'a> {
         self.trace.push(Trace::Say(text.clone()));
         self.response.push(Verb::Say {
             text,
-            voice: self.voice.clone(),
+            voice: self.voice(),
         });
     }
 
@@ -152,7 +180,7 @@ impl<'a> Ctx<'a> {
     pub fn event_url(&self, event: &str) -> String {
         format!(
             "{}/voice/step/{}/{event}?{}",
-            self.base_url,
+            self.services.base_url,
             self.step,
             self.state.to_query()
         )
@@ -160,7 +188,7 @@ impl<'a> Ctx<'a> {
 
     /// The URL that enters a step, carrying the call state.
     pub fn step_url(&self, step: &str) -> String {
-        format!("{}/voice/step/{step}?{}", self.base_url, self.state.to_query())
+        format!("{}/voice/step/{step}?{}", self.services.base_url, self.state.to_query())
     }
 }
 

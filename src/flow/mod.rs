@@ -138,6 +138,11 @@ impl Flow {
         if errors.is_empty() { Ok(flow) } else { Err(errors) }
     }
 
+    /// True when some step looks cases up (the configuration then needs a case system).
+    pub fn verifies_cases(&self) -> bool {
+        self.steps.values().any(|s| matches!(s.kind, StepKind::VerifyCase(_)))
+    }
+
     pub fn step(&self, name: &str) -> Result<&Step, EngineError> {
         self.steps.get(name).ok_or_else(|| EngineError::UnknownStep {
             flow: self.name.clone(),
@@ -226,6 +231,13 @@ impl Flow {
         let available = self.available_variables(reachable, &stored);
         let mut problems = Vec::new();
         for step in self.steps.values() {
+            for (key, name) in step.kind.requires() {
+                let known_here = available.get(step.name.as_str()).is_none_or(|vars| vars.contains(name));
+                if !stored.contains(name) || !known_here {
+                    let message = format!("variable {name:?} is not stored by a step on every path to this one");
+                    problems.push(Problem::at(step, key, message));
+                }
+            }
             for (key, prompt) in step.kind.prompts() {
                 for name in prompt.placeholders() {
                     if PLACEHOLDERS.contains(&name) {

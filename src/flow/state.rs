@@ -5,6 +5,9 @@
 
 use std::collections::BTreeMap;
 
+/// The longest value a variable may hold: URLs stay short, and a case system's long text is not carried.
+pub const MAX_VALUE_BYTES: usize = 200;
+
 /// The call's progress between webhooks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallState {
@@ -12,7 +15,7 @@ pub struct CallState {
     pub line: String,
     /// Attempts made so far, by gather step.
     pub attempts: BTreeMap<String, u32>,
-    /// Gathered values by variable name: digits only.
+    /// Values stored by steps, by variable name: digits gathered, the case decision, the customer's name.
     pub vars: BTreeMap<String, String>,
 }
 
@@ -30,6 +33,19 @@ impl CallState {
             line: line.to_owned(),
             ..Self::default()
         }
+    }
+
+    /// Stores a variable, made safe to carry: control characters become spaces, and the value is cut to
+    /// [`MAX_VALUE_BYTES`] on a character boundary.
+    pub fn set(&mut self, name: &str, value: &str) {
+        let mut clean = String::with_capacity(value.len().min(MAX_VALUE_BYTES));
+        for c in value.chars().map(|c| if c.is_control() { ' ' } else { c }) {
+            if clean.len() + c.len_utf8() > MAX_VALUE_BYTES {
+                break;
+            }
+            clean.push(c);
+        }
+        self.vars.insert(name.to_owned(), clean);
     }
 
     pub fn to_query(&self) -> String {
@@ -58,7 +74,7 @@ impl CallState {
                     .attempts
                     .insert(step.to_owned(), value.parse().map_err(|_| invalid())?);
             } else if let Some(name) = key.strip_prefix("v.") {
-                if value.len() > 64 || !value.bytes().all(|b| b.is_ascii_digit()) {
+                if value.len() > MAX_VALUE_BYTES || value.chars().any(char::is_control) {
                     return Err(invalid());
                 }
                 state.vars.insert(name.to_owned(), value.into_owned());
@@ -86,9 +102,26 @@ mod tests {
     }
 
     #[test]
+    fn stored_values_are_made_safe_to_carry() {
+        let mut state = CallState::new("us");
+        state.set("customer", &format!("ACME\nCorp {}", "é".repeat(150)));
+        let value = &state.vars["customer"];
+        assert!(value.starts_with("ACME Corp é"));
+        assert!(value.len() <= MAX_VALUE_BYTES);
+        assert_eq!(CallState::from_query(&state.to_query()).unwrap(), state);
+    }
+
+    #[test]
     fn refuses_a_query_without_line_or_with_bad_values() {
         assert_eq!(CallState::from_query("n.a=1"), Err(StateError::NoLine));
         assert!(CallState::from_query("line=us&n.a=x").is_err());
-        assert!(CallState::from_query("line=us&v.a=12%3Cb").is_err());
+        assert!(
+            CallState::from_query("line=us&v.a=12%0Ab").is_err(),
+            "control characters"
+        );
+        assert!(
+            CallState::from_query(&format!("line=us&v.a={}", "x".repeat(201))).is_err(),
+            "too long"
+        );
     }
 }

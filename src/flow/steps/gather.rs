@@ -142,7 +142,7 @@ impl Gather {
             action_on_empty_result: true,
             prompt: vec![Verb::Say {
                 text,
-                voice: ctx.voice.clone(),
+                voice: ctx.voice(),
             }],
         }));
         // Providers without actionOnEmptyResult run the next verb on silence: send them to the same place.
@@ -156,7 +156,7 @@ impl Gather {
         match self.accept(raw) {
             Some(digits) => {
                 ctx.note(format!("gather: got {} digits", digits.len()));
-                ctx.state.vars.insert(self.store.clone(), digits.to_owned());
+                ctx.state.set(&self.store, digits);
                 Transition::Next("entered")
             }
             None => {

@@ -1,4 +1,5 @@
-//! `hangup`: ends the call. The only kind with no outcome: every path of a flow ends in one.
+//! `hangup`: ends the call. The only kind with no outcome: every path of a flow ends in one. When the call
+//! was about a case, the note for the case system is queued here.
 
 use serde::Deserialize;
 
@@ -15,6 +16,9 @@ impl Hangup {
     pub(crate) fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         ctx.response.push(Verb::Hangup);
         ctx.note("hang up".to_owned());
+        if let Some(note) = super::verify_case::closing_note(ctx) {
+            ctx.effects.push(note);
+        }
         Transition::End
     }
 }

@@ -7,6 +7,7 @@ pub mod business_hours;
 pub mod gather;
 pub mod hangup;
 pub mod say;
+pub mod verify_case;
 
 use super::engine::{Ctx, Transition};
 use super::prompt::Prompt;
@@ -18,10 +19,11 @@ pub enum StepKind {
     Gather(gather::Gather),
     BusinessHours(business_hours::BusinessHours),
     Hangup(hangup::Hangup),
+    VerifyCase(verify_case::VerifyCase),
 }
 
 /// The names accepted for `kind = "..."`.
-pub const KINDS: &[&str] = &["say", "gather", "business_hours", "hangup"];
+pub const KINDS: &[&str] = &["say", "gather", "business_hours", "hangup", "verify_case"];
 
 impl StepKind {
     /// Builds a kind from its name and the rest of the step's table.
@@ -32,6 +34,7 @@ impl StepKind {
             "gather" => StepKind::Gather(from_table::<gather::Gather>(settings)?.checked()?),
             "business_hours" => StepKind::BusinessHours(from_table(settings)?),
             "hangup" => StepKind::Hangup(from_table(settings)?),
+            "verify_case" => StepKind::VerifyCase(from_table(settings)?),
             other => {
                 return Err((
                     "kind".into(),
@@ -47,6 +50,7 @@ impl StepKind {
             StepKind::Gather(_) => "gather",
             StepKind::BusinessHours(_) => "business_hours",
             StepKind::Hangup(_) => "hangup",
+            StepKind::VerifyCase(_) => "verify_case",
         }
     }
 
@@ -57,6 +61,7 @@ impl StepKind {
             StepKind::Gather(_) => gather::OUTCOMES,
             StepKind::BusinessHours(_) => business_hours::OUTCOMES,
             StepKind::Hangup(_) => hangup::OUTCOMES,
+            StepKind::VerifyCase(_) => verify_case::OUTCOMES,
         }
     }
 
@@ -71,7 +76,7 @@ impl StepKind {
         match self {
             StepKind::Say(s) => vec![("text", &s.text)],
             StepKind::Gather(g) => g.prompts(),
-            StepKind::BusinessHours(_) | StepKind::Hangup(_) => vec![],
+            StepKind::BusinessHours(_) | StepKind::Hangup(_) | StepKind::VerifyCase(_) => vec![],
         }
     }
 
@@ -80,6 +85,15 @@ impl StepKind {
     pub fn stores_on(&self, outcome: &str) -> Vec<&str> {
         match self {
             StepKind::Gather(g) if outcome == "entered" => vec![g.store.as_str()],
+            StepKind::VerifyCase(_) => verify_case::VerifyCase::stores_on(outcome),
+            _ => vec![],
+        }
+    }
+
+    /// Variables the step reads, which every path to it must have stored.
+    pub fn requires(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            StepKind::VerifyCase(v) => vec![("case_from", v.case_from.as_str())],
             _ => vec![],
         }
     }
@@ -91,6 +105,7 @@ impl StepKind {
             StepKind::Gather(g) => g.run(ctx),
             StepKind::BusinessHours(b) => b.run(ctx),
             StepKind::Hangup(h) => h.run(ctx),
+            StepKind::VerifyCase(v) => v.run(ctx).await,
         }
     }
 

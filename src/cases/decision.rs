@@ -1,0 +1,186 @@
+//! What the after-hours policy makes of a case lookup: a pure function, tested as a table.
+
+use std::fmt;
+
+use super::{Case, CaseError};
+
+/// The outcome of verifying a case; each is an outcome of the `verify_case` step with its own prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Critical, production, open (and the caller registered, the package entitled, where required).
+    Verified,
+    NotFound,
+    NotCritical,
+    NotProduction,
+    Closed,
+    CallerNotRegistered,
+    NotEntitled,
+    /// The case system could not answer in time or in a form we understand.
+    Unavailable,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 8] = [
+        Decision::Verified,
+        Decision::NotFound,
+        Decision::NotCritical,
+        Decision::NotProduction,
+        Decision::Closed,
+        Decision::CallerNotRegistered,
+        Decision::NotEntitled,
+        Decision::Unavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Verified => "verified",
+            Decision::NotFound => "not_found",
+            Decision::NotCritical => "not_critical",
+            Decision::NotProduction => "not_production",
+            Decision::Closed => "closed",
+            Decision::CallerNotRegistered => "caller_not_registered",
+            Decision::NotEntitled => "not_entitled",
+            Decision::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Decision> {
+        Decision::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the line and the case system require beyond critical + production + open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requirements {
+    /// The caller's number must be one of the case's contact phones.
+    pub registered_caller: bool,
+    /// Support packages entitled to after-hours phone support; empty: not checked.
+    pub entitled_packages: Vec<String>,
+}
+
+/// The decision for a lookup's result and a caller. Checks run in the order the caller would want to hear
+/// about them: a closed case first (open a new one), then severity, environment, entitlement, registration.
+pub fn decide(lookup: &Result<Option<Case>, CaseError>, caller: &str, requires: &Requirements) -> Decision {
+    let case = match lookup {
+        Err(_) => return Decision::Unavailable,
+        Ok(None) => return Decision::NotFound,
+        Ok(Some(case)) => case,
+    };
+    if !case.open {
+        Decision::Closed
+    } else if !case.critical {
+        Decision::NotCritical
+    } else if !case.production {
+        Decision::NotProduction
+    } else if !requires.entitled_packages.is_empty()
+        && !case
+            .support_package
+            .as_deref()
+            .is_some_and(|p| super::one_of(p, &requires.entitled_packages))
+    {
+        Decision::NotEntitled
+    } else if requires.registered_caller && !case.contact_phones.iter().any(|p| same_number(p, caller)) {
+        Decision::CallerNotRegistered
+    } else {
+        Decision::Verified
+    }
+}
+
+/// Two phone numbers are the same when their digits are, or, both having at least ten digits, when their
+/// last ten digits are (a contact written without its country code: "(555) 123-4567" and "+1 555 123 4567").
+pub fn same_number(a: &str, b: &str) -> bool {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let (a, b) = (digits(a), digits(b));
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    a == b || (a.len() >= 10 && b.len() >= 10 && a[a.len() - 10..] == b[b.len() - 10..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CALLER: &str = "+15551234567";
+
+    type Lookup = Result<Option<Case>, CaseError>;
+
+    fn critical_production_open() -> Case {
+        Case {
+            id: "123456".into(),
+            customer: Some("ACME Corp".into()),
+            severity: "critical".into(),
+            critical: true,
+            environment: "production".into(),
+            production: true,
+            status: "open".into(),
+            open: true,
+            contact_phones: vec!["+1 (555) 123-4567".into()],
+            support_package: Some("Premium".into()),
+        }
+    }
+
+    #[test]
+    fn decisions() {
+        let base = critical_production_open;
+        let with = |f: fn(&mut Case)| {
+            let mut case = base();
+            f(&mut case);
+            Ok(Some(case))
+        };
+        let plain = Requirements::default();
+        let registered = Requirements {
+            registered_caller: true,
+            ..Requirements::default()
+        };
+        let entitled = Requirements {
+            entitled_packages: vec!["premium".into(), "enterprise".into()],
+            ..Requirements::default()
+        };
+        #[rustfmt::skip]
+        let table: Vec<(&str, Lookup, &str, &Requirements, Decision)> = vec![
+            ("critical, production, open",            Ok(Some(base())),                         CALLER,         &plain,      Decision::Verified),
+            ("no such case",                          Ok(None),                                 CALLER,         &plain,      Decision::NotFound),
+            ("case system timed out",                 Err(CaseError::Timeout(2500)),            CALLER,         &plain,      Decision::Unavailable),
+            ("case system sent HTML",                 Err(CaseError::Format("html".into())),    CALLER,         &plain,      Decision::Unavailable),
+            ("closed",                                with(|c| c.open = false),                 CALLER,         &plain,      Decision::Closed),
+            ("closed and not critical: closed first", with(|c| { c.open = false; c.critical = false }), CALLER, &plain,   Decision::Closed),
+            ("not critical",                          with(|c| c.critical = false),             CALLER,         &plain,      Decision::NotCritical),
+            ("not production",                        with(|c| c.production = false),           CALLER,         &plain,      Decision::NotProduction),
+            ("not critical nor production",           with(|c| { c.critical = false; c.production = false }), CALLER, &plain, Decision::NotCritical),
+            ("registered caller required, is one",    Ok(Some(base())),                         CALLER,         &registered, Decision::Verified),
+            ("registered caller required, is not",    Ok(Some(base())),                         "+15559999999", &registered, Decision::CallerNotRegistered),
+            ("registered caller required, anonymous", Ok(Some(base())),                         "anonymous",    &registered, Decision::CallerNotRegistered),
+            ("registration not required",             Ok(Some(base())),                         "+15559999999", &plain,      Decision::Verified),
+            ("entitled package",                      Ok(Some(base())),                         CALLER,         &entitled,   Decision::Verified),
+            ("package not entitled",                  with(|c| c.support_package = Some("Basic".into())), CALLER, &entitled, Decision::NotEntitled),
+            ("package unknown, entitlement required", with(|c| c.support_package = None),       CALLER,         &entitled,   Decision::NotEntitled),
+            ("package unknown, not required",         with(|c| c.support_package = None),       CALLER,         &plain,      Decision::Verified),
+        ];
+        for (fact, lookup, caller, requires, expected) in table {
+            assert_eq!(decide(&lookup, caller, requires), expected, "{fact}");
+        }
+    }
+
+    #[test]
+    fn numbers_match_by_digits_or_by_their_last_ten() {
+        assert!(same_number("+15551234567", "+1 (555) 123-4567"));
+        assert!(same_number("+15551234567", "555-123-4567"));
+        assert!(!same_number("+15551234567", "+15551234568"));
+        assert!(!same_number("+4412345", "12345"), "short numbers must match whole");
+        assert!(!same_number("", ""));
+    }
+
+    #[test]
+    fn decisions_round_trip_through_their_names() {
+        for decision in Decision::ALL {
+            assert_eq!(Decision::parse(decision.as_str()), Some(decision));
+        }
+    }
+}

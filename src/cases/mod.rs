@@ -1,0 +1,156 @@
+//! The case system: looking up a case by the number the caller typed, and adding a note to it afterwards.
+//!
+//! Adapters speak one product's API each and all answer with the same [`Case`]; the decision of what the
+//! caller is told ([`decision`]) is a pure function of that case, kept apart from any I/O.
+
+pub mod decision;
+pub mod file;
+mod http;
+pub mod http_json;
+pub mod notes;
+pub mod zendesk;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{CaseAdapter, CaseAuth, Secrets, Settings};
+
+/// A case number as typed on the keypad: 1 to 20 digits. Only such ids ever reach a case system URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CaseId(String);
+
+impl CaseId {
+    pub fn parse(text: &str) -> Result<Self, CaseError> {
+        if (1..=20).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(CaseError::InvalidId(text.chars().take(40).collect()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A case, as every adapter reports it: the facts the after-hours policy needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Case {
+    pub id: String,
+    pub customer: Option<String>,
+    /// The severity or priority as the case system wrote it, for notes and logs.
+    pub severity: String,
+    pub critical: bool,
+    pub environment: String,
+    pub production: bool,
+    pub status: String,
+    pub open: bool,
+    /// Phone numbers registered for the case's contacts, as written in the case system.
+    pub contact_phones: Vec<String>,
+    /// The customer's support package, when the case system says.
+    pub support_package: Option<String>,
+}
+
+/// Why a lookup or a note did not work. Every variant means "the case system is unavailable" to the caller,
+/// except `InvalidId`, which never reaches a case system.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaseError {
+    #[error("invalid case id {0:?}: expected 1 to 20 digits")]
+    InvalidId(String),
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
+    #[error("cannot reach the case system: {0}")]
+    Connect(String),
+    #[error("the case system answered HTTP {0}")]
+    Status(u16),
+    #[error("the case system's answer is over {0} bytes")]
+    TooLarge(usize),
+    #[error("the case system's answer is not the JSON expected: {0}")]
+    Format(String),
+    #[error("the case system is not configured: {0}")]
+    NotConfigured(String),
+}
+
+/// A boxed future, so that adapters can sit behind `dyn CaseSystem`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A case system adapter.
+pub trait CaseSystem: Send + Sync + fmt::Debug {
+    /// The case, `None` when the case system says it does not exist.
+    fn lookup<'a>(&'a self, id: &'a CaseId) -> BoxFuture<'a, Result<Option<Case>, CaseError>>;
+
+    /// Adds an internal note to the case.
+    fn add_note<'a>(&'a self, id: &'a CaseId, body: &'a str) -> BoxFuture<'a, Result<(), CaseError>>;
+}
+
+/// The case system the settings name, `None` when they name none.
+pub fn build(settings: &Settings, secrets: &Secrets) -> Result<Option<Arc<dyn CaseSystem>>, CaseError> {
+    let Some(cases) = &settings.cases else { return Ok(None) };
+    let http = http::HttpClient::new(Duration::from_millis(cases.timeout_ms), cases.max_body_bytes)?;
+    let token = secrets.cases_token.clone();
+    let system: Arc<dyn CaseSystem> = match cases.adapter {
+        CaseAdapter::HttpJson => {
+            let token = if cases.auth == CaseAuth::Bearer { token } else { None };
+            Arc::new(http_json::HttpJson::new(
+                http,
+                cases.base_url.as_str(),
+                token,
+                cases.fields.clone(),
+                cases.values.clone(),
+            ))
+        }
+        CaseAdapter::Zendesk => {
+            let zendesk = cases
+                .zendesk
+                .clone()
+                .ok_or_else(|| CaseError::NotConfigured("no [cases.zendesk]".into()))?;
+            let email = zendesk.email.clone().unwrap_or_default();
+            let token = token.ok_or_else(|| CaseError::NotConfigured("AFTERHOURS_CASES__TOKEN is not set".into()))?;
+            Arc::new(zendesk::Zendesk::new(
+                http,
+                cases.base_url.as_str(),
+                email,
+                token,
+                zendesk,
+                cases.values.clone(),
+            ))
+        }
+    };
+    Ok(Some(system))
+}
+
+/// True when `value` is one of `list`, ignoring case and surrounding spaces.
+pub(crate) fn one_of(value: &str, list: &[String]) -> bool {
+    let value = value.trim();
+    list.iter().any(|v| v.trim().eq_ignore_ascii_case(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_id_is_digits_only() {
+        assert!(CaseId::parse("123456").is_ok());
+        for bad in ["", "12a", "../1", "1 2", "123456789012345678901", "١٢٣"] {
+            assert!(CaseId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn value_lists_ignore_case_and_spaces() {
+        let list = vec!["Critical".to_owned(), "sev1".to_owned()];
+        assert!(one_of(" critical ", &list));
+        assert!(one_of("SEV1", &list));
+        assert!(!one_of("sev2", &list));
+    }
+}

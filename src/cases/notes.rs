@@ -1,0 +1,65 @@
+//! Case notes: sent in the background once the webhook is answered, retried with exponential backoff, and
+//! never in the caller's way. Shutdown waits (a bounded time) for the notes still in flight.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::task::TaskTracker;
+
+use super::{CaseId, CaseSystem};
+
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct Notes {
+    cases: Arc<dyn CaseSystem>,
+    attempts: u32,
+    backoff: Duration,
+    tracker: TaskTracker,
+}
+
+impl Notes {
+    pub fn new(cases: Arc<dyn CaseSystem>, attempts: u32, backoff: Duration) -> Self {
+        Self {
+            cases,
+            attempts: attempts.max(1),
+            backoff,
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Queues a note; returns at once.
+    pub fn send(&self, case: CaseId, body: String) {
+        let (cases, attempts, backoff) = (self.cases.clone(), self.attempts, self.backoff);
+        self.tracker.spawn(async move {
+            for attempt in 1..=attempts {
+                match cases.add_note(&case, &body).await {
+                    Ok(()) => {
+                        tracing::info!(case = %case, attempt, "case note added");
+                        return;
+                    }
+                    Err(error) if attempt < attempts => {
+                        let wait = backoff.saturating_mul(1 << (attempt - 1).min(16)).min(MAX_BACKOFF);
+                        tracing::warn!(case = %case, attempt, %error, retry_in_ms = wait.as_millis() as u64, "case note failed");
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(error) => {
+                        tracing::error!(case = %case, attempts, %error, "case note lost: every attempt failed");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Stops taking notes and waits up to `within` for those in flight; false if some were still pending.
+    pub async fn drain(&self, within: Duration) -> bool {
+        self.tracker.close();
+        tokio::time::timeout(within, self.tracker.wait()).await.is_ok()
+    }
+
+    /// Notes still being sent.
+    pub fn pending(&self) -> usize {
+        self.tracker.len()
+    }
+}

@@ -1,0 +1,158 @@
+//! `verify_case`: looks the case number up in the case system and decides whether the night line takes it.
+//!
+//! The outcomes are the decisions of [`crate::cases::decision`], except that an unavailable case system
+//! follows the line's `on_unavailable` policy: `unverified` when it is `bridge` (the call goes on and the
+//! engineer is told), `unavailable` when it is `refuse`. A lookup never takes longer than the configured
+//! timeout, and a slow case system holds no other call (each lookup is its own future).
+//!
+//! Stores `case` (the number), `decision`, and, when the case was found, `customer`, for the prompts after it
+//! and for the note added to the case when the call ends.
+
+use serde::Deserialize;
+
+use crate::calendar::spoken_datetime;
+use crate::cases::decision::{Decision, Requirements, decide};
+use crate::cases::{CaseError, CaseId};
+use crate::config::OnUnavailable;
+use crate::flow::engine::{Ctx, Effect, Transition};
+
+pub const OUTCOMES: &[&str] = &[
+    "verified",
+    "unverified",
+    "not_found",
+    "not_critical",
+    "not_production",
+    "closed",
+    "caller_not_registered",
+    "not_entitled",
+    "unavailable",
+];
+
+/// Said for the customer in prompts when the case names none.
+const UNKNOWN_CUSTOMER: &str = "an unknown customer";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCase {
+    /// The variable that holds the case number (stored by a gather step).
+    #[serde(default = "default_case_from")]
+    pub case_from: String,
+}
+
+fn default_case_from() -> String {
+    "case_number".into()
+}
+
+impl VerifyCase {
+    /// Variables the step stores on `outcome`.
+    pub(crate) fn stores_on(outcome: &str) -> Vec<&'static str> {
+        match outcome {
+            "not_found" => vec!["case", "decision"],
+            "unverified" | "unavailable" => vec!["case", "decision"],
+            _ => vec!["case", "decision", "customer"],
+        }
+    }
+
+    pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
+        let typed = ctx.state.vars.get(&self.case_from).cloned().unwrap_or_default();
+        let lookup = match CaseId::parse(&typed) {
+            Ok(id) => Some((id.clone(), self.lookup(ctx, &id).await)),
+            Err(_) => None,
+        };
+        let requirements = Requirements {
+            registered_caller: ctx.line.require_registered_caller,
+            entitled_packages: ctx.services.entitled_packages.clone(),
+        };
+        let (id, decision) = match &lookup {
+            Some((id, result)) => (id.to_string(), decide(result, &ctx.input.from, &requirements)),
+            None => (typed.clone(), Decision::NotFound),
+        };
+        match lookup.as_ref().map(|(_, r)| r) {
+            Some(Ok(Some(case))) => {
+                ctx.note(format!(
+                    "case {id}: {decision} (severity {:?}, environment {:?}, status {:?}, customer {:?})",
+                    case.severity, case.environment, case.status, case.customer
+                ));
+                let customer = case.customer.clone().unwrap_or_else(|| UNKNOWN_CUSTOMER.to_owned());
+                ctx.state.set("customer", &customer);
+            }
+            Some(Err(error)) => {
+                tracing::warn!(case = %id, %error, line = %ctx.line.key, "case system unavailable");
+                ctx.note(format!(
+                    "case {id}: unavailable ({error}); line policy {:?}",
+                    ctx.line.on_unavailable
+                ));
+            }
+            _ => ctx.note(format!("case {id}: {decision}")),
+        }
+        ctx.state.set("case", &id);
+        let outcome = match (decision, ctx.line.on_unavailable) {
+            (Decision::Unavailable, OnUnavailable::Bridge) => "unverified",
+            (decision, _) => decision.as_str(),
+        };
+        ctx.state.set("decision", outcome);
+        Transition::Next(
+            OUTCOMES
+                .iter()
+                .find(|o| **o == outcome)
+                .copied()
+                .unwrap_or("unavailable"),
+        )
+    }
+
+    async fn lookup(&self, ctx: &Ctx<'_>, id: &CaseId) -> Result<Option<crate::cases::Case>, CaseError> {
+        let Some(cases) = &ctx.services.cases else {
+            return Err(CaseError::NotConfigured("no [cases] section".into()));
+        };
+        let limit = ctx.services.case_timeout;
+        match tokio::time::timeout(limit, cases.lookup(id)).await {
+            Ok(result) => result,
+            Err(_) => Err(CaseError::Timeout(limit.as_millis() as u64)),
+        }
+    }
+}
+
+/// The note for the case system when a call about a case ends; none when no case was found.
+pub(crate) fn closing_note(ctx: &Ctx<'_>) -> Option<Effect> {
+    let vars = &ctx.state.vars;
+    let decision = vars.get("decision")?;
+    if decision == Decision::NotFound.as_str() {
+        return None;
+    }
+    let case = CaseId::parse(vars.get("case")?).ok()?;
+    let line = ctx.line;
+    let local = ctx.now.with_timezone(&line.tz);
+    let what = match decision.as_str() {
+        "verified" => "verified as a critical production case".to_owned(),
+        "unverified" => {
+            "not verified: the case system was unavailable; the line's policy is to connect anyway".to_owned()
+        }
+        "unavailable" => {
+            "not verified: the case system was unavailable; the caller was asked to wait for business hours".to_owned()
+        }
+        other => {
+            let deadline = line
+                .calendar
+                .first_response_deadline(line.tz, ctx.now)
+                .map(|d| format!("{} {}", spoken_datetime(&d), line.zone_name))
+                .unwrap_or_else(|| "the next business day".into());
+            format!(
+                "{}; the caller was told the after-hours policy and that the first response is due by {deadline}",
+                other.replace('_', " ")
+            )
+        }
+    };
+    let body = format!(
+        "After-hours call on {} ({}), line {} ({}), from {}. Decision: {what}.",
+        spoken_datetime(&local),
+        ctx.now.to_rfc3339(),
+        line.name,
+        line.number,
+        if ctx.input.from.is_empty() {
+            "an unknown number"
+        } else {
+            ctx.input.from.as_str()
+        },
+    );
+    Some(Effect::CaseNote { case, body })
+}
