@@ -214,6 +214,9 @@ fn check(path: &Path) -> ExitCode {
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
     }
+    for line in &config.overrides {
+        println!("environment override: {line}");
+    }
     let lines: Vec<String> = config
         .lines
         .iter()

@@ -83,7 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/voice/step/{step}/{event}", post(step_event))
         .route("/voice/status", post(status))
         .route("/voice/{*rest}", post(unknown_voice_route))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), webhook::verify));
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), webhook::verify));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(voice_routes)

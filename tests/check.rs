@@ -82,6 +82,15 @@ impl Scratch {
         self.root.join(relative)
     }
 
+    /// The 1-based line of the first line of `relative` that contains `needle`.
+    fn line_of(&self, relative: &str, needle: &str) -> usize {
+        let text = std::fs::read_to_string(self.path(relative)).unwrap();
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .unwrap_or_else(|| panic!("{needle} not in {relative}"))
+    }
+
     fn config(&self) -> PathBuf {
         self.path("config/afterhours.toml")
     }
@@ -187,7 +196,11 @@ fn an_unknown_key_names_the_file_the_line_and_the_key() {
         "listn = \"127.0.0.1:8080\"",
     );
     let run = scratch.check();
-    let at = format!("{}:7: ", scratch.config().display());
+    let at = format!(
+        "{}:{}: ",
+        scratch.config().display(),
+        scratch.line_of("config/afterhours.toml", "listn =")
+    );
     assert_error_line(&run, &[&at, "server.listn: unknown field `listn`", "`listen`"]);
 }
 
@@ -196,7 +209,11 @@ fn a_misspelt_time_zone_names_the_key_and_expects_an_iana_name() {
     let scratch = Scratch::new();
     scratch.edit("config/afterhours.toml", "\"America/New_York\"", "\"America/New_Yrok\"");
     let run = scratch.check();
-    let at = format!("{}:30: ", scratch.config().display());
+    let at = format!(
+        "{}:{}: ",
+        scratch.config().display(),
+        scratch.line_of("config/afterhours.toml", "New_Yrok")
+    );
     assert_error_line(
         &run,
         &[
@@ -213,7 +230,11 @@ fn a_number_not_in_e164_form_names_the_key() {
     let scratch = Scratch::new();
     scratch.edit("config/afterhours.toml", "\"+18005550100\"", "\"1-800-555-0100\"");
     let run = scratch.check();
-    let at = format!("{}:28: ", scratch.config().display());
+    let at = format!(
+        "{}:{}: ",
+        scratch.config().display(),
+        scratch.line_of("config/afterhours.toml", "1-800-555-0100")
+    );
     assert_error_line(&run, &[&at, "lines.us.number", "\"1-800-555-0100\"", "expected E.164"]);
 }
 
@@ -244,8 +265,9 @@ fn a_flow_whose_outcome_leads_nowhere_names_the_flow_file_line_and_key() {
     );
     let run = scratch.check();
     let at = format!(
-        "{}:8: ",
-        scratch.path("config/../voice-flows/critical-incident.toml").display()
+        "{}:{}: ",
+        scratch.path("config/../voice-flows/critical-incident.toml").display(),
+        scratch.line_of("voice-flows/critical-incident.toml", "[steps.greeting]")
     );
     assert_error_line(&run, &[&at, "steps.greeting.next", "leads to unknown step \"hourz\""]);
     // Both lines use the flow; it is loaded, and reported, once.
@@ -348,10 +370,15 @@ fn a_calendar_with_bad_hours_names_the_calendar_file_and_the_day() {
 // --- simulate ---
 
 fn simulate(to: &str, at: &str, digits: &[&str]) -> Run {
+    simulate_with(to, at, digits, &[])
+}
+
+fn simulate_with(to: &str, at: &str, digits: &[&str], extra: &[&str]) -> Run {
     let mut args = vec!["simulate", "--to", to, "--from", "+15551234567", "--at", at];
     for d in digits {
         args.extend(["--digits", d]);
     }
+    args.extend(extra);
     let run = afterhours(&shipped_config(), &args, &[]);
     assert!(run.success, "{run:?}");
     run
@@ -368,7 +395,13 @@ fn said(run: &Run) -> Vec<&str> {
 
 #[test]
 fn a_friday_night_call_gathers_the_case_number_and_gives_the_deadline() {
-    let run = simulate("+18005550100", "2026-11-27T20:00:00-05:00", &["123456#"]);
+    let case_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cases.example.json");
+    let run = simulate_with(
+        "+18005550100",
+        "2026-11-27T20:00:00-05:00",
+        &["222222#"],
+        &["--case-file", case_file.to_str().unwrap()],
+    );
     let said = said(&run);
     assert_eq!(said.len(), 3, "{run:?}");
     assert!(said[0].contains("North America"), "{run:?}");
@@ -379,13 +412,37 @@ fn a_friday_night_call_gathers_the_case_number_and_gives_the_deadline() {
         "{run:?}"
     );
     assert!(said[1].contains("please enter your case number"), "{run:?}");
-    assert!(run.stdout.contains("caller  presses 123456#"), "{run:?}");
-    assert!(said[2].contains("You entered case number 1 2 3 4 5 6."), "{run:?}");
+    assert!(run.stdout.contains("caller  presses 222222#"), "{run:?}");
     assert!(
-        said[2].contains("our first response is due by Monday, November 30, 6 PM Eastern time"),
+        said[2].starts_with("Case 2 2 2 2 2 2 is not marked as critical."),
+        "{run:?}"
+    );
+    assert!(
+        said[2].contains("you will hear from us by Monday, November 30, 6 PM Eastern time"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("  note    case 222222 (not sent by simulate): "),
         "{run:?}"
     );
     assert_eq!(run.stdout.lines().last(), Some("  hangup"), "{run:?}");
+}
+
+#[test]
+fn a_verified_case_from_the_case_file_is_read_back_with_its_customer() {
+    let case_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cases.example.json");
+    let run = simulate_with(
+        "+18005550100",
+        "2026-11-27T20:00:00-05:00",
+        &["999#", "123456#"],
+        &["--case-file", case_file.to_str().unwrap()],
+    );
+    assert!(run.stdout.contains("We could not find case 9 9 9."), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("Case 1 2 3 4 5 6 for ACME Corp is a critical incident in production."),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -457,9 +514,10 @@ fn flow_graph_of_a_broken_flow_prints_its_errors() {
         "next = \"hourz\"",
     );
     let run = afterhours(&scratch.config(), &["flow", "graph", "critical-incident"], &[]);
-    assert_error_line(
-        &run,
-        &["critical-incident.toml:8: ", "steps.greeting.next", "\"hourz\""],
+    let at = format!(
+        "critical-incident.toml:{}: ",
+        scratch.line_of("voice-flows/critical-incident.toml", "[steps.greeting]")
     );
+    assert_error_line(&run, &[&at, "steps.greeting.next", "\"hourz\""]);
     assert_eq!(run.stdout, "", "{run:?}");
 }

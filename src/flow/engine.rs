@@ -172,7 +172,15 @@ impl<'a> Ctx<'a> {
             "time_zone" => line.zone_name.clone(),
             "deadline" => zoned(line.calendar.first_response_deadline(line.tz, self.now)),
             "next_opening" => zoned(line.calendar.next_opening(line.tz, self.now)),
-            var => spoken_digits(self.state.vars.get(var)?),
+            var => {
+                let value = self.state.vars.get(var)?;
+                // Numbers are read digit by digit ("1 2 3"); names as they are.
+                if value.bytes().all(|b| b.is_ascii_digit()) {
+                    spoken_digits(value)
+                } else {
+                    value.clone()
+                }
+            }
         })
     }
 

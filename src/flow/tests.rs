@@ -76,7 +76,13 @@ fn the_shipped_critical_incident_flow_loads_and_starts_with_the_greeting() {
     assert_eq!(flow.name, "critical-incident");
     assert_eq!(flow.start, "greeting");
     assert_eq!(flow.next("hours", "closed").unwrap(), "case_number");
-    assert_eq!(flow.next("case_number", "entered").unwrap(), "case_received");
+    assert_eq!(flow.next("case_number", "entered").unwrap(), "verify");
+    assert_eq!(flow.next("verify", "not_found").unwrap(), "not_found");
+    assert_eq!(
+        flow.next("not_found", "next").unwrap(),
+        "case_number",
+        "a case not found is asked for again"
+    );
 }
 
 #[test]

@@ -60,6 +60,11 @@ impl Spawn {
         self
     }
 
+    /// Looks cases up at `base_url` (a local fake of the case system).
+    pub fn cases(self, base_url: &str) -> Self {
+        self.env("AFTERHOURS_CASES__BASE_URL", base_url)
+    }
+
     pub async fn start(self) -> TestApp {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/afterhours.toml");
         let config = Config::load_with_env(&path, &self.env).unwrap_or_else(|e| panic!("config: {e}"));

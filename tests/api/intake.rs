@@ -186,3 +186,10 @@ async fn with_checks_off_unsigned_webhooks_are_answered() {
         .twiml();
     assert!(twiml.says_contains("English only"));
 }
+
+#[tokio::test]
+async fn a_path_outside_voice_is_not_found_without_a_signature_check() {
+    let app = friday_night().start().await;
+    let reply = app.post("/nothing/here", None, String::new()).await;
+    assert_eq!(reply.status, 404);
+}

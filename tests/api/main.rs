@@ -1,6 +1,9 @@
-//! Integration tests: the real server on a loopback port, driven with Twilio-shaped, signed webhooks.
+//! Integration tests: the real server on a loopback port, driven with Twilio-shaped, signed webhooks; case
+//! systems faked by local HTTP servers that answer in their documented formats.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod cases;
 mod helpers;
 mod intake;
 mod night_line;
+mod zendesk;

@@ -20,9 +20,13 @@ pub const DIGITS_EVENT: &str = "digits";
 pub struct Gather {
     /// Spoken on the first attempt.
     pub prompt: Prompt,
-    /// Spoken on later attempts; the prompt again when absent.
+    /// Spoken after an entry that was not valid (or silence); the prompt again when absent.
     #[serde(default)]
     pub reprompt: Option<Prompt>,
+    /// Spoken when the flow comes back to this step from a later one (a case that was not found); the prompt
+    /// again when absent.
+    #[serde(default)]
+    pub return_prompt: Option<Prompt>,
     /// The variable the digits are stored in.
     #[serde(default = "default_store")]
     pub store: String,
@@ -117,15 +121,21 @@ impl Gather {
 
     /// The call reaches the step: ask (again), unless the attempts are used up.
     pub(crate) fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
+        self.ask(ctx, false)
+    }
+
+    /// Asks for digits; `after_invalid` when the last entry was refused.
+    fn ask(&self, ctx: &mut Ctx<'_>, after_invalid: bool) -> Transition {
         let attempt = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0) + 1;
         if attempt > self.attempts {
             ctx.note(format!("gather: no attempts left ({} used)", self.attempts));
             return Transition::Next("failed");
         }
         ctx.state.attempts.insert(ctx.step.to_owned(), attempt);
-        let prompt = match (&self.reprompt, attempt) {
-            (Some(reprompt), 2..) => reprompt,
-            _ => &self.prompt,
+        let prompt = match (attempt, after_invalid) {
+            (1, _) => &self.prompt,
+            (_, true) => self.reprompt.as_ref().unwrap_or(&self.prompt),
+            (_, false) => self.return_prompt.as_ref().unwrap_or(&self.prompt),
         };
         let text = ctx.render(prompt);
         let action = ctx.event_url(DIGITS_EVENT);
@@ -162,7 +172,7 @@ impl Gather {
             None => {
                 let shown: String = raw.chars().take(40).collect();
                 ctx.note(format!("gather: not a valid entry ({:?})", shown));
-                self.run(ctx)
+                self.ask(ctx, true)
             }
         }
     }
