@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod flow;
 pub mod lines;
+pub mod oncall;
 pub mod phone;
 pub mod server;
 pub mod signature;

@@ -46,7 +46,8 @@ impl HttpJson {
         let request = self.authorised(self.http.client().get(format!("{}/cases/{id}", self.base_url)));
         let reply = self.http.exchange(request.header("accept", "application/json")).await?;
         match reply.status.as_u16() {
-            404 => Ok(None),
+            // A 404 from the case system itself (no body, or JSON); an HTML 404 is a wrong URL or a proxy's page.
+            404 if reply.body.iter().all(u8::is_ascii_whitespace) || json(&reply.body).is_ok() => Ok(None),
             200..=299 => extract(&json(&reply.body)?, id, &self.fields, &self.values).map(Some),
             status => Err(CaseError::Status(status)),
         }

@@ -80,6 +80,19 @@ pub enum CaseError {
     NotConfigured(String),
 }
 
+impl CaseError {
+    /// True for failures that may pass if tried again later: no answer, 5xx, 408, 429.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CaseError::Timeout(_) | CaseError::Connect(_) => true,
+            CaseError::Status(status) => *status >= 500 || *status == 408 || *status == 429,
+            CaseError::InvalidId(_) | CaseError::TooLarge(_) | CaseError::Format(_) | CaseError::NotConfigured(_) => {
+                false
+            }
+        }
+    }
+}
+
 /// A boxed future, so that adapters can sit behind `dyn CaseSystem`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -1,5 +1,5 @@
-//! Case notes: sent in the background once the webhook is answered, retried with exponential backoff, and
-//! never in the caller's way. Shutdown waits (a bounded time) for the notes still in flight.
+//! Case notes: sent in the background once the webhook is answered, retried with exponential backoff while
+//! the failure may pass (no answer, 5xx, 408, 429), and never in the caller's way. Shutdown waits (a bounded time) for the notes still in flight.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,13 +39,14 @@ impl Notes {
                         tracing::info!(case = %case, attempt, "case note added");
                         return;
                     }
-                    Err(error) if attempt < attempts => {
+                    Err(error) if attempt < attempts && error.is_transient() => {
                         let wait = backoff.saturating_mul(1 << (attempt - 1).min(16)).min(MAX_BACKOFF);
                         tracing::warn!(case = %case, attempt, %error, retry_in_ms = wait.as_millis() as u64, "case note failed");
                         tokio::time::sleep(wait).await;
                     }
                     Err(error) => {
-                        tracing::error!(case = %case, attempts, %error, "case note lost: every attempt failed");
+                        tracing::error!(case = %case, attempt, %error, "case note lost");
+                        return;
                     }
                 }
             }

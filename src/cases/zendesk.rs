@@ -51,7 +51,9 @@ impl Zendesk {
         let url = format!("{}/api/v2/tickets/{id}.json?include=users,organizations", self.base_url);
         let reply = self.http.exchange(self.authorised(self.http.client().get(url))).await?;
         match reply.status.as_u16() {
-            404 => Ok(None),
+            // Zendesk answers a missing ticket with JSON ({"error": "RecordNotFound", ...}); any other 404 is
+            // a wrong subdomain or a proxy's page, not an answer about the case.
+            404 if json(&reply.body).is_ok() => Ok(None),
             200..=299 => ticket_to_case(&json(&reply.body)?, id, &self.settings, &self.values).map(Some),
             status => Err(CaseError::Status(status)),
         }
@@ -115,6 +117,8 @@ pub(crate) fn ticket_to_case(
         .map(|v| match v {
             Value::String(s) => s.clone(),
             Value::Null => String::new(),
+            // A multi-select field: its options, comma-separated.
+            Value::Array(options) => options.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
             other => other.to_string(),
         })
         .unwrap_or_default();
@@ -150,7 +154,7 @@ pub(crate) fn ticket_to_case(
         customer,
         critical: one_of(&priority, &values.critical),
         severity: priority,
-        production: one_of(&environment, &values.production),
+        production: environment.split(", ").any(|option| one_of(option, &values.production)),
         environment,
         open: !one_of(&status, &values.closed),
         status,
@@ -208,6 +212,17 @@ mod tests {
         let case = ticket_to_case(&doc, &CaseId::parse("1").unwrap(), &settings(), &CaseValues::default()).unwrap();
         assert!(!case.critical && !case.production && !case.open);
         assert_eq!(case.customer, None);
+    }
+
+    #[test]
+    fn a_multi_select_environment_is_production_when_one_option_is() {
+        let doc: Value = serde_json::from_str(
+            r#"{"ticket":{"priority":"urgent","status":"open","custom_fields":[{"id":360001,"value":["staging","production"]}]}}"#,
+        )
+        .unwrap();
+        let case = ticket_to_case(&doc, &CaseId::parse("1").unwrap(), &settings(), &CaseValues::default()).unwrap();
+        assert!(case.production);
+        assert_eq!(case.environment, "staging, production");
     }
 
     #[test]

@@ -70,7 +70,7 @@ fn lookup<'t>(table: &'t toml::Table, dotted: &str) -> Option<&'t toml::Value> {
 /// Applies every `AFTERHOURS_A__B__C=value` to `table["a"]["b"]["c"]`. Segments match existing keys
 /// case-insensitively with `_` standing for `-`, so `AFTERHOURS_LINES__US_EAST__MODE` reaches
 /// `[lines.us-east] mode`. A value keeps the type of the value it replaces; a new value is a boolean for
-/// `true`/`false`, an integer for plain digits, otherwise a string.
+/// `true`/`false`, an integer for plain digits, a list for a TOML array (`["a", "b"]`), otherwise a string.
 pub(crate) fn apply_overrides(table: &mut toml::Table, env: &[(String, String)]) -> Result<Vec<Applied>, ConfigError> {
     let mut applied = Vec::new();
     let mut vars: Vec<&(String, String)> = env.iter().collect();
@@ -136,7 +136,14 @@ fn typed_like(existing: Option<&toml::Value>, text: &str) -> toml::Value {
             .map(toml::Value::Integer)
     };
     let string = || toml::Value::String(text.to_owned());
+    // A list is written as in TOML: AFTERHOURS_CASES__AFTER_HOURS_PACKAGES='["premium", "enterprise"]'.
+    let as_array = || {
+        let table: toml::Table = format!("v = {text}").parse().ok()?;
+        table.get("v").filter(|v| v.is_array()).cloned()
+    };
     match existing {
+        Some(toml::Value::Array(_)) => as_array().unwrap_or_else(string),
+        None if text.trim_start().starts_with('[') => as_array().unwrap_or_else(string),
         Some(toml::Value::Boolean(_)) => as_bool().unwrap_or_else(string),
         Some(toml::Value::Integer(_)) => as_int().unwrap_or_else(string),
         Some(toml::Value::Float(_)) => text.parse::<f64>().map(toml::Value::Float).unwrap_or_else(|_| string()),
@@ -190,6 +197,21 @@ mod tests {
             Some("+18005550199"),
             "a + number stays a string"
         );
+    }
+
+    #[test]
+    fn a_list_is_written_as_a_toml_array() {
+        let mut t = table("[cases]\nadapter = \"http-json\"\n");
+        apply_overrides(
+            &mut t,
+            &env(&[(
+                "AFTERHOURS_CASES__AFTER_HOURS_PACKAGES",
+                "[\"premium\", \"enterprise\"]",
+            )]),
+        )
+        .unwrap();
+        let packages = t["cases"]["after_hours_packages"].as_array().unwrap();
+        assert_eq!(packages.len(), 2);
     }
 
     #[test]

@@ -48,11 +48,14 @@ impl Config {
 
     /// Loads `path` with the given environment variables (tests pass their own).
     pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
-        let (settings, overrides) = read_settings(path, env)?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::in_file(path, None, "", format!("cannot read the file: {e}")))?;
+        let with_lines = |errors: ConfigErrors| locate(errors, path, &text);
+        let (settings, overrides) = read_settings(path, &text, env).map_err(with_lines)?;
         let secrets = Secrets::from_env(env);
         let base = path.parent().unwrap_or(Path::new("."));
         let lines = resolve_lines(base, &settings)?;
-        let default_key = check_lines(path, &settings, &lines)?;
+        let default_key = check_lines(path, &settings, &lines).map_err(with_lines)?;
         let mut warnings = Vec::new();
         if !settings.provider.validate_signatures {
             warnings.push(
@@ -73,26 +76,35 @@ impl Config {
 
     /// The secrets that serving needs and the environment lacks, one error each.
     pub fn missing_secrets(&self) -> Vec<ConfigError> {
-        let mut missing = Vec::new();
+        let missing = |(var, key): (&str, &str), message: &str| ConfigError {
+            origin: Source::Env { var: var.to_owned() },
+            key: key.to_owned(),
+            message: format!("not set: {message}"),
+        };
+        let mut errors = Vec::new();
         if self.settings.provider.validate_signatures && self.secrets.provider_auth_token.is_none() {
-            missing.push(ConfigError {
-                origin: Source::Env {
-                    var: SECRETS[0].0.to_owned(),
-                },
-                key: SECRETS[0].1.to_owned(),
-                message: "not set: the provider's auth token is needed to check webhook signatures \
-                          (or set provider.validate_signatures = false for local experiments)"
-                    .to_owned(),
-            });
+            errors.push(missing(
+                SECRETS[0],
+                "the provider's auth token is needed to check webhook signatures \
+                 (or set provider.validate_signatures = false for local experiments)",
+            ));
         }
-        missing
+        if let Some(cases) = &self.settings.cases {
+            let needs_token = cases.adapter == CaseAdapter::Zendesk || cases.auth == CaseAuth::Bearer;
+            if needs_token && self.secrets.cases_token.is_none() {
+                errors.push(missing(
+                    SECRETS[1],
+                    "the case system's API token is needed to look up cases",
+                ));
+            }
+        }
+        errors
     }
 }
 
 /// Stage 1: the main file, then the environment's overrides.
-fn read_settings(path: &Path, env: &[(String, String)]) -> Result<(Settings, Vec<String>), ConfigErrors> {
-    let (_, text): (toml::Table, String) = toml_file::load(path)?;
-    let secrets_in_file = env::refuse_secrets_in_file(&toml_file::parse(path, &text)?);
+fn read_settings(path: &Path, text: &str, env: &[(String, String)]) -> Result<(Settings, Vec<String>), ConfigErrors> {
+    let secrets_in_file = env::refuse_secrets_in_file(&toml_file::parse(path, text)?);
     if !secrets_in_file.is_empty() {
         let errors = secrets_in_file
             .into_iter()
@@ -100,8 +112,8 @@ fn read_settings(path: &Path, env: &[(String, String)]) -> Result<(Settings, Vec
         return Err(ConfigErrors(errors.collect()));
     }
     // The file alone first, so that its own mistakes are reported with their line.
-    let from_file: Settings = toml_file::parse(path, &text)?;
-    let mut table: toml::Table = toml_file::parse(path, &text)?;
+    let from_file: Settings = toml_file::parse(path, text)?;
+    let mut table: toml::Table = toml_file::parse(path, text)?;
     let applied = env::apply_overrides(&mut table, env)?;
     if applied.is_empty() {
         return Ok((from_file, Vec::new()));
@@ -127,6 +139,54 @@ fn read_settings(path: &Path, env: &[(String, String)]) -> Result<(Settings, Vec
             .map(|a| format!("{} sets {}", a.var, a.key))
             .collect(),
     ))
+}
+
+/// Gives errors about the main file that have a key but no line the line where that key is written.
+fn locate(errors: ConfigErrors, path: &Path, text: &str) -> ConfigErrors {
+    let located = errors.0.into_iter().map(|mut error| {
+        if let Source::File {
+            path: file,
+            line: line @ None,
+        } = &mut error.origin
+        {
+            if file == path {
+                *line = line_of_key(text, &error.key);
+            }
+        }
+        error
+    });
+    ConfigErrors(located.collect())
+}
+
+/// The line of `section.key` in a TOML text: the `key =` line under the `[section]` header, or the header
+/// itself when the key is a section. A plain text search, good for messages; `None` when not found.
+fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
+    let (section, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
+    let header = |line: &str| {
+        line.trim()
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .map(str::trim)
+            .map(str::to_owned)
+    };
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(name) = header(line) {
+            current = name.trim_matches('[').trim_matches(']').to_owned();
+            if current == dotted {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        let assigned = line
+            .trim_start()
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if current == section && assigned {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// Stage 2: every calendar and flow the lines name, each loaded once.
@@ -241,7 +301,7 @@ fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Optio
         errors.push(ConfigError::in_file(
             path,
             None,
-            "lines",
+            format!("lines.{}.default", defaults[1]),
             format!(
                 "only one line may be the default; these all are: {}",
                 defaults.join(", ")

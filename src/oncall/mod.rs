@@ -1,0 +1,3 @@
+//! On-call: the model of who is on call, the rotation file, and the stores that keep them.
+
+pub mod model;
