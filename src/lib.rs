@@ -30,3 +30,6 @@ pub mod telemetry;
 pub mod twiml;
 pub mod voice;
 pub mod webhook;
+
+/// A boxed, sendable future: what the adapters behind `dyn` traits (case systems, stores) return.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

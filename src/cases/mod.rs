@@ -11,8 +11,6 @@ pub mod notes;
 pub mod zendesk;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,8 +91,7 @@ impl CaseError {
     }
 }
 
-/// A boxed future, so that adapters can sit behind `dyn CaseSystem`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// A case system adapter.
 pub trait CaseSystem: Send + Sync + fmt::Debug {

@@ -1,0 +1,142 @@
+//! The embedded store: everything in this process's memory, seeded from `config/` at start. Nothing persists
+//! and replicas do not share it; `serve` says so loudly.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
+use super::store::{Store, StoreError};
+use crate::BoxFuture;
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    data: OnCallData,
+    acceptances: BTreeMap<(String, u32), (String, Instant)>,
+}
+
+impl MemoryStore {
+    pub fn new(seed: OnCallData) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                data: seed,
+                acceptances: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut inner)
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&self) -> BoxFuture<'_, Result<OnCallData, StoreError>> {
+        let result = self.with(|inner| Ok(inner.data.clone()));
+        Box::pin(async move { result })
+    }
+
+    fn replace_rotation(
+        &self,
+        mut rotation: Rotation,
+        expected: Option<u64>,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let result = self.with(|inner| {
+            let current = inner.data.rotations.get(&rotation.id).map_or(0, |r| r.version);
+            if let Some(expected) = expected.filter(|e| *e != current) {
+                return Err(StoreError::StaleVersion {
+                    rotation: rotation.id.clone(),
+                    expected,
+                    current,
+                });
+            }
+            rotation.version = current + 1;
+            inner.data.rotations.insert(rotation.id.clone(), rotation);
+            Ok(current + 1)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn put_engineer(&self, engineer: Engineer) -> BoxFuture<'_, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.data.engineers.insert(engineer.id.clone(), engineer);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn put_policy(&self, policy: Policy) -> BoxFuture<'_, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.data.policies.insert(policy.id.clone(), policy);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn add_override(&self, item: Override) -> BoxFuture<'_, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            if !inner.data.rotations.contains_key(&item.rotation) {
+                return Err(StoreError::NotFound {
+                    what: "rotation",
+                    id: item.rotation.clone(),
+                });
+            }
+            let list = inner.data.overrides.entry(item.rotation.clone()).or_default();
+            list.retain(|o| o.id != item.id);
+            list.push(item);
+            list.sort_by_key(|o| o.start);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn remove_override<'a>(&'a self, rotation: &'a str, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.with(|inner| {
+            let Some(list) = inner.data.overrides.get_mut(rotation) else {
+                return Ok(false);
+            };
+            let before = list.len();
+            list.retain(|o| o.id != id);
+            Ok(list.len() != before)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn record_acceptance<'a>(
+        &'a self,
+        call_sid: &'a str,
+        attempt: u32,
+        engineer: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            let now = Instant::now();
+            inner.acceptances.retain(|_, (_, expires)| *expires > now);
+            inner
+                .acceptances
+                .entry((call_sid.to_owned(), attempt))
+                .or_insert_with(|| (engineer.to_owned(), now + ttl));
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        let result = self.with(|inner| {
+            let now = Instant::now();
+            Ok(inner
+                .acceptances
+                .get(&(call_sid.to_owned(), attempt))
+                .filter(|(_, expires)| *expires > now)
+                .map(|(engineer, _)| engineer.clone()))
+        });
+        Box::pin(async move { result })
+    }
+}

@@ -1,0 +1,293 @@
+//! The Redis store: the source of truth for rotations, overrides, policies and call records, shared by every
+//! replica.
+//!
+//! Key layout (`P` is the configured prefix, default `afterhours:`; `{...}` is a cluster hash tag, so the keys
+//! of one rotation live in one slot and a script can change them together):
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `P engineers` | hash | engineer id → engineer (JSON) |
+//! | `P policies` | hash | policy id → escalation policy (JSON) |
+//! | `P rotations` | set | rotation ids |
+//! | `P rotation:{ID}` | string | the rotation and its participants (JSON) |
+//! | `P rotation:{ID}:version` | string | its version, bumped by every write |
+//! | `P rotation:{ID}:overrides` | sorted set | overrides (JSON), scored by start (Unix seconds) |
+//! | `P call:{SID}:accepted:N` | string, TTL | the engineer who accepted escalation attempt N of call SID |
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
+use super::store::{Store, StoreError};
+use crate::BoxFuture;
+
+/// Replaces a rotation if its version is the expected one (or none is expected), and bumps the version.
+const REPLACE_ROTATION: &str = r"
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= current then
+  return {0, current}
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], current + 1)
+return {1, current + 1}
+";
+
+/// Removes the override with id ARGV[1]; with ARGV[2] set, adds ARGV[3] scored ARGV[2] in the same step,
+/// provided the rotation (KEYS[2]) exists (else -1).
+const PUT_OR_REMOVE_OVERRIDE: &str = r"
+if ARGV[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 then
+  return -1
+end
+local removed = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local ok, item = pcall(cjson.decode, member)
+  if ok and item.id == ARGV[1] then
+    redis.call('ZREM', KEYS[1], member)
+    removed = 1
+  end
+end
+if ARGV[2] ~= '' then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+end
+return removed
+";
+
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(error: redis::RedisError) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+fn corrupt(what: &str, error: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {error}"))
+}
+
+impl RedisStore {
+    /// A store on `url` (`redis://host:port/db`). The connection is made lazily and remade in the background
+    /// after a failure; a command fails after 500 ms without an answer.
+    pub fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(backend)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(2);
+        let connection = ConnectionManager::new_lazy_with_config(client, config).map_err(backend)?;
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    fn rotation_key(&self, id: &str) -> String {
+        self.key(&format!("rotation:{{{id}}}"))
+    }
+
+    fn acceptance_key(&self, call_sid: &str, attempt: u32) -> String {
+        self.key(&format!("call:{{{call_sid}}}:accepted:{attempt}"))
+    }
+
+    async fn load_all(&self) -> Result<OnCallData, StoreError> {
+        let mut connection = self.connection.clone();
+        let (ids, engineers, policies): (Vec<String>, BTreeMap<String, String>, BTreeMap<String, String>) =
+            redis::pipe()
+                .smembers(self.key("rotations"))
+                .hgetall(self.key("engineers"))
+                .hgetall(self.key("policies"))
+                .query_async(&mut connection)
+                .await
+                .map_err(backend)?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            let key = self.rotation_key(id);
+            pipe.get(&key)
+                .get(format!("{key}:version"))
+                .zrange(format!("{key}:overrides"), 0, -1);
+        }
+        let rows: Vec<(Option<String>, Option<u64>, Vec<String>)> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let flat: Vec<redis::Value> = pipe.query_async(&mut connection).await.map_err(backend)?;
+            let parsing = |e: redis::ParsingError| StoreError::Corrupt(e.to_string());
+            flat.chunks(3)
+                .filter(|c| c.len() == 3)
+                .map(|c| {
+                    Ok((
+                        redis::from_redis_value_ref(&c[0]).map_err(parsing)?,
+                        redis::from_redis_value_ref(&c[1]).map_err(parsing)?,
+                        redis::from_redis_value_ref(&c[2]).map_err(parsing)?,
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?
+        };
+        let mut data = OnCallData::default();
+        for (id, json) in engineers {
+            data.engineers
+                .insert(id, serde_json::from_str(&json).map_err(|e| corrupt("engineer", e))?);
+        }
+        for (id, json) in policies {
+            data.policies
+                .insert(id, serde_json::from_str(&json).map_err(|e| corrupt("policy", e))?);
+        }
+        for (id, (json, version, overrides)) in ids.into_iter().zip(rows) {
+            let Some(json) = json else { continue };
+            let mut rotation: Rotation = serde_json::from_str(&json).map_err(|e| corrupt("rotation", e))?;
+            rotation.version = version.unwrap_or(0);
+            let overrides = overrides
+                .iter()
+                .map(|o| serde_json::from_str(o).map_err(|e| corrupt("override", e)))
+                .collect::<Result<Vec<Override>, _>>()?;
+            if !overrides.is_empty() {
+                data.overrides.insert(id.clone(), overrides);
+            }
+            data.rotations.insert(id, rotation);
+        }
+        Ok(data)
+    }
+
+    async fn replace(&self, rotation: Rotation, expected: Option<u64>) -> Result<u64, StoreError> {
+        let mut connection = self.connection.clone();
+        let key = self.rotation_key(&rotation.id);
+        let json = serde_json::to_string(&rotation).map_err(|e| corrupt("rotation", e))?;
+        let _: () = connection
+            .sadd(self.key("rotations"), &rotation.id)
+            .await
+            .map_err(backend)?;
+        let (written, version): (u8, u64) = Script::new(REPLACE_ROTATION)
+            .key(&key)
+            .key(format!("{key}:version"))
+            .arg(json)
+            .arg(expected.map(|e| e.to_string()).unwrap_or_default())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(backend)?;
+        match (written, expected) {
+            (1, _) => Ok(version),
+            (_, Some(expected)) => Err(StoreError::StaleVersion {
+                rotation: rotation.id,
+                expected,
+                current: version,
+            }),
+            (_, None) => Err(StoreError::Backend(
+                "the rotation script refused an unconditional write".into(),
+            )),
+        }
+    }
+
+    async fn override_script(&self, rotation: &str, id: &str, add: Option<&Override>) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let (score, json) = match add {
+            Some(item) => (
+                item.start.timestamp().to_string(),
+                serde_json::to_string(item).map_err(|e| corrupt("override", e))?,
+            ),
+            None => (String::new(), String::new()),
+        };
+        let removed: i8 = Script::new(PUT_OR_REMOVE_OVERRIDE)
+            .key(format!("{}:overrides", self.rotation_key(rotation)))
+            .key(self.rotation_key(rotation))
+            .arg(id)
+            .arg(score)
+            .arg(json)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(backend)?;
+        if removed < 0 {
+            return Err(StoreError::NotFound {
+                what: "rotation",
+                id: rotation.to_owned(),
+            });
+        }
+        Ok(removed == 1)
+    }
+
+    async fn hset_json(&self, hash: &str, id: &str, json: Result<String, serde_json::Error>) -> Result<(), StoreError> {
+        let json = json.map_err(|e| corrupt(hash, e))?;
+        let mut connection = self.connection.clone();
+        connection.hset(self.key(hash), id, json).await.map_err(backend)
+    }
+}
+
+impl Store for RedisStore {
+    fn load(&self) -> BoxFuture<'_, Result<OnCallData, StoreError>> {
+        Box::pin(self.load_all())
+    }
+
+    fn replace_rotation(&self, rotation: Rotation, expected: Option<u64>) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.replace(rotation, expected))
+    }
+
+    fn put_engineer(&self, engineer: Engineer) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.hset_json("engineers", &engineer.id, serde_json::to_string(&engineer))
+                .await
+        })
+    }
+
+    fn put_policy(&self, policy: Policy) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.hset_json("policies", &policy.id, serde_json::to_string(&policy))
+                .await
+        })
+    }
+
+    fn add_override(&self, item: Override) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.override_script(&item.rotation, &item.id, Some(&item))
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn remove_override<'a>(&'a self, rotation: &'a str, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.override_script(rotation, id, None))
+    }
+
+    fn record_acceptance<'a>(
+        &'a self,
+        call_sid: &'a str,
+        attempt: u32,
+        engineer: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let options = redis::SetOptions::default()
+                .conditional_set(redis::ExistenceCheck::NX)
+                .with_expiration(redis::SetExpiry::EX(ttl.as_secs().max(1)));
+            let _: Option<String> = connection
+                .set_options(self.acceptance_key(call_sid, attempt), engineer, options)
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            connection
+                .get(self.acceptance_key(call_sid, attempt))
+                .await
+                .map_err(backend)
+        })
+    }
+}

@@ -1,0 +1,84 @@
+//! Where on-call data and per-call records live: Redis in production, memory when no Redis is configured.
+//! Both implement [`Store`]; the same tests run against both.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
+use crate::BoxFuture;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The rotation changed since it was read: read it again and retry.
+    #[error("rotation {rotation:?} is at version {current}, not {expected}: it changed meanwhile")]
+    StaleVersion {
+        rotation: String,
+        expected: u64,
+        current: u64,
+    },
+    #[error("no such {what} {id:?}")]
+    NotFound { what: &'static str, id: String },
+    #[error("the store failed: {0}")]
+    Backend(String),
+    #[error("the store holds data it cannot read: {0}")]
+    Corrupt(String),
+}
+
+/// The on-call data and call records. Every write that changes a rotation is atomic.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Everything needed to compute on-call chains.
+    fn load(&self) -> BoxFuture<'_, Result<OnCallData, StoreError>>;
+
+    /// Replaces a rotation and its participants at once. With `expected` set, refuses to write over another
+    /// version (optimistic concurrency); returns the new version.
+    fn replace_rotation(&self, rotation: Rotation, expected: Option<u64>) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    fn put_engineer(&self, engineer: Engineer) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    fn put_policy(&self, policy: Policy) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Adds an override (replacing one with the same id); the rotation must exist.
+    fn add_override(&self, item: Override) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Removes an override by id; false when there was none.
+    fn remove_override<'a>(&'a self, rotation: &'a str, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Records that `engineer` accepted the call `call_sid` in escalation attempt `attempt`. The first
+    /// acceptance of an attempt stands; a later one does not replace it.
+    fn record_acceptance<'a>(
+        &'a self,
+        call_sid: &'a str,
+        attempt: u32,
+        engineer: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Who accepted `call_sid` in `attempt`, if anyone did.
+    fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
+}
+
+/// Imports a whole data set: engineers and policies upserted, each rotation replaced atomically (no version
+/// check: the file is the truth), its overrides replaced by the file's.
+pub async fn import(store: &dyn Store, data: &OnCallData) -> Result<(), StoreError> {
+    for engineer in data.engineers.values() {
+        store.put_engineer(engineer.clone()).await?;
+    }
+    for rotation in data.rotations.values() {
+        store.replace_rotation(rotation.clone(), None).await?;
+    }
+    let current = store.load().await?;
+    for (rotation, overrides) in &current.overrides {
+        if data.rotations.contains_key(rotation) {
+            for item in overrides {
+                store.remove_override(rotation, &item.id).await?;
+            }
+        }
+    }
+    for item in data.overrides.values().flatten() {
+        store.add_override(item.clone()).await?;
+    }
+    for policy in data.policies.values() {
+        store.put_policy(policy.clone()).await?;
+    }
+    Ok(())
+}

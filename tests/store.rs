@@ -1,0 +1,249 @@
+//! The on-call stores, Redis and memory, held to the same behaviour. Redis tests run against the real
+//! redis-server that `scripts/test` starts (AFTERHOURS_TEST_REDIS_URL); each test has a key prefix of its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use afterhours::oncall::memory::MemoryStore;
+use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Shift, Target, Tier};
+use afterhours::oncall::redis_store::RedisStore;
+use afterhours::oncall::store::{Store, StoreError, import};
+use afterhours::phone::PhoneNumber;
+use chrono::{NaiveDate, TimeZone, Utc};
+
+fn redis_url() -> String {
+    std::env::var("AFTERHOURS_TEST_REDIS_URL")
+        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server")
+}
+
+/// A Redis store with a key prefix no other test uses.
+fn redis() -> Arc<dyn Store> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let prefix = format!("test:{}:{}:", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    Arc::new(RedisStore::new(&redis_url(), &prefix).unwrap())
+}
+
+fn memory() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::default())
+}
+
+/// Runs the test `$name` against each store.
+macro_rules! both_stores {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn on_redis() {
+                super::$name(super::redis()).await
+            }
+
+            #[tokio::test]
+            async fn in_memory() {
+                super::$name(super::memory()).await
+            }
+        }
+    };
+}
+
+fn engineer(id: &str, phone: &str) -> Engineer {
+    Engineer {
+        id: id.into(),
+        name: id.to_uppercase(),
+        phone: PhoneNumber::parse(phone).unwrap(),
+        time_zone: chrono_tz::America::New_York,
+    }
+}
+
+fn rotation(id: &str, participants: &[&str]) -> Rotation {
+    Rotation {
+        id: id.into(),
+        name: format!("{id} rotation"),
+        time_zone: chrono_tz::America::New_York,
+        start: NaiveDate::from_ymd_opt(2026, 1, 5)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap(),
+        shift: Shift::Days(7),
+        participants: participants.iter().map(|p| p.to_string()).collect(),
+        version: 0,
+    }
+}
+
+fn an_override(id: &str, engineer: &str, day: u32, created_second: u32) -> Override {
+    Override {
+        id: id.into(),
+        rotation: "primary".into(),
+        engineer: engineer.into(),
+        start: Utc.with_ymd_and_hms(2026, 12, day, 0, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2026, 12, day + 1, 0, 0, 0).unwrap(),
+        created: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, created_second).unwrap(),
+    }
+}
+
+async fn a_rotation_is_written_whole_and_versioned(store: Arc<dyn Store>) {
+    assert_eq!(
+        store
+            .replace_rotation(rotation("primary", &["alice", "bob"]), None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .replace_rotation(rotation("primary", &["bob", "carol"]), Some(1))
+            .await
+            .unwrap(),
+        2
+    );
+    let data = store.load().await.unwrap();
+    assert_eq!(data.rotations["primary"].participants, ["bob", "carol"]);
+    assert_eq!(data.rotations["primary"].version, 2);
+}
+both_stores!(a_rotation_is_written_whole_and_versioned);
+
+async fn a_write_over_a_version_it_did_not_read_is_refused(store: Arc<dyn Store>) {
+    store
+        .replace_rotation(rotation("primary", &["alice"]), None)
+        .await
+        .unwrap();
+    store
+        .replace_rotation(rotation("primary", &["bob"]), Some(1))
+        .await
+        .unwrap();
+    let stale = store
+        .replace_rotation(rotation("primary", &["carol"]), Some(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        stale,
+        StoreError::StaleVersion {
+            rotation: "primary".into(),
+            expected: 1,
+            current: 2
+        }
+    );
+    assert_eq!(
+        store.load().await.unwrap().rotations["primary"].participants,
+        ["bob"],
+        "kept intact"
+    );
+}
+both_stores!(a_write_over_a_version_it_did_not_read_is_refused);
+
+async fn no_write_is_lost_under_parallel_writers(store: Arc<dyn Store>) {
+    store.replace_rotation(rotation("primary", &[]), None).await.unwrap();
+    let writers: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                // Read, add oneself, write against the version read; on a conflict, read again.
+                loop {
+                    let mut current = store.load().await.unwrap().rotations["primary"].clone();
+                    let version = current.version;
+                    current.participants.push(format!("writer{i}"));
+                    match store.replace_rotation(current, Some(version)).await {
+                        Ok(_) => return,
+                        Err(StoreError::StaleVersion { .. }) => tokio::task::yield_now().await,
+                        Err(other) => panic!("{other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let primary = &store.load().await.unwrap().rotations["primary"];
+    assert_eq!(primary.version, 17);
+    let mut participants = primary.participants.clone();
+    participants.sort();
+    let mut expected: Vec<String> = (0..16).map(|i| format!("writer{i}")).collect();
+    expected.sort();
+    assert_eq!(participants, expected, "every writer's change is there");
+}
+both_stores!(no_write_is_lost_under_parallel_writers);
+
+async fn overrides_are_added_replaced_by_id_and_removed(store: Arc<dyn Store>) {
+    let unknown = store.add_override(an_override("a", "dave", 24, 1)).await.unwrap_err();
+    assert_eq!(
+        unknown,
+        StoreError::NotFound {
+            what: "rotation",
+            id: "primary".into()
+        }
+    );
+    store
+        .replace_rotation(rotation("primary", &["alice"]), None)
+        .await
+        .unwrap();
+    store.add_override(an_override("a", "dave", 24, 1)).await.unwrap();
+    store.add_override(an_override("b", "erin", 10, 2)).await.unwrap();
+    store.add_override(an_override("a", "frank", 24, 3)).await.unwrap();
+    let data = store.load().await.unwrap();
+    let overrides = &data.overrides["primary"];
+    assert_eq!(
+        overrides.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+        ["b", "a"],
+        "by start"
+    );
+    assert_eq!(overrides[1].engineer, "frank", "the same id replaces");
+    assert!(store.remove_override("primary", "a").await.unwrap());
+    assert!(!store.remove_override("primary", "a").await.unwrap());
+    assert_eq!(store.load().await.unwrap().overrides["primary"].len(), 1);
+}
+both_stores!(overrides_are_added_replaced_by_id_and_removed);
+
+async fn the_first_acceptance_of_an_attempt_stands(store: Arc<dyn Store>) {
+    let ttl = Duration::from_secs(60);
+    assert_eq!(store.acceptance("CA1", 0).await.unwrap(), None);
+    store.record_acceptance("CA1", 0, "alice", ttl).await.unwrap();
+    store.record_acceptance("CA1", 0, "bob", ttl).await.unwrap();
+    assert_eq!(store.acceptance("CA1", 0).await.unwrap().as_deref(), Some("alice"));
+    assert_eq!(store.acceptance("CA1", 1).await.unwrap(), None, "another attempt");
+    assert_eq!(store.acceptance("CA2", 0).await.unwrap(), None, "another call");
+}
+both_stores!(the_first_acceptance_of_an_attempt_stands);
+
+async fn an_import_writes_everything_and_replaces_the_rotations_overrides(store: Arc<dyn Store>) {
+    store
+        .replace_rotation(rotation("primary", &["alice"]), None)
+        .await
+        .unwrap();
+    store.add_override(an_override("old", "alice", 3, 1)).await.unwrap();
+    let mut data = OnCallData::default();
+    for e in [engineer("alice", "+15550100001"), engineer("bob", "+15550100002")] {
+        data.engineers.insert(e.id.clone(), e);
+    }
+    data.rotations
+        .insert("primary".into(), rotation("primary", &["alice", "bob"]));
+    data.overrides
+        .insert("primary".into(), vec![an_override("xmas", "bob", 24, 2)]);
+    data.policies.insert(
+        "default".into(),
+        Policy {
+            id: "default".into(),
+            tiers: vec![Tier {
+                targets: vec![Target::Rotation("primary".into())],
+                ring_timeout_secs: 20,
+            }],
+            repeat: 1,
+        },
+    );
+    import(store.as_ref(), &data).await.unwrap();
+    let loaded = store.load().await.unwrap();
+    assert_eq!(loaded.engineers, data.engineers);
+    assert_eq!(loaded.policies, data.policies);
+    assert_eq!(
+        loaded.overrides["primary"]
+            .iter()
+            .map(|o| o.id.as_str())
+            .collect::<Vec<_>>(),
+        ["xmas"]
+    );
+    assert_eq!(loaded.rotations["primary"].participants, ["alice", "bob"]);
+    let t = Utc.with_ymd_and_hms(2026, 12, 24, 12, 0, 0).unwrap();
+    let chain = loaded.on_call("default", t).unwrap();
+    assert_eq!(chain.tiers[0].people[0].engineer.id, "bob", "the override is in force");
+}
+both_stores!(an_import_writes_everything_and_replaces_the_rotations_overrides);
