@@ -76,6 +76,10 @@ pub struct SimulateArgs {
     /// What the caller presses at each prompt, in order (e.g. 123456#); repeat for later prompts.
     #[arg(long)]
     pub digits: Vec<String>,
+    /// At each dial, the engineer (id) who answers and accepts, or `none`; repeat for later tiers. Nobody
+    /// answers once they run out.
+    #[arg(long = "answer")]
+    pub answers: Vec<String>,
     /// Answer case lookups from this JSON file (one case, or a list matched by `id`) instead of the case
     /// system in the configuration.
     #[arg(long)]
@@ -132,7 +136,7 @@ async fn serve(path: &Path) -> ExitCode {
     for line in &config.overrides {
         tracing::info!("environment override: {line}");
     }
-    if config.settings.redis.url.as_deref().is_none_or(str::is_empty) {
+    if config.settings.redis.configured_url().is_none() {
         tracing::warn!(
             "no Redis configured: running on the embedded in-memory store; NOTHING PERSISTS across restarts"
         );
@@ -140,7 +144,7 @@ async fn serve(path: &Path) -> ExitCode {
     let state = match AppState::new(Arc::new(config), Arc::new(SystemClock)) {
         Ok(state) => state,
         Err(error) => {
-            eprintln!("error: cannot set up the case system: {error}");
+            eprintln!("error: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -261,9 +265,20 @@ async fn simulate(path: &Path, args: SimulateArgs) -> ExitCode {
             }
         },
     };
-    let state = AppState::with_cases(Arc::new(config), clock, cases);
+    let store = match crate::server::store_for(&config) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("error: cannot set up the on-call store: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = AppState::with(Arc::new(config), clock, cases, store);
     let mut out = std::io::stdout().lock();
-    match crate::simulate::walk(&state, &args.to, &args.from, &args.digits, &mut out).await {
+    let script = crate::simulate::Script {
+        digits: args.digits,
+        answers: args.answers,
+    };
+    match crate::simulate::walk(&state, &args.to, &args.from, &script, &mut out).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

@@ -19,6 +19,9 @@ use crate::cases::{CaseError, CaseSystem};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::flow::engine::Services;
+use crate::oncall::memory::MemoryStore;
+use crate::oncall::redis_store::RedisStore;
+use crate::oncall::store::{Store, StoreError};
 use crate::twiml::{self, Verb, Voice};
 use crate::voice::{self, Answer, Route};
 use crate::webhook::{self, WebhookParams};
@@ -34,15 +37,31 @@ pub struct AppState {
     pub notes: Option<Notes>,
 }
 
+/// Why the state for a configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot set up the case system: {0}")]
+    Cases(#[from] CaseError),
+    #[error("cannot set up the on-call store: {0}")]
+    Store(#[from] StoreError),
+}
+
 impl AppState {
-    /// The state for `config`, with the case system it names.
-    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>) -> Result<Self, CaseError> {
+    /// The state for `config`: the case system it names, and Redis when it names one, else the embedded store
+    /// seeded with the configuration's on-call data.
+    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let cases = crate::cases::build(&config.settings, &config.secrets)?;
-        Ok(Self::with_cases(config, clock, cases))
+        let store = store_for(&config)?;
+        Ok(Self::with(config, clock, cases, store))
     }
 
-    /// The state for `config` with a given case system (`simulate --case-file`, tests).
-    pub fn with_cases(config: Arc<Config>, clock: Arc<dyn Clock>, cases: Option<Arc<dyn CaseSystem>>) -> Self {
+    /// The state for `config` with a given case system and store (`simulate --case-file`, tests).
+    pub fn with(
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        cases: Option<Arc<dyn CaseSystem>>,
+        store: Arc<dyn Store>,
+    ) -> Self {
         let settings = &config.settings;
         let voice = Voice {
             name: settings.provider.voice.clone(),
@@ -65,6 +84,7 @@ impl AppState {
             entitled_packages: case_settings
                 .map(|c| c.after_hours_packages.clone())
                 .unwrap_or_default(),
+            store: Some(store),
         };
         Self {
             config,
@@ -73,6 +93,19 @@ impl AppState {
             notes,
         }
     }
+
+    /// The on-call store the handlers use.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.services.store.as_ref()
+    }
+}
+
+/// Redis when the configuration names it; else memory, seeded with the configuration's on-call data.
+pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match config.settings.redis.configured_url() {
+        Some(url) => Arc::new(RedisStore::new(url, &config.settings.redis.prefix)?),
+        None => Arc::new(MemoryStore::new(config.oncall.clone())),
+    })
 }
 
 /// All routes. `/voice/` routes sit behind the signature check.

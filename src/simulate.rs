@@ -1,6 +1,7 @@
 //! `afterhours simulate`: plays the provider in the terminal. It sends the same webhooks the provider would
-//! (through the same answering code as the server, minus the signature), prints what the caller hears and
-//! what the service decided, and answers each prompt with the next `--digits`.
+//! (through the same answering code as the server, minus the signature), prints what the caller and the
+//! engineers hear and what the service decided, answers each prompt with the next `--digits`, and each dial
+//! with the next `--answer` (an engineer who accepts, or `none`).
 
 use std::io::Write;
 
@@ -8,10 +9,13 @@ use crate::flow::engine::{Effect, Trace};
 use crate::phone::mask;
 use crate::server::AppState;
 use crate::twiml::Verb;
-use crate::voice::{self, Route};
+use crate::voice::{self, Answer, Route};
 
 /// The most webhooks one simulated call may take before it is called a loop.
-const MAX_WEBHOOKS: usize = 50;
+const MAX_WEBHOOKS: usize = 60;
+
+/// A recording URL as Twilio would post it.
+const SIMULATED_RECORDING: &str = "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Recordings/RE00000000000000000000000000000000";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
@@ -23,59 +27,77 @@ pub enum SimulateError {
     Endless,
 }
 
-/// Walks one call to `to` from `from`, answering prompts with `digits` in order.
-pub async fn walk(
-    state: &AppState,
-    to: &str,
-    from: &str,
-    digits: &[String],
-    out: &mut impl Write,
-) -> Result<(), SimulateError> {
-    let base = state.config.settings.server.public_url.as_str();
-    let now = state.clock.now();
-    writeln!(out, "call from {} to {to} at {}", mask(from), now.to_rfc3339())?;
-    let call_params = |digits: Option<&str>| {
+/// What the simulated caller and engineers do.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// Pressed at each prompt, in order; silence when they run out.
+    pub digits: Vec<String>,
+    /// At each dial, the engineer id who accepts, or `none`; nobody answers when they run out.
+    pub answers: Vec<String>,
+}
+
+/// One simulated call: its ids and the provider's side of the conversation.
+struct Call<'a> {
+    state: &'a AppState,
+    sid: String,
+    from: &'a str,
+    to: &'a str,
+    webhooks: usize,
+}
+
+impl Call<'_> {
+    fn fields(&self, sid: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut params: Vec<(String, String)> = [
-            ("CallSid", "CA00000000000000000000000000000000"),
+            ("CallSid", sid),
             ("AccountSid", "AC00000000000000000000000000000000"),
-            ("From", from),
-            ("To", to),
-            ("Caller", from),
-            ("Called", to),
+            ("From", self.from),
+            ("To", self.to),
+            ("Caller", self.from),
+            ("Called", self.to),
             ("CallStatus", "in-progress"),
             ("Direction", "inbound"),
             ("ApiVersion", "2010-04-01"),
         ]
         .iter()
+        .chain(extra)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        if let Some(d) = digits {
-            params.push(("Digits".into(), d.to_owned()));
-        }
+        params.dedup_by(|a, b| a.0 == b.0);
         params
-    };
-    let mut digits = digits.iter();
-    let mut next: Option<(String, Option<String>)> = None; // (url, digits pressed)
-    for _ in 0..MAX_WEBHOOKS {
-        let answer = match &next {
-            None => {
-                writeln!(out, "\n> POST /voice/incoming")?;
-                voice::answer(state, Route::Incoming, "", &call_params(None)).await
-            }
-            Some((url, pressed)) => {
-                let local = url
-                    .strip_prefix(base)
-                    .ok_or_else(|| SimulateError::ForeignUrl(url.clone()))?;
-                let (path, query) = local.split_once('?').unwrap_or((local, ""));
-                writeln!(out, "\n> POST {path}")?;
-                let mut segments = path.strip_prefix("/voice/step/").unwrap_or("").split('/');
-                let step = segments.next().unwrap_or("");
-                let route = Route::Step {
+    }
+
+    /// Posts to one of our URLs and prints what happened.
+    async fn post(
+        &mut self,
+        url: &str,
+        params: Vec<(String, String)>,
+        out: &mut impl Write,
+    ) -> Result<Answer, SimulateError> {
+        self.webhooks += 1;
+        if self.webhooks > MAX_WEBHOOKS {
+            return Err(SimulateError::Endless);
+        }
+        let base = self.state.config.settings.server.public_url.as_str();
+        let local = url
+            .strip_prefix(base)
+            .ok_or_else(|| SimulateError::ForeignUrl(url.to_owned()))?;
+        let (path, query) = local.split_once('?').unwrap_or((local, ""));
+        writeln!(out, "\n> POST {path}")?;
+        let answer = if path == "/voice/incoming" {
+            voice::answer(self.state, Route::Incoming, "", &params).await
+        } else {
+            let mut segments = path.strip_prefix("/voice/step/").unwrap_or("").split('/');
+            let step = segments.next().unwrap_or("");
+            voice::answer(
+                self.state,
+                Route::Step {
                     step,
                     event: segments.next(),
-                };
-                voice::answer(state, route, query, &call_params(pressed.as_deref())).await
-            }
+                },
+                query,
+                &params,
+            )
+            .await
         };
         for entry in &answer.trace {
             match entry {
@@ -90,7 +112,39 @@ pub async fn walk(
                 }
             }
         }
-        next = None;
+        Ok(answer)
+    }
+}
+
+/// Walks one call to `to` from `from`, as `script` says the people on the phone act.
+pub async fn walk(
+    state: &AppState,
+    to: &str,
+    from: &str,
+    script: &Script,
+    out: &mut impl Write,
+) -> Result<(), SimulateError> {
+    let now = state.clock.now();
+    // A call id of its own, so that records this run leaves in a shared store touch no other call.
+    let sid = format!(
+        "CA{:032x}",
+        now.timestamp_nanos_opt().unwrap_or_default() as u128 ^ u128::from(std::process::id())
+    );
+    let mut call = Call {
+        state,
+        sid,
+        from,
+        to,
+        webhooks: 0,
+    };
+    writeln!(out, "call from {} to {to} at {}", mask(from), now.to_rfc3339())?;
+    let base = state.config.settings.server.public_url.as_str().to_owned();
+    let mut digits = script.digits.iter();
+    let mut answers = script.answers.iter();
+    let mut request = (format!("{base}/voice/incoming"), call.fields(&call.sid, &[]));
+    loop {
+        let answer = call.post(&request.0, request.1.clone(), out).await?;
+        let mut next = None;
         for verb in &answer.response.verbs {
             match verb {
                 Verb::Say { .. } | Verb::Pause { .. } => {}
@@ -109,11 +163,78 @@ pub async fn walk(
                             String::new()
                         }
                     };
-                    next = Some((gather.action.clone(), Some(pressed)));
+                    next = Some((gather.action.clone(), call.fields(&call.sid, &[("Digits", &pressed)])));
+                    break;
+                }
+                Verb::Dial(dial) => {
+                    let phones: Vec<&str> = dial.numbers.iter().map(|n| n.phone.as_str()).collect();
+                    writeln!(
+                        out,
+                        "  dial    {} for {} s, from {}",
+                        phones.join(", "),
+                        dial.timeout_secs,
+                        dial.caller_id
+                    )?;
+                    let accepting = answers.next().filter(|a| a.as_str() != "none");
+                    let leg = dial.numbers.iter().find(|n| {
+                        accepting.is_some_and(|a| {
+                            n.url.contains(&format!("v.engineer={a}&")) || n.url.ends_with(&format!("v.engineer={a}"))
+                        })
+                    });
+                    let status = match (accepting, leg) {
+                        (Some(engineer), Some(leg)) => {
+                            writeln!(out, "  engineer {engineer} answers")?;
+                            let child = format!("{}e", &call.sid[..call.sid.len() - 1]);
+                            let parent = call.sid.clone();
+                            let whisper = call
+                                .post(&leg.url, call.fields(&child, &[("ParentCallSid", &parent)]), out)
+                                .await?;
+                            let accept = whisper.response.verbs.iter().find_map(|v| match v {
+                                Verb::Gather(g) => Some(g.action.clone()),
+                                _ => None,
+                            });
+                            if let Some(accept) = accept {
+                                writeln!(out, "  engineer {engineer} presses 1")?;
+                                call.post(
+                                    &accept,
+                                    call.fields(&child, &[("ParentCallSid", &parent), ("Digits", "1")]),
+                                    out,
+                                )
+                                .await?;
+                            }
+                            writeln!(out, "  (the caller and {engineer} talk; the bridged call ends)")?;
+                            "completed"
+                        }
+                        (Some(engineer), None) => {
+                            writeln!(out, "  ({engineer} is not rung in this tier: nobody answers)")?;
+                            "no-answer"
+                        }
+                        _ => {
+                            writeln!(out, "  nobody answers within {} s", dial.timeout_secs)?;
+                            "no-answer"
+                        }
+                    };
+                    next = Some((
+                        dial.action.clone(),
+                        call.fields(&call.sid, &[("DialCallStatus", status)]),
+                    ));
+                    break;
+                }
+                Verb::Record(record) => {
+                    writeln!(out, "  caller  leaves a message (at most {} s)", record.max_length_secs)?;
+                    let fields = call.fields(
+                        &call.sid,
+                        &[
+                            ("RecordingUrl", SIMULATED_RECORDING),
+                            ("RecordingDuration", "42"),
+                            ("Digits", "#"),
+                        ],
+                    );
+                    next = Some((record.action.clone(), fields));
                     break;
                 }
                 Verb::Redirect { url } => {
-                    next = Some((url.clone(), None));
+                    next = Some((url.clone(), call.fields(&call.sid, &[])));
                     break;
                 }
                 Verb::Hangup => {
@@ -122,10 +243,12 @@ pub async fn walk(
                 }
             }
         }
-        if next.is_none() {
-            writeln!(out, "  (end of instructions: the provider hangs up)")?;
-            return Ok(());
+        match next {
+            Some(n) => request = n,
+            None => {
+                writeln!(out, "  (end of instructions: the provider hangs up)")?;
+                return Ok(());
+            }
         }
     }
-    Err(SimulateError::Endless)
 }

@@ -30,6 +30,36 @@ pub enum Verb {
     Gather(Gather),
     Redirect { url: String },
     Hangup,
+    Dial(Dial),
+    Record(Record),
+}
+
+/// `<Dial>`: rings every number at once; the first leg whose whisper ends without hanging up is bridged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dial {
+    /// Where the provider posts when the dial ends (nothing after the `<Dial>` runs).
+    pub action: String,
+    /// Always one of our numbers: the line's.
+    pub caller_id: String,
+    pub timeout_secs: u32,
+    pub time_limit_secs: u32,
+    pub numbers: Vec<DialNumber>,
+}
+
+/// `<Number url>`: a phone to ring, and the TwiML the answered leg runs before it is bridged (the whisper).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialNumber {
+    pub phone: String,
+    pub url: String,
+}
+
+/// `<Record>`: a voicemail, posted to `action` when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub action: String,
+    pub max_length_secs: u32,
+    pub finish_on_key: char,
+    pub timeout_secs: u32,
 }
 
 /// `<Gather input="dtmf">`: collects keypad digits and posts them to `action`.
@@ -124,6 +154,33 @@ fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> XmlResult {
         Verb::Hangup => {
             w.create_element("Hangup").write_empty()?;
         }
+        Verb::Dial(dial) => {
+            w.create_element("Dial")
+                .with_attribute(("action", dial.action.as_str()))
+                .with_attribute(("method", "POST"))
+                .with_attribute(("callerId", dial.caller_id.as_str()))
+                .with_attribute(("timeout", dial.timeout_secs.to_string().as_str()))
+                .with_attribute(("timeLimit", dial.time_limit_secs.to_string().as_str()))
+                .write_inner_content(|w| {
+                    for number in &dial.numbers {
+                        w.create_element("Number")
+                            .with_attribute(("url", number.url.as_str()))
+                            .with_attribute(("method", "POST"))
+                            .write_text_content(BytesText::new(&number.phone))?;
+                    }
+                    Ok(())
+                })?;
+        }
+        Verb::Record(record) => {
+            w.create_element("Record")
+                .with_attribute(("action", record.action.as_str()))
+                .with_attribute(("method", "POST"))
+                .with_attribute(("maxLength", record.max_length_secs.to_string().as_str()))
+                .with_attribute(("finishOnKey", record.finish_on_key.to_string().as_str()))
+                .with_attribute(("timeout", record.timeout_secs.to_string().as_str()))
+                .with_attribute(("playBeep", "true"))
+                .write_empty()?;
+        }
     }
     Ok(())
 }
@@ -158,6 +215,50 @@ mod tests {
         let xml = response.to_xml();
         assert!(xml.contains("Tom &amp; Jerry &lt;b&gt;"), "{xml}");
         assert!(xml.contains("/voice/step/a?line=us&amp;attempt=2</Redirect>"), "{xml}");
+    }
+
+    #[test]
+    fn renders_dial_with_a_whisper_url_per_number() {
+        let mut response = Response::new();
+        response.push(Verb::Dial(Dial {
+            action: "https://x.example/voice/step/bridge/dialed?line=us".into(),
+            caller_id: "+18005550100".into(),
+            timeout_secs: 20,
+            time_limit_secs: 14400,
+            numbers: vec![
+                DialNumber {
+                    phone: "+15550100001".into(),
+                    url: "https://x.example/w?e=alice&line=us".into(),
+                },
+                DialNumber {
+                    phone: "+15550100002".into(),
+                    url: "https://x.example/w?e=bob".into(),
+                },
+            ],
+        }));
+        assert_eq!(
+            response.to_xml(),
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
+                r#"<Dial action="https://x.example/voice/step/bridge/dialed?line=us" method="POST" callerId="+18005550100" timeout="20" timeLimit="14400">"#,
+                r#"<Number url="https://x.example/w?e=alice&amp;line=us" method="POST">+15550100001</Number>"#,
+                r#"<Number url="https://x.example/w?e=bob" method="POST">+15550100002</Number></Dial></Response>"#
+            )
+        );
+    }
+
+    #[test]
+    fn renders_record() {
+        let mut response = Response::new();
+        response.push(Verb::Record(Record {
+            action: "https://x.example/r".into(),
+            max_length_secs: 120,
+            finish_on_key: '#',
+            timeout_secs: 5,
+        }));
+        assert!(response.to_xml().contains(
+            r##"<Record action="https://x.example/r" method="POST" maxLength="120" finishOnKey="#" timeout="5" playBeep="true"/>"##
+        ));
     }
 
     #[test]

@@ -38,18 +38,9 @@ pub struct Answer {
 /// The form parameters of a webhook, in the order they came.
 pub type Params = [(String, String)];
 
-fn param<'p>(params: &'p Params, name: &str) -> Option<&'p str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
 /// Answers one webhook. Never fails: a problem becomes a spoken apology and a hang-up, and is logged.
 pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: &Params) -> Answer {
-    let input = CallInput {
-        call_sid: param(params, "CallSid").unwrap_or("").to_owned(),
-        from: param(params, "From").unwrap_or("").to_owned(),
-        to: param(params, "To").unwrap_or("").to_owned(),
-        digits: param(params, "Digits").map(str::to_owned),
-    };
+    let input = CallInput::from_params(params);
     let (line, call_state, entry) = match route {
         Route::Incoming => {
             if input.to.is_empty() || input.from.is_empty() {

@@ -22,6 +22,7 @@ pub use settings::*;
 use crate::calendar::Calendar;
 use crate::flow::Flow;
 use crate::lines::{Line, Lines};
+use crate::oncall::model::OnCallData;
 
 /// The path used when neither `--config` nor `AFTERHOURS_CONFIG` names one.
 pub const DEFAULT_PATH: &str = "config/afterhours.toml";
@@ -33,6 +34,8 @@ pub struct Config {
     pub settings: Settings,
     pub secrets: Secrets,
     pub lines: Lines,
+    /// The on-call data of the configuration folder: the embedded store's seed when no Redis is configured.
+    pub oncall: OnCallData,
     /// Overrides taken from the environment, for the start-up log.
     pub overrides: Vec<String>,
     /// Settings that work but deserve a look (signature checks off ...).
@@ -55,6 +58,7 @@ impl Config {
         let secrets = Secrets::from_env(env);
         let base = path.parent().unwrap_or(Path::new("."));
         let lines = resolve_lines(base, &settings)?;
+        let oncall = load_oncall(&base.join(&settings.paths.oncall), &settings)?;
         let default_key = check_lines(path, &settings, &lines).map_err(with_lines)?;
         let mut warnings = Vec::new();
         if !settings.provider.validate_signatures {
@@ -67,6 +71,7 @@ impl Config {
         Ok(Config {
             path: path.to_owned(),
             lines: Lines::new(lines, default_key.as_deref()),
+            oncall,
             settings,
             secrets,
             overrides,
@@ -187,6 +192,38 @@ fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// Stage 2 too: the on-call file. Without Redis it is the on-call data, so it must exist and every line's
+/// escalation policy must be in it; with Redis it is only a seed for `rotation import`, checked when present.
+fn load_oncall(path: &Path, settings: &Settings) -> Result<OnCallData, ConfigErrors> {
+    let embedded = settings.redis.configured_url().is_none();
+    if !embedded && !path.exists() {
+        return Ok(OnCallData::default());
+    }
+    let data = crate::oncall::file::load(path).map_err(ConfigErrors)?;
+    if embedded {
+        let missing: Vec<ConfigError> = settings
+            .lines
+            .iter()
+            .filter(|(_, line)| !data.policies.contains_key(line.escalation_policy.as_str()))
+            .map(|(key, line)| {
+                ConfigError::in_file(
+                    path,
+                    None,
+                    "policies",
+                    format!(
+                        "no escalation policy {:?}, which line {key} rings",
+                        line.escalation_policy.as_str()
+                    ),
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConfigErrors(missing));
+        }
+    }
+    Ok(data)
 }
 
 /// Stage 2: every calendar and flow the lines name, each loaded once.

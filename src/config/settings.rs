@@ -104,12 +104,35 @@ pub enum ProviderKind {
     Twilio,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     /// `redis://host:port/db`; empty or absent: the embedded in-memory store, which persists nothing.
     #[serde(default)]
     pub url: Option<String>,
+    /// Put before every key, so that several deployments can share one Redis.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+impl RedisSettings {
+    /// The URL when one is set.
+    pub fn configured_url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|u| !u.trim().is_empty())
+    }
+}
+
+fn default_prefix() -> String {
+    "afterhours:".into()
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            prefix: default_prefix(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +144,10 @@ pub struct PathSettings {
     /// Folder of voice flow files, relative to the configuration file's folder.
     #[serde(default = "default_flows")]
     pub flows: PathBuf,
+    /// The on-call data (engineers, rotations, overrides, policies) that seeds the embedded store when no
+    /// Redis is configured; relative to the configuration file's folder.
+    #[serde(default = "default_oncall")]
+    pub oncall: PathBuf,
 }
 
 impl Default for PathSettings {
@@ -128,8 +155,13 @@ impl Default for PathSettings {
         Self {
             calendars: default_calendars(),
             flows: default_flows(),
+            oncall: default_oncall(),
         }
     }
+}
+
+fn default_oncall() -> PathBuf {
+    "oncall.toml".into()
 }
 
 fn default_calendars() -> PathBuf {

@@ -12,6 +12,7 @@ use crate::calendar::spoken_datetime;
 use crate::cases::{CaseId, CaseSystem};
 use crate::flow::prompt::Prompt;
 use crate::lines::Line;
+use crate::oncall::store::Store;
 use crate::twiml::{Response, Verb, Voice};
 
 /// Placeholders every prompt may use, besides the variables that gather steps store.
@@ -45,6 +46,26 @@ pub struct CallInput {
     pub from: String,
     pub to: String,
     pub digits: Option<String>,
+    /// Every field of the webhook, for the steps that read others (`DialCallStatus`, `RecordingUrl` ...).
+    pub params: Vec<(String, String)>,
+}
+
+impl CallInput {
+    /// The fields of a webhook.
+    pub fn from_params(params: &[(String, String)]) -> Self {
+        let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        Self {
+            call_sid: get("CallSid").unwrap_or_default(),
+            from: get("From").unwrap_or_default(),
+            to: get("To").unwrap_or_default(),
+            digits: get("Digits"),
+            params: params.to_vec(),
+        }
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }
 
 /// One entry of what happened while answering a webhook.
@@ -67,6 +88,8 @@ pub struct Services {
     pub case_timeout: Duration,
     /// Support packages entitled to after-hours phone support; empty: not checked.
     pub entitled_packages: Vec<String>,
+    /// On-call data and call records.
+    pub store: Option<Arc<dyn Store>>,
 }
 
 /// Work a step asks for that happens after the webhook is answered.
@@ -191,6 +214,20 @@ impl<'a> Ctx<'a> {
             self.services.base_url,
             self.step,
             self.state.to_query()
+        )
+    }
+
+    /// Like [`Ctx::event_url`], with extra variables for that URL only (the engineer a whisper is for).
+    pub fn event_url_with(&self, event: &str, vars: &[(&str, &str)]) -> String {
+        let mut state = self.state.clone();
+        for (name, value) in vars {
+            state.set(name, value);
+        }
+        format!(
+            "{}/voice/step/{}/{event}?{}",
+            self.services.base_url,
+            self.step,
+            state.to_query()
         )
     }
 

@@ -67,6 +67,13 @@ impl Prompt {
         Ok(Self { parts })
     }
 
+    /// A prompt of plain text, no placeholders (for defaults written in code).
+    pub fn plain(text: &str) -> Self {
+        Self {
+            parts: vec![Part::Text(text.to_owned())],
+        }
+    }
+
     /// The placeholder names, in order of appearance.
     pub fn placeholders(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {

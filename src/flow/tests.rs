@@ -373,7 +373,7 @@ fn an_unknown_step_kind_is_refused_with_the_known_ones() {
     assert_eq!(
         error(&text),
         "voice-flows/t.toml:9: steps.bye.kind: unknown step kind \"hang_up\": \
-         expected one of say, gather, business_hours, hangup, verify_case"
+         expected one of say, gather, business_hours, hangup, verify_case, bridge, voicemail"
     );
 }
 
@@ -383,7 +383,7 @@ fn a_step_without_a_kind_is_refused() {
     assert_eq!(
         error(&text),
         "voice-flows/t.toml:4: steps.hello.kind: missing: every step needs a kind, \
-         one of say, gather, business_hours, hangup, verify_case"
+         one of say, gather, business_hours, hangup, verify_case, bridge, voicemail"
     );
 }
 

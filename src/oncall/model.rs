@@ -140,9 +140,16 @@ impl Rotation {
             Shift::Hours(hours) => {
                 let start = local_to_utc(self.time_zone, self.start);
                 let length = Duration::hours(i64::from(hours.max(1)));
-                let index = (t - start).num_seconds().div_euclid(length.num_seconds());
-                let from = start + length * index as i32;
-                (index, from, from + length)
+                let bound = |i: i64| start + length * i as i32;
+                let mut index = (t - start).num_seconds().div_euclid(length.num_seconds());
+                // Whole seconds round toward zero: settle the estimate on real instants.
+                while bound(index) > t {
+                    index -= 1;
+                }
+                while bound(index + 1) <= t {
+                    index += 1;
+                }
+                (index, bound(index), bound(index + 1))
             }
             Shift::Days(days) => {
                 // Count in local wall time, so that the handoff keeps its local hour across DST changes.
@@ -184,7 +191,18 @@ impl OnCallData {
             .filter(|o| o.start <= t && t < o.end)
             .max_by_key(|o| (o.created, o.id.clone()));
         let (engineer, until) = match overriding {
-            Some(o) => (o.engineer.as_str(), o.end),
+            Some(o) => {
+                // On until its end, or until an override created later takes over, whichever is first.
+                let taken_over = self
+                    .overrides
+                    .get(rotation)
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| t < p.start && p.start < o.end && (p.created, &p.id) > (o.created, &o.id))
+                    .map(|p| p.start)
+                    .min();
+                (o.engineer.as_str(), taken_over.unwrap_or(o.end))
+            }
             None => {
                 let (who, shift_end) = self.rotations.get(rotation)?.scheduled_at(t)?;
                 // The scheduled engineer is on until their shift ends or an override begins, whichever is first.
@@ -273,7 +291,10 @@ impl std::str::FromStr for Shift {
                 "invalid shift {text:?}: expected a whole number of days or hours above zero, e.g. \"7d\" or \"12h\""
             )
         };
-        let (number, unit) = text.split_at(text.len().saturating_sub(1));
+        let (number, unit) = text.split_at(text.char_indices().last().map_or(0, |(i, _)| i));
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(expected());
+        }
         let n: u32 = number.parse().map_err(|_| expected())?;
         match (unit, n) {
             (_, 0) => Err(expected()),
@@ -312,3 +333,7 @@ mod tz_name {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "model_tests.rs"]
+mod tests;

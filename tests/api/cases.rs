@@ -16,7 +16,7 @@ use crate::helpers::*;
 
 pub const DEADLINE: &str = "by Monday, November 30, 6 PM Eastern time";
 pub const VERIFIED: &str = "Thank you. Case 1 2 3 4 5 6 for ACME Corp is a critical incident in production.";
-pub const NO_BRIDGE_YET: &str = "this line cannot connect you to the on-call engineer yet";
+pub const CONNECTING: &str = "Connecting you to the on-call engineer.";
 pub const UNVERIFIED: &str = "We cannot check case 1 2 3 4 5 6 right now, so an engineer will decide on it with you.";
 pub const UNAVAILABLE: &str = "We are sorry, we cannot check your case right now because of a technical problem. \
     Case 1 2 3 4 5 6 will be handled as soon as possible, and you will hear from us by Monday, November 30, \
@@ -92,6 +92,29 @@ async fn notes_received(server: &MockServer) -> Vec<Request> {
         .collect()
 }
 
+/// Like [`call_about`], then lets the call run to its end with nobody answering (every tier rings out, no
+/// voicemail is left), so that the note on the case is sent. Returns what the caller heard after the digits.
+async fn call_to_the_end(app: &TestApp, digits: &str) -> Twiml {
+    let heard = call_about(app, digits).await;
+    ring_out(app, heard.clone()).await;
+    heard
+}
+
+/// Follows a call until it hangs up: dials unanswered, the voicemail left empty.
+pub async fn ring_out(app: &TestApp, mut twiml: Twiml) -> Twiml {
+    for _ in 0..20 {
+        if let Some(action) = twiml.dial_action.clone() {
+            twiml = app.follow(&action, &[("DialCallStatus", "no-answer")]).await;
+        } else if let Some(action) = twiml.record_action.clone() {
+            twiml = app.follow(&action, &[]).await;
+        } else {
+            break;
+        }
+    }
+    assert!(twiml.hangup, "{}", twiml.xml);
+    twiml
+}
+
 /// Waits (up to 5 s) until the case system has received `count` notes; returns them.
 async fn wait_for_notes(server: &MockServer, count: usize) -> Vec<Request> {
     for _ in 0..100 {
@@ -123,16 +146,18 @@ fn note_text(note: &Request) -> String {
     object["body"].as_str().unwrap().to_owned()
 }
 
+/// Verified: the caller hears it, then is connected to the on-call engineer.
 fn assert_verified(twiml: &Twiml) {
     assert_eq!(twiml.says[0], VERIFIED, "{}", twiml.said());
-    assert!(twiml.says_contains(NO_BRIDGE_YET), "{}", twiml.said());
-    assert!(twiml.hangup);
+    assert!(twiml.says_contains(CONNECTING), "{}", twiml.said());
+    assert!(!twiml.dial_numbers.is_empty(), "{}", twiml.xml);
 }
 
+/// Unverified (the case system could not answer; the line's policy is to bridge): connected all the same.
 fn assert_unverified(twiml: &Twiml) {
     assert_eq!(twiml.says[0], UNVERIFIED, "{}", twiml.said());
-    assert!(twiml.says_contains(NO_BRIDGE_YET), "{}", twiml.said());
-    assert!(twiml.hangup);
+    assert!(twiml.says_contains(CONNECTING), "{}", twiml.said());
+    assert!(!twiml.dial_numbers.is_empty(), "{}", twiml.xml);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -173,7 +198,7 @@ async fn after_a_verified_call_the_case_gets_a_note_with_the_decision_and_the_ca
     knows(&cases, "123456", acme_case()).await;
     let app = night_line_with(&cases).start().await;
 
-    call_about(&app, "123456").await;
+    call_to_the_end(&app, "123456").await;
 
     let notes = wait_for_notes(&cases, 1).await;
     assert_eq!(notes[0].url.path(), "/cases/123456/notes");
@@ -268,6 +293,7 @@ async fn a_caller_who_mistyped_the_case_number_gets_through_on_the_second_try() 
     let twiml = app.follow(again.action(), &[("Digits", "123456")]).await;
 
     assert_verified(&twiml);
+    ring_out(&app, twiml).await;
     let notes = wait_for_notes(&cases, 1).await;
     assert_eq!(notes[0].url.path(), "/cases/123456/notes");
 }
@@ -295,7 +321,7 @@ async fn three_unknown_case_numbers_end_in_goodbye_and_no_note_is_sent() {
     assert!(twiml.hangup);
     // A call about a case that does exist afterwards is noted; the unknown one never is.
     knows(&cases, "123456", acme_case()).await;
-    call_about(&app, "123456").await;
+    call_to_the_end(&app, "123456").await;
     let notes = wait_for_notes(&cases, 1).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let notes_now = notes_received(&cases).await;
@@ -837,7 +863,7 @@ async fn with_bearer_auth_the_lookup_and_the_note_carry_the_token() {
         .start()
         .await;
 
-    assert_verified(&call_about(&app, "123456").await);
+    assert_verified(&call_to_the_end(&app, "123456").await);
     let notes = wait_for_notes(&cases, 1).await;
     assert_eq!(
         notes[0].headers.get("authorization").map(|v| v.to_str().unwrap()),
@@ -886,7 +912,7 @@ async fn without_bearer_auth_the_token_is_not_sent() {
         .start()
         .await;
 
-    assert_verified(&call_about(&app, "123456").await);
+    assert_verified(&call_to_the_end(&app, "123456").await);
     wait_for_notes(&cases, 1).await;
     for request in cases.received_requests().await.unwrap() {
         assert!(
@@ -935,7 +961,7 @@ async fn a_note_refused_twice_is_retried_until_it_is_added() {
         .await;
     let app = night_line_with(&cases).start().await;
 
-    assert_verified(&call_about(&app, "123456").await);
+    assert_verified(&call_to_the_end(&app, "123456").await);
 
     let notes = wait_for_notes(&cases, 3).await;
     let texts: Vec<String> = notes.iter().map(note_text).collect();
@@ -965,14 +991,14 @@ async fn a_note_that_keeps_failing_changes_nothing_for_the_caller_and_is_given_u
         .start()
         .await;
 
-    let twiml = call_about(&app, "123456").await;
+    let twiml = call_to_the_end(&app, "123456").await;
 
     assert_verified(&twiml);
     wait_for_notes(&cases, 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(notes_received(&cases).await.len(), 3, "given up after its attempts");
     // The next caller hears the same as ever.
-    assert_eq!(call_about(&app, "123456").await.says, twiml.says);
+    assert_eq!(call_to_the_end(&app, "123456").await.says, twiml.says);
 }
 
 #[tokio::test]
@@ -986,7 +1012,7 @@ async fn a_note_the_case_system_rejects_is_not_tried_again() {
         .await;
     let app = night_line_with(&cases).start().await;
 
-    assert_verified(&call_about(&app, "123456").await);
+    assert_verified(&call_to_the_end(&app, "123456").await);
 
     wait_for_notes(&cases, 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -174,7 +174,7 @@ pub fn form(params: &[(String, String)]) -> String {
 }
 
 /// What a TwiML document asks of the provider, as a test reads it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Twiml {
     pub xml: String,
     /// Every `<Say>` text, in order (inside a Gather too).
@@ -185,6 +185,13 @@ pub struct Twiml {
     pub gather_finish_on_key: Option<String>,
     pub redirect: Option<String>,
     pub hangup: bool,
+    /// `<Dial>`: its action, callerId and timeout, and each `<Number>` as (phone, whisper url).
+    pub dial_action: Option<String>,
+    pub dial_caller_id: Option<String>,
+    pub dial_timeout: Option<String>,
+    pub dial_numbers: Vec<(String, String)>,
+    /// `<Record action>`.
+    pub record_action: Option<String>,
 }
 
 impl Twiml {
@@ -196,6 +203,7 @@ impl Twiml {
         let mut reader = quick_xml::Reader::from_str(xml);
         let mut in_say = false;
         let mut in_redirect = false;
+        let mut in_number = false;
         let mut root_seen = false;
         loop {
             match reader
@@ -228,6 +236,18 @@ impl Twiml {
                             twiml.redirect = Some(String::new());
                         }
                         "Hangup" => twiml.hangup = true,
+                        "Dial" => {
+                            twiml.dial_action = attr("action");
+                            twiml.dial_caller_id = attr("callerId");
+                            twiml.dial_timeout = attr("timeout");
+                        }
+                        "Number" => {
+                            in_number = true;
+                            twiml
+                                .dial_numbers
+                                .push((String::new(), attr("url").unwrap_or_default()));
+                        }
+                        "Record" => twiml.record_action = attr("action"),
                         _ => {}
                     }
                 }
@@ -237,6 +257,8 @@ impl Twiml {
                         twiml.says.last_mut().unwrap().push_str(&text);
                     } else if in_redirect {
                         twiml.redirect.as_mut().unwrap().push_str(&text);
+                    } else if in_number {
+                        twiml.dial_numbers.last_mut().unwrap().0.push_str(&text);
                     }
                 }
                 Event::GeneralRef(r) => {
@@ -259,6 +281,7 @@ impl Twiml {
                 Event::End(e) => match e.name().as_ref() {
                     "Say" => in_say = false,
                     "Redirect" => in_redirect = false,
+                    "Number" => in_number = false,
                     _ => {}
                 },
                 Event::Eof => break,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{any, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::cases::{DEADLINE, NO_BRIDGE_YET, UNVERIFIED, VERIFIED};
+use crate::cases::{CONNECTING, DEADLINE, UNVERIFIED, VERIFIED};
 use crate::helpers::*;
 
 const EMAIL: &str = "oncall@example.com";
@@ -230,8 +230,8 @@ async fn an_urgent_open_production_ticket_is_verified_with_the_organisation_as_c
     let twiml = call_about(&app, "123456").await;
 
     assert_eq!(twiml.says[0], VERIFIED, "{}", twiml.said());
-    assert!(twiml.says_contains(NO_BRIDGE_YET));
-    assert!(twiml.hangup);
+    assert!(twiml.says_contains(CONNECTING));
+    assert!(!twiml.dial_numbers.is_empty());
 }
 
 #[tokio::test]
@@ -377,7 +377,8 @@ async fn the_call_is_noted_on_the_ticket_as_an_internal_comment() {
     holds(&zendesk, ticket()).await;
     let app = night_line_with_zendesk(&zendesk).start().await;
 
-    call_about(&app, "123456").await;
+    let heard = call_about(&app, "123456").await;
+    crate::cases::ring_out(&app, heard).await;
 
     let comment = first_comment(&zendesk).await;
     assert_eq!(comment.url.path(), "/api/v2/tickets/123456.json");

@@ -3,11 +3,13 @@
 //!
 //! Adding a kind: a module here, a variant of [`StepKind`], and its arms in the `match`es below.
 
+pub mod bridge;
 pub mod business_hours;
 pub mod gather;
 pub mod hangup;
 pub mod say;
 pub mod verify_case;
+pub mod voicemail;
 
 use super::engine::{Ctx, Transition};
 use super::prompt::Prompt;
@@ -20,10 +22,20 @@ pub enum StepKind {
     BusinessHours(business_hours::BusinessHours),
     Hangup(hangup::Hangup),
     VerifyCase(verify_case::VerifyCase),
+    Bridge(bridge::Bridge),
+    Voicemail(voicemail::Voicemail),
 }
 
 /// The names accepted for `kind = "..."`.
-pub const KINDS: &[&str] = &["say", "gather", "business_hours", "hangup", "verify_case"];
+pub const KINDS: &[&str] = &[
+    "say",
+    "gather",
+    "business_hours",
+    "hangup",
+    "verify_case",
+    "bridge",
+    "voicemail",
+];
 
 impl StepKind {
     /// Builds a kind from its name and the rest of the step's table.
@@ -35,6 +47,8 @@ impl StepKind {
             "business_hours" => StepKind::BusinessHours(from_table(settings)?),
             "hangup" => StepKind::Hangup(from_table(settings)?),
             "verify_case" => StepKind::VerifyCase(from_table(settings)?),
+            "bridge" => StepKind::Bridge(from_table(settings)?),
+            "voicemail" => StepKind::Voicemail(from_table(settings)?),
             other => {
                 return Err((
                     "kind".into(),
@@ -51,6 +65,8 @@ impl StepKind {
             StepKind::BusinessHours(_) => "business_hours",
             StepKind::Hangup(_) => "hangup",
             StepKind::VerifyCase(_) => "verify_case",
+            StepKind::Bridge(_) => "bridge",
+            StepKind::Voicemail(_) => "voicemail",
         }
     }
 
@@ -62,13 +78,15 @@ impl StepKind {
             StepKind::BusinessHours(_) => business_hours::OUTCOMES,
             StepKind::Hangup(_) => hangup::OUTCOMES,
             StepKind::VerifyCase(_) => verify_case::OUTCOMES,
+            StepKind::Bridge(_) => bridge::OUTCOMES,
+            StepKind::Voicemail(_) => voicemail::OUTCOMES,
         }
     }
 
     /// True when the step hands the call to the provider and resumes on a later webhook (so a loop through
     /// it is not a loop within one response).
     pub fn waits_for_caller(&self) -> bool {
-        matches!(self, StepKind::Gather(_))
+        matches!(self, StepKind::Gather(_) | StepKind::Bridge(_) | StepKind::Voicemail(_))
     }
 
     /// Every prompt of the step with its key, for checking placeholders at load.
@@ -76,6 +94,8 @@ impl StepKind {
         match self {
             StepKind::Say(s) => vec![("text", &s.text)],
             StepKind::Gather(g) => g.prompts(),
+            StepKind::Bridge(b) => b.prompts(),
+            StepKind::Voicemail(v) => vec![("prompt", &v.prompt)],
             StepKind::BusinessHours(_) | StepKind::Hangup(_) | StepKind::VerifyCase(_) => vec![],
         }
     }
@@ -86,6 +106,8 @@ impl StepKind {
         match self {
             StepKind::Gather(g) if outcome == "entered" => vec![g.store.as_str()],
             StepKind::VerifyCase(_) => verify_case::VerifyCase::stores_on(outcome),
+            StepKind::Bridge(_) if outcome == "accepted" => vec!["accepted"],
+            StepKind::Voicemail(_) if outcome == "recorded" => vec!["recording"],
             _ => vec![],
         }
     }
@@ -106,6 +128,8 @@ impl StepKind {
             StepKind::BusinessHours(b) => b.run(ctx),
             StepKind::Hangup(h) => h.run(ctx),
             StepKind::VerifyCase(v) => v.run(ctx).await,
+            StepKind::Bridge(b) => b.run(ctx).await,
+            StepKind::Voicemail(v) => v.run(ctx),
         }
     }
 
@@ -114,6 +138,10 @@ impl StepKind {
     pub(crate) async fn on_event(&self, event: &str, ctx: &mut Ctx<'_>) -> Option<Transition> {
         match self {
             StepKind::Gather(g) if event == gather::DIGITS_EVENT => Some(g.on_digits(ctx)),
+            StepKind::Bridge(b) if event == bridge::DIALED => Some(b.on_dialed(ctx).await),
+            StepKind::Bridge(b) if event == bridge::WHISPER => Some(b.on_whisper(ctx)),
+            StepKind::Bridge(b) if event == bridge::ACCEPT => Some(b.on_accept(ctx).await),
+            StepKind::Voicemail(v) if event == voicemail::RECORDED => Some(v.on_recorded(ctx)),
             _ => None,
         }
     }

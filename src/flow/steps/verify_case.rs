@@ -142,17 +142,27 @@ pub(crate) fn closing_note(ctx: &Ctx<'_>) -> Option<Effect> {
             )
         }
     };
-    let body = format!(
-        "After-hours call on {} ({}), line {} ({}), from {}. Decision: {what}.",
+    let from = if ctx.input.from.is_empty() {
+        "an unknown number"
+    } else {
+        ctx.input.from.as_str()
+    };
+    let mut body = format!(
+        "After-hours call on {} ({}), line {} ({}), from {from}. Decision: {what}.",
         spoken_datetime(&local),
         ctx.now.to_rfc3339(),
         line.name,
         line.number,
-        if ctx.input.from.is_empty() {
-            "an unknown number"
-        } else {
-            ctx.input.from.as_str()
-        },
     );
+    if let Some(dialled) = vars.get("dialled") {
+        body.push_str(&format!(" Dialled: {dialled}."));
+        match vars.get("accepted") {
+            Some(engineer) => body.push_str(&format!(" Accepted by: {engineer}.")),
+            None => body.push_str(" Nobody accepted."),
+        }
+    }
+    if let Some(recording) = vars.get("recording") {
+        body.push_str(&format!(" Voicemail: {recording}"));
+    }
     Some(Effect::CaseNote { case, body })
 }

@@ -1,0 +1,249 @@
+//! `bridge`: rings the on-call engineers of the line's escalation policy, tier after tier, until a human
+//! accepts.
+//!
+//! Each tier is one `<Dial>` whose `<Number url>` plays a whisper to the engineer before the call is bridged:
+//! the case, the customer, and "press 1 to accept". Pressing 1 records the acceptance in the store under the
+//! caller's call; any other key, or none, hangs up that leg. When the dial ends, its action looks for that
+//! record: `DialCallStatus` alone is no proof that a human took the call (a voicemail box answers too). No
+//! acceptance: the next tier, then the repeats, then the outcome `exhausted`.
+//!
+//! Only numbers from the on-call data are dialled, never one from a request; the URLs carry the position in
+//! the escalation as an index and the engineer as an id (toll fraud).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::flow::engine::{Ctx, Trace, Transition};
+use crate::flow::prompt::Prompt;
+use crate::oncall::model::TierOnCall;
+use crate::twiml::{self, Dial, DialNumber, Verb};
+
+pub const OUTCOMES: &[&str] = &["accepted", "exhausted"];
+
+/// The provider reports the end of a dial (on the caller's call).
+pub const DIALED: &str = "dialed";
+/// The answered engineer's leg asks what to play (the whisper).
+pub const WHISPER: &str = "whisper";
+/// The engineer pressed a key in the whisper.
+pub const ACCEPT: &str = "accept";
+
+/// How long an acceptance record is kept: longer than any call.
+const ACCEPTANCE_TTL: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bridge {
+    /// Said before the first tier is rung.
+    #[serde(default = "default_prompt")]
+    pub prompt: Prompt,
+    /// Said before each later tier.
+    #[serde(default = "default_escalate_prompt")]
+    pub escalate_prompt: Prompt,
+    /// The longest a bridged call may last.
+    #[serde(default = "default_time_limit")]
+    pub time_limit_secs: u32,
+}
+
+fn default_prompt() -> Prompt {
+    Prompt::plain("Connecting you to the on-call engineer. Please stay on the line.")
+}
+
+fn default_escalate_prompt() -> Prompt {
+    Prompt::plain("We are still trying to reach an engineer. Please stay on the line.")
+}
+
+fn default_time_limit() -> u32 {
+    4 * 3600
+}
+
+impl Bridge {
+    pub(crate) fn prompts(&self) -> Vec<(&'static str, &Prompt)> {
+        vec![("prompt", &self.prompt), ("escalate_prompt", &self.escalate_prompt)]
+    }
+
+    /// Rings the tier at the call's position in the escalation, or ends `exhausted`.
+    pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
+        let index = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0);
+        let attempts = match self.chain(ctx).await {
+            Some(attempts) => attempts,
+            None => return Transition::Next("exhausted"),
+        };
+        let Some(tier) = attempts.get(index as usize) else {
+            ctx.note(format!(
+                "bridge: no engineer accepted after {} attempts",
+                attempts.len()
+            ));
+            return Transition::Next("exhausted");
+        };
+        ctx.state.attempts.insert(ctx.step.to_owned(), index);
+        ctx.say(if index == 0 {
+            &self.prompt
+        } else {
+            &self.escalate_prompt
+        });
+        let names: Vec<&str> = tier.people.iter().map(|p| p.engineer.id.as_str()).collect();
+        ctx.note(format!(
+            "bridge: attempt {} of {}, ringing {} for {} s",
+            index + 1,
+            attempts.len(),
+            names.join(", "),
+            tier.ring_timeout_secs
+        ));
+        let dialled = match ctx.state.vars.get("dialled") {
+            Some(before) => format!("{before}, {}", names.join(", ")),
+            None => names.join(", "),
+        };
+        ctx.state.set("dialled", &dialled);
+        let numbers = tier
+            .people
+            .iter()
+            .map(|p| DialNumber {
+                phone: p.engineer.phone.as_str().to_owned(),
+                url: ctx.event_url_with(WHISPER, &[("engineer", &p.engineer.id)]),
+            })
+            .collect();
+        ctx.response.push(Verb::Dial(Dial {
+            action: ctx.event_url(DIALED),
+            caller_id: ctx.line.number.as_str().to_owned(),
+            timeout_secs: tier.ring_timeout_secs,
+            time_limit_secs: self.time_limit_secs,
+            numbers,
+        }));
+        Transition::Wait
+    }
+
+    /// The tiers to try, in order (repeats included, empty tiers skipped); `None` when there is nobody.
+    async fn chain(&self, ctx: &mut Ctx<'_>) -> Option<Vec<TierOnCall>> {
+        let policy = ctx.line.escalation_policy.as_str();
+        let Some(store) = ctx.services.store.clone() else {
+            tracing::error!(line = %ctx.line.key, "bridge: no on-call store configured");
+            ctx.note("bridge: no on-call store".into());
+            return None;
+        };
+        let data = match store.load().await {
+            Ok(data) => data,
+            Err(error) => {
+                tracing::error!(%error, line = %ctx.line.key, "bridge: cannot read the on-call data");
+                ctx.note(format!("bridge: cannot read the on-call data ({error})"));
+                return None;
+            }
+        };
+        let Some(chain) = data.on_call(policy, ctx.now) else {
+            tracing::error!(policy, line = %ctx.line.key, "bridge: the escalation policy does not exist");
+            ctx.note(format!("bridge: no escalation policy {policy:?}"));
+            return None;
+        };
+        if chain.is_empty() {
+            tracing::error!(policy, line = %ctx.line.key, "bridge: nobody is on call in any tier");
+            ctx.note(format!("bridge: nobody is on call in policy {policy:?}"));
+            return None;
+        }
+        Some(chain.attempts().into_iter().cloned().collect())
+    }
+
+    /// The dial ended: accepted by a human, or on to the next tier.
+    pub(crate) async fn on_dialed(&self, ctx: &mut Ctx<'_>) -> Transition {
+        let index = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0);
+        let status = ctx.input.param("DialCallStatus").unwrap_or("").to_owned();
+        let accepted = match &ctx.services.store {
+            Some(store) => store.acceptance(&ctx.input.call_sid, index).await,
+            None => Ok(None),
+        };
+        match accepted {
+            Ok(Some(engineer)) => {
+                ctx.note(format!(
+                    "bridge: attempt {} accepted by {engineer} (dial status {status:?})",
+                    index + 1
+                ));
+                ctx.state.set("accepted", &engineer);
+                Transition::Next("accepted")
+            }
+            Ok(None) => {
+                ctx.note(format!(
+                    "bridge: attempt {} not accepted (dial status {status:?})",
+                    index + 1
+                ));
+                ctx.state.attempts.insert(ctx.step.to_owned(), index + 1);
+                self.run(ctx).await
+            }
+            Err(error) => {
+                tracing::error!(%error, call_sid = %ctx.input.call_sid, "bridge: cannot read the acceptance record");
+                ctx.note(format!("bridge: acceptance unknown ({error}); trying the next tier"));
+                ctx.state.attempts.insert(ctx.step.to_owned(), index + 1);
+                self.run(ctx).await
+            }
+        }
+    }
+
+    /// The engineer's leg answered: tell them who and what, and ask them to accept.
+    pub(crate) fn on_whisper(&self, ctx: &mut Ctx<'_>) -> Transition {
+        let case = ctx
+            .state
+            .vars
+            .get("case")
+            .map(|c| spaced(c))
+            .unwrap_or_else(|| "unknown".into());
+        let customer = ctx.state.vars.get("customer").cloned();
+        let text = match (ctx.state.vars.get("decision").map(String::as_str), customer) {
+            (Some("verified"), Some(customer)) => {
+                format!("Critical production case {case} for {customer}. Press 1 to accept, any other key to decline.")
+            }
+            (Some("verified"), None) => {
+                format!("Critical production case {case}. Press 1 to accept, any other key to decline.")
+            }
+            _ => format!(
+                "After-hours call about case {case}, not verified: the case system could not be reached. \
+                 Press 1 to accept, any other key to decline."
+            ),
+        };
+        ctx.trace.push(Trace::Say(text.clone()));
+        let action = ctx.event_url(ACCEPT);
+        ctx.response.push(Verb::Gather(twiml::Gather {
+            action,
+            finish_on_key: None,
+            num_digits: Some(1),
+            timeout_secs: 10,
+            action_on_empty_result: false,
+            prompt: vec![Verb::Say {
+                text,
+                voice: ctx.voice(),
+            }],
+        }));
+        // No key pressed: this leg hangs up, and the caller's dial goes on ringing the others or times out.
+        ctx.response.push(Verb::Hangup);
+        Transition::Wait
+    }
+
+    /// The engineer pressed a key: 1 accepts (recorded under the caller's call), anything else declines.
+    pub(crate) async fn on_accept(&self, ctx: &mut Ctx<'_>) -> Transition {
+        let index = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0);
+        let engineer = ctx.state.vars.get("engineer").cloned().unwrap_or_default();
+        let parent = ctx.input.param("ParentCallSid").unwrap_or("").to_owned();
+        if ctx.input.digits.as_deref() != Some("1") || parent.is_empty() || engineer.is_empty() {
+            ctx.note(format!("bridge: {engineer:?} declined (digits {:?})", ctx.input.digits));
+            ctx.response.push(Verb::Hangup);
+            return Transition::Wait;
+        }
+        let Some(store) = ctx.services.store.clone() else {
+            ctx.response.push(Verb::Hangup);
+            return Transition::Wait;
+        };
+        if let Err(error) = store.record_acceptance(&parent, index, &engineer, ACCEPTANCE_TTL).await {
+            // The engineer is connected all the same: a human answering matters more than the record.
+            tracing::error!(%error, call_sid = %parent, engineer, "bridge: cannot record the acceptance");
+        }
+        ctx.note(format!("bridge: {engineer} accepted attempt {}", index + 1));
+        let text = "Connecting you now.".to_owned();
+        ctx.trace.push(Trace::Say(text.clone()));
+        ctx.response.push(Verb::Say {
+            text,
+            voice: ctx.voice(),
+        });
+        Transition::Wait
+    }
+}
+
+fn spaced(digits: &str) -> String {
+    digits.chars().map(String::from).collect::<Vec<_>>().join(" ")
+}
