@@ -11,9 +11,11 @@
 //! - [`lines`]: the support lines as served: dialled number → time zone, calendar, flow.
 //! - [`clock`]: the injected time source.
 //! - [`voice`]: answering one webhook (shared by the server and `simulate`).
-//! - [`webhook`], [`server`]: HTTP intake (body limit, signature) and the axum application.
+//! - [`oncall`]: who is on call (rotations, overrides, escalation policies), the rotation file, the stores.
+//! - [`webhook`], [`server`], [`admin`]: HTTP intake (body limit, signature), the axum application, the admin API.
 //! - [`cli`], [`simulate`], [`telemetry`]: the command line, the terminal walk of a call, logging.
 
+pub mod admin;
 pub mod calendar;
 pub mod cases;
 pub mod cli;

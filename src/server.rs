@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), webhook::verify));
     Router::new()
         .route("/healthz", get(healthz))
+        .nest("/admin", crate::admin::router())
         .merge(voice_routes)
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(TraceLayer::new_for_http())

@@ -9,9 +9,10 @@ use super::error::{ConfigError, Source};
 const RESERVED: &[&str] = &["AFTERHOURS_CONFIG", "AFTERHOURS_LOG", "AFTERHOURS_LOG_FORMAT"];
 
 /// Secret settings: the environment variable and the key it would have in the file (where it is refused).
-pub const SECRETS: &[(&str, &str)] = &[
+pub const SECRETS: [(&str, &str); 3] = [
     ("AFTERHOURS_PROVIDER__AUTH_TOKEN", "provider.auth_token"),
     ("AFTERHOURS_CASES__TOKEN", "cases.token"),
+    ("AFTERHOURS_ADMIN__TOKEN", "admin.token"),
 ];
 
 /// Secrets taken from the environment. They print as `[REDACTED]`.
@@ -21,6 +22,8 @@ pub struct Secrets {
     pub provider_auth_token: Option<SecretString>,
     /// The case system's API token (bearer for `http-json`, API token for `zendesk`).
     pub cases_token: Option<SecretString>,
+    /// The bearer token of the `/admin/` API; without it the admin API answers 401 to everyone.
+    pub admin_token: Option<SecretString>,
 }
 
 impl Secrets {
@@ -33,6 +36,7 @@ impl Secrets {
         Self {
             provider_auth_token: get(SECRETS[0].0),
             cases_token: get(SECRETS[1].0),
+            admin_token: get(SECRETS[2].0),
         }
     }
 }

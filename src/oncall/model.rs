@@ -225,6 +225,39 @@ impl OnCallData {
         })
     }
 
+    /// An override checked against the data it joins: a known rotation and engineer, an end after the start.
+    /// Its id is made from the rotation and the start when none is given.
+    pub fn new_override(
+        &self,
+        rotation: String,
+        engineer: String,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        id: Option<String>,
+        created: DateTime<Utc>,
+    ) -> Result<Override, String> {
+        if !self.rotations.contains_key(&rotation) {
+            return Err(format!("unknown rotation {rotation:?}"));
+        }
+        if !self.engineers.contains_key(&engineer) {
+            return Err(format!("unknown engineer {engineer:?}"));
+        }
+        if end <= start {
+            return Err(format!("the override ends ({end}) before it starts ({start})"));
+        }
+        let id = id
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| format!("{rotation}-{}", start.format("%Y%m%dT%H%M%SZ")));
+        Ok(Override {
+            id,
+            rotation,
+            engineer,
+            start,
+            end,
+            created,
+        })
+    }
+
     /// The escalation chain of `policy` at `t`; `None` for a policy that does not exist.
     pub fn on_call(&self, policy: &str, t: DateTime<Utc>) -> Option<Chain> {
         let policy = self.policies.get(policy)?;

@@ -1,4 +1,7 @@
-//! The command line: `serve`, `check`, `simulate`, `flow graph`, `sign`.
+//! The command line: `serve`, `check`, `simulate`, `flow graph`, `sign`, and the on-call commands
+//! (`oncall`, `rotation`, `override`) in [`oncall`].
+
+mod oncall;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,6 +55,18 @@ pub enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// Who is on call: the whole escalation chain of a line (or of every line), now or at a given time.
+    Oncall(oncall::OncallArgs),
+    /// Rotations in the store: import a rotation file, export the store as one.
+    Rotation {
+        #[command(subcommand)]
+        command: oncall::RotationCommand,
+    },
+    /// Overrides: someone else on call in a rotation for a while.
+    Override {
+        #[command(subcommand)]
+        command: oncall::OverrideCommand,
+    },
     /// Print the X-Twilio-Signature of a request, signed with AFTERHOURS_PROVIDER__AUTH_TOKEN.
     Sign {
         /// The full URL, as the provider requests it.
@@ -104,6 +119,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: FlowCommand::Graph { name },
         } => flow_graph(&cli.config, &name),
         Command::Sign { url, params } => sign(&cli.config, &url, &params),
+        Command::Oncall(args) => oncall::oncall(&cli.config, args).await,
+        Command::Rotation { command } => oncall::rotation(&cli.config, command).await,
+        Command::Override { command } => oncall::override_command(&cli.config, command).await,
     }
 }
 

@@ -1,0 +1,280 @@
+//! The on-call commands: `oncall` (who is on call), `rotation import|export`, `override add|list|remove`.
+//! They work on the configured store: Redis, or, without Redis, the embedded data of `config/oncall.toml`
+//! (read-only from here: edit the file).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use clap::Subcommand;
+
+use crate::calendar::spoken_datetime;
+use crate::config::{Config, ConfigErrors};
+use crate::oncall::file;
+use crate::oncall::model::{Chain, OnCallData};
+use crate::oncall::store::{Store, import};
+
+#[derive(Debug, clap::Args)]
+pub struct OncallArgs {
+    /// The line whose escalation policy to show; every line when absent.
+    #[arg(long)]
+    line: Option<String>,
+    /// The instant to ask about (RFC 3339); now when absent.
+    #[arg(long)]
+    at: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RotationCommand {
+    /// Reads a rotation file (engineers, rotations, overrides, policies) and writes it to the store. A file
+    /// with any problem is refused whole, and the store keeps what it had.
+    Import { file: PathBuf },
+    /// Prints the store's on-call data as a rotation file.
+    Export,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OverrideCommand {
+    /// Puts an engineer on call in a rotation from START to END (RFC 3339).
+    Add {
+        #[arg(long)]
+        rotation: String,
+        #[arg(long)]
+        engineer: String,
+        #[arg(long)]
+        start: DateTime<FixedOffset>,
+        #[arg(long)]
+        end: DateTime<FixedOffset>,
+        /// Its id (to remove it later); made from the rotation and start when absent.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Lists the overrides, of one rotation or of all.
+    List {
+        #[arg(long)]
+        rotation: Option<String>,
+    },
+    /// Removes an override by id.
+    Remove {
+        #[arg(long)]
+        rotation: String,
+        id: String,
+    },
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+/// The configuration and its store; an error message when either cannot be had.
+fn open(path: &Path) -> Result<(Config, Arc<dyn Store>), ExitCode> {
+    let config = Config::load(path).map_err(|errors| {
+        for error in &errors.0 {
+            eprintln!("error: {error}");
+        }
+        ExitCode::FAILURE
+    })?;
+    let store = crate::server::store_for(&config).map_err(fail)?;
+    Ok((config, store))
+}
+
+/// Writing commands need Redis: the embedded store lives in one process and is seeded from a file.
+fn require_redis(config: &Config) -> Result<(), ExitCode> {
+    if config.settings.redis.configured_url().is_some() {
+        return Ok(());
+    }
+    Err(fail(format!(
+        "no Redis is configured (redis.url): the embedded store is read from {} at start; edit that file instead",
+        config
+            .path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&config.settings.paths.oncall)
+            .display()
+    )))
+}
+
+async fn load(store: &dyn Store) -> Result<OnCallData, ExitCode> {
+    store.load().await.map_err(fail)
+}
+
+pub(super) async fn oncall(path: &Path, args: OncallArgs) -> ExitCode {
+    let (config, store) = match open(path) {
+        Ok(opened) => opened,
+        Err(code) => return code,
+    };
+    let data = match load(store.as_ref()).await {
+        Ok(data) => data,
+        Err(code) => return code,
+    };
+    let at = args.at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+    let lines: Vec<_> = config
+        .lines
+        .iter()
+        .filter(|l| args.line.as_deref().is_none_or(|name| l.key == name))
+        .collect();
+    if lines.is_empty() {
+        return fail(format!("no line {:?}", args.line.unwrap_or_default()));
+    }
+    for line in lines {
+        println!(
+            "line {} ({}), policy {}, at {}",
+            line.key,
+            line.number,
+            line.escalation_policy,
+            at.with_timezone(&line.tz).to_rfc3339()
+        );
+        match data.on_call(&line.escalation_policy, at) {
+            Some(chain) => print_chain(&chain, line.tz, &line.zone_name),
+            None => println!("  no escalation policy {:?} in the store", line.escalation_policy),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_chain(chain: &Chain, tz: chrono_tz::Tz, zone: &str) {
+    for (i, tier) in chain.tiers.iter().enumerate() {
+        if tier.people.is_empty() {
+            println!("  tier {}: nobody (skipped)", i + 1);
+            continue;
+        }
+        println!("  tier {} (rings {} s):", i + 1, tier.ring_timeout_secs);
+        for person in &tier.people {
+            let until = person.until.map_or_else(
+                || "always".to_owned(),
+                |u| format!("until {} {zone}", spoken_datetime(&u.with_timezone(&tz))),
+            );
+            let through = person
+                .rotation
+                .as_deref()
+                .map(|r| format!(" [{r}]"))
+                .unwrap_or_default();
+            println!(
+                "    {} {} {until}{through}",
+                person.engineer.name, person.engineer.phone
+            );
+        }
+    }
+    if chain.repeat > 0 {
+        println!("  then the tiers again, {} more time(s)", chain.repeat);
+    }
+    if chain.is_empty() {
+        println!("  NOBODY is on call: calls go straight to voicemail");
+    }
+}
+
+pub(super) async fn rotation(path: &Path, command: RotationCommand) -> ExitCode {
+    let (config, store) = match open(path) {
+        Ok(opened) => opened,
+        Err(code) => return code,
+    };
+    match command {
+        RotationCommand::Import { file: rotation_file } => {
+            if let Err(code) = require_redis(&config) {
+                return code;
+            }
+            let data = match file::load(&rotation_file) {
+                Ok(data) => data,
+                Err(errors) => {
+                    for error in &ConfigErrors(errors).0 {
+                        eprintln!("error: {error}");
+                    }
+                    eprintln!("nothing was imported");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match import(store.as_ref(), &data).await {
+                Ok(()) => {
+                    println!(
+                        "imported {} engineers, {} rotations, {} overrides, {} policies",
+                        data.engineers.len(),
+                        data.rotations.len(),
+                        data.overrides.values().map(Vec::len).sum::<usize>(),
+                        data.policies.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(error),
+            }
+        }
+        RotationCommand::Export => match load(store.as_ref()).await {
+            Ok(data) => {
+                print!("{}", file::to_toml(&data));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+    }
+}
+
+pub(super) async fn override_command(path: &Path, command: OverrideCommand) -> ExitCode {
+    let (config, store) = match open(path) {
+        Ok(opened) => opened,
+        Err(code) => return code,
+    };
+    let data = match load(store.as_ref()).await {
+        Ok(data) => data,
+        Err(code) => return code,
+    };
+    match command {
+        OverrideCommand::Add {
+            rotation,
+            engineer,
+            start,
+            end,
+            id,
+        } => {
+            if let Err(code) = require_redis(&config) {
+                return code;
+            }
+            let (start, end) = (start.with_timezone(&Utc), end.with_timezone(&Utc));
+            let item = match data.new_override(rotation, engineer, start, end, id, Utc::now()) {
+                Ok(item) => item,
+                Err(message) => return fail(message),
+            };
+            match store.add_override(item.clone()).await {
+                Ok(()) => {
+                    println!(
+                        "added override {} ({} on {} from {} to {})",
+                        item.id, item.engineer, item.rotation, item.start, item.end
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(error),
+            }
+        }
+        OverrideCommand::List { rotation } => {
+            for (id, overrides) in &data.overrides {
+                if rotation.as_deref().is_some_and(|r| r != id) {
+                    continue;
+                }
+                for o in overrides {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        o.rotation,
+                        o.id,
+                        o.engineer,
+                        o.start.to_rfc3339(),
+                        o.end.to_rfc3339()
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        OverrideCommand::Remove { rotation, id } => {
+            if let Err(code) = require_redis(&config) {
+                return code;
+            }
+            match store.remove_override(&rotation, &id).await {
+                Ok(true) => {
+                    println!("removed override {id} from {rotation}");
+                    ExitCode::SUCCESS
+                }
+                Ok(false) => fail(format!("rotation {rotation:?} has no override {id:?}")),
+                Err(error) => fail(error),
+            }
+        }
+    }
+}
