@@ -113,7 +113,7 @@ const NOTES_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve => serve(&cli.config).await,
-        Command::Check => check(&cli.config),
+        Command::Check => check(&cli.config).await,
         Command::Simulate(args) => simulate(&cli.config, args).await,
         Command::Flow {
             command: FlowCommand::Graph { name },
@@ -223,7 +223,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-fn check(path: &Path) -> ExitCode {
+async fn check(path: &Path) -> ExitCode {
     let config = match load(path) {
         Ok(config) => config,
         Err(code) => return code,
@@ -239,6 +239,9 @@ fn check(path: &Path) -> ExitCode {
     for line in &config.overrides {
         println!("environment override: {line}");
     }
+    if let Err(code) = check_redis(&config).await {
+        return code;
+    }
     let lines: Vec<String> = config
         .lines
         .iter()
@@ -251,6 +254,61 @@ fn check(path: &Path) -> ExitCode {
         .collect();
     println!("{}: OK; lines: {}", path.display(), lines.join("; "));
     ExitCode::SUCCESS
+}
+
+/// With Redis configured: that it answers, and holds every line's escalation policy.
+async fn check_redis(config: &Config) -> Result<(), ExitCode> {
+    let Some(url) = config.settings.redis.configured_url() else {
+        return Ok(());
+    };
+    let store = crate::server::store_for(config).map_err(|error| {
+        eprintln!("error: redis.url: {error}");
+        ExitCode::FAILURE
+    })?;
+    let loaded = tokio::time::timeout(std::time::Duration::from_secs(3), store.load()).await;
+    let data = match loaded {
+        Ok(Ok(data)) => data,
+        Ok(Err(error)) => {
+            eprintln!(
+                "warning: Redis at {} cannot be read ({error}): the rotations there are not checked",
+                redact(url)
+            );
+            return Ok(());
+        }
+        Err(_) => {
+            eprintln!(
+                "warning: Redis at {} does not answer: the rotations there are not checked",
+                redact(url)
+            );
+            return Ok(());
+        }
+    };
+    let missing: Vec<String> = config
+        .lines
+        .iter()
+        .filter(|l| !data.policies.contains_key(&l.escalation_policy))
+        .map(|l| {
+            format!(
+                "error: line {}: escalation policy {:?} is not in Redis (afterhours rotation import FILE)",
+                l.key, l.escalation_policy
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for message in missing {
+        eprintln!("{message}");
+    }
+    Err(ExitCode::FAILURE)
+}
+
+/// A Redis URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
 }
 
 async fn simulate(path: &Path, args: SimulateArgs) -> ExitCode {
