@@ -107,7 +107,7 @@ impl Call<'_> {
         }
         for effect in &answer.effects {
             match effect {
-                Effect::CaseNote { case, body } => {
+                Effect::CaseNote { case, body, .. } => {
                     writeln!(out, "  note    case {case} (not sent by simulate): {body}")?
                 }
             }

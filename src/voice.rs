@@ -9,6 +9,9 @@ use crate::phone::mask;
 use crate::server::AppState;
 use crate::twiml::{Response, Verb};
 
+/// How long "this call's note was sent" is remembered: longer than any call.
+const NOTED_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// Said when a number reaches us that no line answers, and there is no default line.
 pub const UNKNOWN_NUMBER: &str = "We are sorry, this number does not have an after-hours support line. \
     Please contact your support team through your usual support channel. Goodbye.";
@@ -115,10 +118,26 @@ pub fn apology(state: &AppState, text: &str, why: &str) -> Answer {
 pub fn dispatch(state: &AppState, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
-            Effect::CaseNote { case, body } => match &state.notes {
-                Some(notes) => notes.send(case, body),
-                None => tracing::debug!(case = %case, "case notes are off: note not sent"),
-            },
+            Effect::CaseNote { call_sid, case, body } => {
+                let Some(notes) = state.notes.clone() else {
+                    tracing::debug!(case = %case, "case notes are off: note not sent");
+                    continue;
+                };
+                let store = state.store().cloned();
+                tokio::spawn(async move {
+                    // A replayed webhook that ends the call must not note the case twice; if the store cannot
+                    // say, a duplicate note is better than a lost one.
+                    let first = match &store {
+                        Some(store) => store.claim_once(&call_sid, "noted", NOTED_TTL).await.unwrap_or(true),
+                        None => true,
+                    };
+                    if first {
+                        notes.send(case, body);
+                    } else {
+                        tracing::info!(case = %case, call_sid, "case note already sent for this call");
+                    }
+                });
+            }
         }
     }
 }

@@ -247,3 +247,12 @@ async fn an_import_writes_everything_and_replaces_the_rotations_overrides(store:
     assert_eq!(chain.tiers[0].people[0].engineer.id, "bob", "the override is in force");
 }
 both_stores!(an_import_writes_everything_and_replaces_the_rotations_overrides);
+
+async fn a_once_per_call_action_is_claimed_once(store: Arc<dyn Store>) {
+    let ttl = Duration::from_secs(60);
+    assert!(store.claim_once("CA1", "noted", ttl).await.unwrap());
+    assert!(!store.claim_once("CA1", "noted", ttl).await.unwrap(), "a replay");
+    assert!(store.claim_once("CA2", "noted", ttl).await.unwrap(), "another call");
+    assert!(store.claim_once("CA1", "other", ttl).await.unwrap(), "another action");
+}
+both_stores!(a_once_per_call_action_is_claimed_once);

@@ -95,8 +95,13 @@ pub struct Services {
 /// Work a step asks for that happens after the webhook is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// Add a note to a case in the case system.
-    CaseNote { case: CaseId, body: String },
+    /// Add a note to a case in the case system, once per call (`call_sid`), however often the webhook that
+    /// ends the call is replayed.
+    CaseNote {
+        call_sid: String,
+        case: CaseId,
+        body: String,
+    },
 }
 
 /// Where a webhook enters the flow.

@@ -295,8 +295,7 @@ fn parse_time_zone(name: &str) -> Result<Tz, String> {
 }
 
 fn parse_shift(text: &str) -> Result<Shift, String> {
-    // `Shift::from_str` splits off the last byte, which panics when the last character is not ASCII; no
-    // valid shift has one.
+    // No valid shift has a character outside ASCII.
     if text.is_ascii() {
         text.parse()
     } else {

@@ -18,6 +18,7 @@ pub struct MemoryStore {
 struct Inner {
     data: OnCallData,
     acceptances: BTreeMap<(String, u32), (String, Instant)>,
+    claims: BTreeMap<(String, String), Instant>,
 }
 
 impl MemoryStore {
@@ -25,7 +26,7 @@ impl MemoryStore {
         Self {
             inner: Mutex::new(Inner {
                 data: seed,
-                acceptances: BTreeMap::new(),
+                ..Inner::default()
             }),
         }
     }
@@ -124,6 +125,21 @@ impl Store for MemoryStore {
                 .entry((call_sid.to_owned(), attempt))
                 .or_insert_with(|| (engineer.to_owned(), now + ttl));
             Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn claim_once<'a>(
+        &'a self,
+        call_sid: &'a str,
+        what: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.with(|inner| {
+            let now = Instant::now();
+            inner.claims.retain(|_, expires| *expires > now);
+            let key = (call_sid.to_owned(), what.to_owned());
+            Ok(inner.claims.insert(key, now + ttl).is_none())
         });
         Box::pin(async move { result })
     }

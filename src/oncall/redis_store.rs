@@ -13,6 +13,7 @@
 //! | `P rotation:{ID}:version` | string | its version, bumped by every write |
 //! | `P rotation:{ID}:overrides` | sorted set | overrides (JSON), scored by start (Unix seconds) |
 //! | `P call:{SID}:accepted:N` | string, TTL | the engineer who accepted escalation attempt N of call SID |
+//! | `P call:{SID}:once:WHAT` | string, TTL | set when a once-per-call action (the case note) was done |
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -278,6 +279,23 @@ impl Store for RedisStore {
                 .await
                 .map_err(backend)?;
             Ok(())
+        })
+    }
+
+    fn claim_once<'a>(
+        &'a self,
+        call_sid: &'a str,
+        what: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let options = redis::SetOptions::default()
+                .conditional_set(redis::ExistenceCheck::NX)
+                .with_expiration(redis::SetExpiry::EX(ttl.as_secs().max(1)));
+            let key = self.key(&format!("call:{{{call_sid}}}:once:{what}"));
+            let set: Option<String> = connection.set_options(key, "1", options).await.map_err(backend)?;
+            Ok(set.is_some())
         })
     }
 

@@ -53,6 +53,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Claims a once-per-call action (`what`, e.g. "noted") for `call_sid`: true the first time, false after.
+    /// Makes replayed webhooks harmless for side effects such as the case note.
+    fn claim_once<'a>(
+        &'a self,
+        call_sid: &'a str,
+        what: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
     /// Who accepted `call_sid` in `attempt`, if anyone did.
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
 }

@@ -2,6 +2,8 @@
 //! systems faked by local HTTP servers that answer in their documented formats.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod admin;
+mod bridge;
 mod cases;
 mod helpers;
 mod intake;

@@ -178,6 +178,12 @@ impl Bridge {
 
     /// The engineer's leg answered: tell them who and what, and ask them to accept.
     pub(crate) fn on_whisper(&self, ctx: &mut Ctx<'_>) -> Transition {
+        let engineer = ctx.state.vars.get("engineer").map_or("", String::as_str);
+        if ctx.input.param("ParentCallSid").unwrap_or("").is_empty() || engineer.is_empty() {
+            ctx.note("bridge: a whisper for a leg of no call of ours: hanging up".into());
+            ctx.response.push(Verb::Hangup);
+            return Transition::Wait;
+        }
         let case = ctx
             .state
             .vars

@@ -164,5 +164,9 @@ pub(crate) fn closing_note(ctx: &Ctx<'_>) -> Option<Effect> {
     if let Some(recording) = vars.get("recording") {
         body.push_str(&format!(" Voicemail: {recording}"));
     }
-    Some(Effect::CaseNote { case, body })
+    Some(Effect::CaseNote {
+        call_sid: ctx.input.call_sid.clone(),
+        case,
+        body,
+    })
 }
