@@ -138,16 +138,22 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
-async fn serve(path: &Path) -> ExitCode {
-    let config = match load(path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
+/// The configuration with every secret that serving needs.
+fn load_complete(path: &Path) -> Result<Config, ExitCode> {
+    let config = load(path)?;
     let missing = config.missing_secrets();
     if !missing.is_empty() {
         print_errors(&ConfigErrors(missing));
-        return ExitCode::FAILURE;
+        return Err(ExitCode::FAILURE);
     }
+    Ok(config)
+}
+
+async fn serve(path: &Path) -> ExitCode {
+    let config = match load_complete(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
@@ -224,15 +230,10 @@ async fn shutdown_signal() {
 }
 
 async fn check(path: &Path) -> ExitCode {
-    let config = match load(path) {
+    let config = match load_complete(path) {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let missing = config.missing_secrets();
-    if !missing.is_empty() {
-        print_errors(&ConfigErrors(missing));
-        return ExitCode::FAILURE;
-    }
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
     }

@@ -51,8 +51,7 @@ impl Config {
 
     /// Loads `path` with the given environment variables (tests pass their own).
     pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::in_file(path, None, "", format!("cannot read the file: {e}")))?;
+        let text = toml_file::read(path)?;
         let with_lines = |errors: ConfigErrors| locate(errors, path, &text);
         let (settings, overrides) = read_settings(path, &text, env).map_err(with_lines)?;
         let secrets = Secrets::from_env(env);

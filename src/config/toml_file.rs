@@ -9,10 +9,15 @@ use super::error::{ConfigError, line_of};
 /// Reads and deserializes `path`. A missing file, a TOML syntax error, an unknown key or a wrong value each
 /// become one `ConfigError` that points at the line.
 pub(crate) fn load<T: DeserializeOwned>(path: &Path) -> Result<(T, String), ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::in_file(path, None, "", format!("cannot read the file: {e}")))?;
+    let text = read(path)?;
     let value = parse(path, &text)?;
     Ok((value, text))
+}
+
+/// The text of a configuration file, or an error that names it.
+pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::in_file(path, None, "", format!("cannot read the file: {e}")))
 }
 
 /// Deserializes `text`, which was read from `path`.

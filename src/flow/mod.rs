@@ -70,14 +70,7 @@ struct FlowFile {
 impl Flow {
     /// Loads and validates `path`; every problem found is returned, each with the file, line and key.
     pub fn load(path: &Path) -> Result<Flow, Vec<ConfigError>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![ConfigError::in_file(
-                path,
-                None,
-                "",
-                format!("cannot read the file: {e}"),
-            )]
-        })?;
+        let text = toml_file::read(path).map_err(|e| vec![e])?;
         Self::parse(path, &text)
     }
 

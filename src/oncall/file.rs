@@ -173,14 +173,7 @@ impl<'de> Deserialize<'de> for DateText {
 
 /// Reads and checks the rotation file at `path`.
 pub fn load(path: &Path) -> Result<OnCallData, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![ConfigError::in_file(
-            path,
-            None,
-            "",
-            format!("cannot read the file: {e}"),
-        )]
-    })?;
+    let text = crate::config::toml_file::read(path).map_err(|e| vec![e])?;
     parse(path, &text)
 }
 

@@ -220,6 +220,16 @@ impl RedisStore {
         Ok(removed == 1)
     }
 
+    /// SET key value NX EX ttl: true when this call set it.
+    async fn set_once(&self, key: String, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let options = redis::SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::NX)
+            .with_expiration(redis::SetExpiry::EX(ttl.as_secs().max(1)));
+        let set: Option<String> = connection.set_options(key, value, options).await.map_err(backend)?;
+        Ok(set.is_some())
+    }
+
     async fn hset_json(&self, hash: &str, id: &str, json: Result<String, serde_json::Error>) -> Result<(), StoreError> {
         let json = json.map_err(|e| corrupt(hash, e))?;
         let mut connection = self.connection.clone();
@@ -270,15 +280,9 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let options = redis::SetOptions::default()
-                .conditional_set(redis::ExistenceCheck::NX)
-                .with_expiration(redis::SetExpiry::EX(ttl.as_secs().max(1)));
-            let _: Option<String> = connection
-                .set_options(self.acceptance_key(call_sid, attempt), engineer, options)
+            self.set_once(self.acceptance_key(call_sid, attempt), engineer, ttl)
                 .await
-                .map_err(backend)?;
-            Ok(())
+                .map(|_| ())
         })
     }
 
@@ -288,15 +292,7 @@ impl Store for RedisStore {
         what: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let options = redis::SetOptions::default()
-                .conditional_set(redis::ExistenceCheck::NX)
-                .with_expiration(redis::SetExpiry::EX(ttl.as_secs().max(1)));
-            let key = self.key(&format!("call:{{{call_sid}}}:once:{what}"));
-            let set: Option<String> = connection.set_options(key, "1", options).await.map_err(backend)?;
-            Ok(set.is_some())
-        })
+        Box::pin(self.set_once(self.key(&format!("call:{{{call_sid}}}:once:{what}")), "1", ttl))
     }
 
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
