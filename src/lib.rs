@@ -13,7 +13,8 @@
 //! - [`voice`]: answering one webhook (shared by the server and `simulate`).
 //! - [`oncall`]: who is on call (rotations, overrides, escalation policies), the rotation file, the stores.
 //! - [`webhook`], [`server`], [`admin`]: HTTP intake (body limit, signature), the axum application, the admin API.
-//! - [`cli`], [`simulate`], [`telemetry`]: the command line, the terminal walk of a call, logging.
+//! - [`cli`], [`simulate`], [`telemetry`], [`metrics`]: the command line, the terminal walk of a call, logs,
+//!   metrics.
 
 pub mod admin;
 pub mod calendar;
@@ -23,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod flow;
 pub mod lines;
+pub mod metrics;
 pub mod oncall;
 pub mod phone;
 pub mod server;

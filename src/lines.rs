@@ -28,6 +28,7 @@ pub struct Line {
     pub support_channel: String,
     pub on_unavailable: OnUnavailable,
     pub require_registered_caller: bool,
+    pub fallback_numbers: Vec<PhoneNumber>,
 }
 
 impl Line {
@@ -46,6 +47,7 @@ impl Line {
             support_channel: settings.support_channel.clone(),
             on_unavailable: settings.on_unavailable,
             require_registered_caller: settings.require_registered_caller,
+            fallback_numbers: settings.fallback_numbers.clone(),
         }
     }
 }

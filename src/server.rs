@@ -19,6 +19,7 @@ use crate::cases::{CaseError, CaseSystem};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::flow::engine::Services;
+use crate::oncall::cache::OnCallCache;
 use crate::oncall::memory::MemoryStore;
 use crate::oncall::redis_store::RedisStore;
 use crate::oncall::store::{Store, StoreError};
@@ -85,6 +86,7 @@ impl AppState {
                 .map(|c| c.after_hours_packages.clone())
                 .unwrap_or_default(),
             store: Some(store),
+            oncall_cache: OnCallCache::default(),
         };
         Self {
             config,
@@ -110,6 +112,8 @@ pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
 
 /// All routes. `/voice/` routes sit behind the signature check.
 pub fn router(state: AppState) -> Router {
+    // Metrics recorded before the recorder exists would be lost.
+    let _ = crate::metrics::handle();
     let voice_routes = Router::new()
         .route("/voice/incoming", post(incoming))
         .route("/voice/step/{step}", post(step))
@@ -119,6 +123,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), webhook::verify));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
         .nest("/admin", crate::admin::router())
         .merge(voice_routes)
         .layer(CatchPanicLayer::custom(panic_answer))
@@ -165,6 +171,40 @@ impl Application {
 
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// Whether this replica can take calls, and how well: `ok`, or `degraded` (Redis down: calls are bridged from
+/// the cached chain or the fallback numbers). Both are 200, so a replica stays in rotation while it can still
+/// answer calls; the JSON says what is wrong.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let redis = match (state.config.settings.redis.configured_url(), state.store()) {
+        (None, _) => "embedded",
+        (Some(_), Some(store)) => match tokio::time::timeout(Duration::from_millis(500), store.load()).await {
+            Ok(Ok(data)) => {
+                state.services.oncall_cache.put(data);
+                "ok"
+            }
+            _ => "down",
+        },
+        (Some(_), None) => "down",
+    };
+    let cached = state.services.oncall_cache.get().map(|(age, _)| age.as_secs());
+    let degraded = redis == "down";
+    let body = format!(
+        "{{\"status\":\"{}\",\"config\":\"loaded\",\"redis\":\"{redis}\",\"oncall_cache_age_secs\":{}}}\n",
+        if degraded { "degraded" } else { "ok" },
+        cached.map_or("null".to_owned(), |age| age.to_string()),
+    );
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Prometheus text format.
+async fn metrics_text() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(),
+    )
+        .into_response()
 }
 
 async fn incoming(State(state): State<AppState>, Extension(params): Extension<WebhookParams>) -> Response {

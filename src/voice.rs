@@ -2,6 +2,8 @@
 //! run it, and turn every failure into TwiML that tells the caller something. Shared by the HTTP handlers
 //! and `simulate`.
 
+use std::time::{Duration, Instant};
+
 use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Trace};
 use crate::flow::state::CallState;
 use crate::lines::Line;
@@ -9,8 +11,14 @@ use crate::phone::mask;
 use crate::server::AppState;
 use crate::twiml::{Response, Verb};
 
+/// The longest a webhook may take before the caller hears an apology instead (the provider gives up at 15 s).
+pub const WEBHOOK_DEADLINE: Duration = Duration::from_secs(12);
+
+/// The longest a single store operation may take on a call's path.
+pub const STORE_DEADLINE: Duration = Duration::from_millis(400);
+
 /// How long "this call's note was sent" is remembered: longer than any call.
-const NOTED_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+const NOTED_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Said when a number reaches us that no line answers, and there is no default line.
 pub const UNKNOWN_NUMBER: &str = "We are sorry, this number does not have an after-hours support line. \
@@ -41,8 +49,40 @@ pub struct Answer {
 /// The form parameters of a webhook, in the order they came.
 pub type Params = [(String, String)];
 
-/// Answers one webhook. Never fails: a problem becomes a spoken apology and a hang-up, and is logged.
+/// Answers one webhook. Never fails: a problem becomes a spoken apology and a hang-up, and is logged. The
+/// whole answer has a deadline well inside the provider's 15 s.
 pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: &Params) -> Answer {
+    let started = Instant::now();
+    let label = match route {
+        Route::Incoming => "incoming".to_owned(),
+        Route::Step { step, event } => step_label(state, query, step, event),
+    };
+    let answer = match tokio::time::timeout(WEBHOOK_DEADLINE, answer_within(state, route, query, params)).await {
+        Ok(answer) => answer,
+        Err(_) => {
+            tracing::error!(step = %label, "webhook took longer than {} s: answering with an apology", WEBHOOK_DEADLINE.as_secs());
+            apology(state, TECHNICAL_PROBLEM, "the answer took too long")
+        }
+    };
+    metrics::histogram!(crate::metrics::WEBHOOK_SECONDS, "step" => label).record(started.elapsed().as_secs_f64());
+    answer
+}
+
+/// The metric label of a step URL: the step (and event) when the line's flow has that step, else
+/// `unknown`, so that made-up URLs cannot multiply the series.
+fn step_label(state: &AppState, query: &str, step: &str, event: Option<&str>) -> String {
+    let known = CallState::from_query(query)
+        .ok()
+        .and_then(|s| state.config.lines.by_key(&s.line).cloned())
+        .is_some_and(|line| line.flow.steps.contains_key(step));
+    match (known, event) {
+        (false, _) => "unknown".to_owned(),
+        (true, Some(event)) if event.len() <= 16 => format!("{step}/{event}"),
+        (true, _) => step.to_owned(),
+    }
+}
+
+async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: &Params) -> Answer {
     let input = CallInput::from_params(params);
     let (line, call_state, entry) = match route {
         Route::Incoming => {
@@ -55,6 +95,10 @@ pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: &Pa
                 return apology(state, UNKNOWN_NUMBER, "no line answers this number");
             };
             tracing::info!(call_sid = %input.call_sid, line = %line.key, from = %mask(&input.from), "incoming call");
+            metrics::counter!(crate::metrics::CALLS_STARTED, "line" => line.key.clone()).increment(1);
+            if let Some(busy) = rate_limited(state, line, &input).await {
+                return busy;
+            }
             (line, CallState::new(&line.key), Entry::Start)
         }
         Route::Step { step, event } => {
@@ -77,6 +121,43 @@ pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: &Pa
         }
     };
     run_flow(state, line, entry, &input, call_state).await
+}
+
+/// Turns away a caller who called this often within the window (counted in the store, so across replicas).
+/// A store that cannot count lets the call through: a night line fails open.
+async fn rate_limited(state: &AppState, line: &Line, input: &CallInput) -> Option<Answer> {
+    let limits = &state.config.settings.limits;
+    let store = state.store()?;
+    let window = Duration::from_secs(limits.window_secs);
+    let counted = tokio::time::timeout(STORE_DEADLINE, store.count_call(&input.from, window)).await;
+    let calls = match counted {
+        Ok(Ok(calls)) => calls,
+        Ok(Err(error)) => {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "count_call").increment(1);
+            tracing::warn!(%error, "rate limit not checked: the store cannot count");
+            return None;
+        }
+        Err(_) => {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "count_call").increment(1);
+            tracing::warn!("rate limit not checked: the store did not answer in time");
+            return None;
+        }
+    };
+    if calls <= u64::from(limits.calls_per_window) {
+        return None;
+    }
+    metrics::counter!(crate::metrics::RATE_LIMITED, "line" => line.key.clone()).increment(1);
+    tracing::warn!(from = %mask(&input.from), calls, line = %line.key, "caller over the rate limit");
+    let text = format!(
+        "We are sorry, this line is busy with your earlier calls. An engineer will call you back if your case needs \
+         it; you can also reach us through {}. Goodbye.",
+        line.support_channel
+    );
+    Some(apology(
+        state,
+        &text,
+        &format!("rate limit: call {calls} from this number within the window"),
+    ))
 }
 
 async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallInput, call_state: CallState) -> Answer {

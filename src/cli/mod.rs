@@ -173,6 +173,9 @@ async fn serve(path: &Path) -> ExitCode {
         }
     };
     let notes = state.notes.clone();
+    if let Some(store) = state.store().cloned() {
+        state.services.oncall_cache.spawn_refresher(store);
+    }
     let public_url = state.config.settings.server.public_url.as_str().to_owned();
     let app = match Application::build(state).await {
         Ok(app) => app,

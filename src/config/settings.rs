@@ -21,6 +21,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     #[serde(default)]
     pub paths: PathSettings,
+    #[serde(default)]
+    pub limits: LimitSettings,
     /// The case system; needed by flows with a `verify_case` step.
     #[serde(default)]
     pub cases: Option<CasesSettings>,
@@ -206,6 +208,9 @@ pub struct LineSettings {
     /// Only callers whose number is one of the case's contact phones get through.
     #[serde(default)]
     pub require_registered_caller: bool,
+    /// Rung all at once when the on-call data cannot be had at all (the store is down and nothing is cached).
+    #[serde(default)]
+    pub fallback_numbers: Vec<PhoneNumber>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -357,6 +362,24 @@ impl Default for NotesSettings {
 
 fn default_policy() -> Name {
     Name("default".into())
+}
+
+/// `[limits]`: how often one number may call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Calls from one number within the window that are answered; further ones hear that the line is busy.
+    pub calls_per_window: u32,
+    pub window_secs: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            calls_per_window: 6,
+            window_secs: 600,
+        }
+    }
 }
 
 /// `auto` follows the calendar; the two others pin the answer, for drills and maintenance.

@@ -12,6 +12,7 @@ use crate::calendar::spoken_datetime;
 use crate::cases::{CaseId, CaseSystem};
 use crate::flow::prompt::Prompt;
 use crate::lines::Line;
+use crate::oncall::cache::OnCallCache;
 use crate::oncall::store::Store;
 use crate::twiml::{Response, Verb, Voice};
 
@@ -90,6 +91,8 @@ pub struct Services {
     pub entitled_packages: Vec<String>,
     /// On-call data and call records.
     pub store: Option<Arc<dyn Store>>,
+    /// The last on-call data read, for when the store is down.
+    pub oncall_cache: OnCallCache,
 }
 
 /// Work a step asks for that happens after the webhook is answered.

@@ -19,6 +19,7 @@ struct Inner {
     data: OnCallData,
     acceptances: BTreeMap<(String, u32), (String, Instant)>,
     claims: BTreeMap<(String, String), Instant>,
+    calls: BTreeMap<String, (u64, Instant)>,
 }
 
 impl MemoryStore {
@@ -140,6 +141,17 @@ impl Store for MemoryStore {
             inner.claims.retain(|_, expires| *expires > now);
             let key = (call_sid.to_owned(), what.to_owned());
             Ok(inner.claims.insert(key, now + ttl).is_none())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn count_call<'a>(&'a self, from: &'a str, window: Duration) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let result = self.with(|inner| {
+            let now = Instant::now();
+            inner.calls.retain(|_, (_, ends)| *ends > now);
+            let entry = inner.calls.entry(from.to_owned()).or_insert((0, now + window));
+            entry.0 += 1;
+            Ok(entry.0)
         });
         Box::pin(async move { result })
     }

@@ -14,6 +14,7 @@
 //! | `P rotation:{ID}:overrides` | sorted set | overrides (JSON), scored by start (Unix seconds) |
 //! | `P call:{SID}:accepted:N` | string, TTL | the engineer who accepted escalation attempt N of call SID |
 //! | `P call:{SID}:once:WHAT` | string, TTL | set when a once-per-call action (the case note) was done |
+//! | `P rate:{FROM}:W` | string, TTL | calls from number FROM in rate-limit window W |
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -293,6 +294,25 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(self.set_once(self.key(&format!("call:{{{call_sid}}}:once:{what}")), "1", ttl))
+    }
+
+    fn count_call<'a>(&'a self, from: &'a str, window: Duration) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let seconds = window.as_secs().max(1);
+            let slot = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() / seconds);
+            let key = self.key(&format!("rate:{{{from}}}:{slot}"));
+            let mut connection = self.connection.clone();
+            // One round trip: count, and let the window's key expire after it.
+            let (count, _): (u64, bool) = redis::pipe()
+                .incr(&key, 1)
+                .expire(&key, seconds as i64)
+                .query_async(&mut connection)
+                .await
+                .map_err(backend)?;
+            Ok(count)
+        })
     }
 
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>> {

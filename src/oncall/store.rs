@@ -62,6 +62,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
+    /// Counts a call from `from` in the current window of `window` (a fixed window); returns the count so far.
+    fn count_call<'a>(&'a self, from: &'a str, window: Duration) -> BoxFuture<'a, Result<u64, StoreError>>;
+
     /// Who accepted `call_sid` in `attempt`, if anyone did.
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
 }

@@ -16,8 +16,10 @@ use serde::Deserialize;
 
 use crate::flow::engine::{Ctx, Trace, Transition};
 use crate::flow::prompt::Prompt;
-use crate::oncall::model::TierOnCall;
+use crate::oncall::cache::Source;
+use crate::oncall::model::{Engineer, OnCall, TierOnCall};
 use crate::twiml::{self, Dial, DialNumber, Verb};
+use crate::voice::STORE_DEADLINE;
 
 pub const OUTCOMES: &[&str] = &["accepted", "exhausted"];
 
@@ -114,32 +116,71 @@ impl Bridge {
     }
 
     /// The tiers to try, in order (repeats included, empty tiers skipped); `None` when there is nobody.
+    /// With the store down, the last on-call data read; with none, the line's fallback numbers.
     async fn chain(&self, ctx: &mut Ctx<'_>) -> Option<Vec<TierOnCall>> {
-        let policy = ctx.line.escalation_policy.as_str();
-        let Some(store) = ctx.services.store.clone() else {
-            tracing::error!(line = %ctx.line.key, "bridge: no on-call store configured");
-            ctx.note("bridge: no on-call store".into());
-            return None;
+        let policy = ctx.line.escalation_policy.clone();
+        let read = match ctx.services.store.clone() {
+            Some(store) => ctx.services.oncall_cache.read(store.as_ref(), STORE_DEADLINE).await,
+            None => Err("no on-call store".to_owned()),
         };
-        let data = match store.load().await {
-            Ok(data) => data,
+        let data = match read {
+            Ok((data, source)) => {
+                if source == Source::Stale {
+                    metrics::counter!(crate::metrics::ONCALL_FALLBACKS, "source" => "cache").increment(1);
+                    tracing::warn!(line = %ctx.line.key, "bridge: the store is down: ringing the last known on-call chain");
+                    ctx.note("bridge: the store is down: using the last known on-call chain".into());
+                }
+                data
+            }
             Err(error) => {
-                tracing::error!(%error, line = %ctx.line.key, "bridge: cannot read the on-call data");
-                ctx.note(format!("bridge: cannot read the on-call data ({error})"));
-                return None;
+                tracing::error!(%error, line = %ctx.line.key, "bridge: no on-call data: ringing the line's fallback numbers");
+                ctx.note(format!("bridge: no on-call data ({error})"));
+                return self.fallback(ctx);
             }
         };
-        let Some(chain) = data.on_call(policy, ctx.now) else {
+        let Some(chain) = data.on_call(&policy, ctx.now) else {
             tracing::error!(policy, line = %ctx.line.key, "bridge: the escalation policy does not exist");
             ctx.note(format!("bridge: no escalation policy {policy:?}"));
-            return None;
+            return self.fallback(ctx);
         };
         if chain.is_empty() {
             tracing::error!(policy, line = %ctx.line.key, "bridge: nobody is on call in any tier");
             ctx.note(format!("bridge: nobody is on call in policy {policy:?}"));
-            return None;
+            return self.fallback(ctx);
         }
         Some(chain.attempts().into_iter().cloned().collect())
+    }
+
+    /// One tier of the line's fallback numbers, when it has any.
+    fn fallback(&self, ctx: &mut Ctx<'_>) -> Option<Vec<TierOnCall>> {
+        let line = ctx.line;
+        if line.fallback_numbers.is_empty() {
+            return None;
+        }
+        metrics::counter!(crate::metrics::ONCALL_FALLBACKS, "source" => "fallback_numbers").increment(1);
+        ctx.note(format!(
+            "bridge: ringing the line's {} fallback numbers",
+            line.fallback_numbers.len()
+        ));
+        let people = line
+            .fallback_numbers
+            .iter()
+            .enumerate()
+            .map(|(i, phone)| OnCall {
+                engineer: Engineer {
+                    id: format!("fallback-{}", i + 1),
+                    name: format!("fallback number {}", i + 1),
+                    phone: phone.clone(),
+                    time_zone: line.tz,
+                },
+                until: None,
+                rotation: None,
+            })
+            .collect();
+        Some(vec![TierOnCall {
+            people,
+            ring_timeout_secs: crate::oncall::model::DEFAULT_RING_TIMEOUT_SECS,
+        }])
     }
 
     /// The dial ended: accepted by a human, or on to the next tier.
@@ -147,11 +188,17 @@ impl Bridge {
         let index = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0);
         let status = ctx.input.param("DialCallStatus").unwrap_or("").to_owned();
         let accepted = match &ctx.services.store {
-            Some(store) => store.acceptance(&ctx.input.call_sid, index).await,
+            Some(store) => {
+                match tokio::time::timeout(STORE_DEADLINE, store.acceptance(&ctx.input.call_sid, index)).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {} ms", STORE_DEADLINE.as_millis())),
+                }
+            }
             None => Ok(None),
         };
         match accepted {
             Ok(Some(engineer)) => {
+                dial_metric(index, "accepted");
                 ctx.note(format!(
                     "bridge: attempt {} accepted by {engineer} (dial status {status:?})",
                     index + 1
@@ -160,6 +207,7 @@ impl Bridge {
                 Transition::Next("accepted")
             }
             Ok(None) => {
+                dial_metric(index, "not_accepted");
                 ctx.note(format!(
                     "bridge: attempt {} not accepted (dial status {status:?})",
                     index + 1
@@ -168,8 +216,22 @@ impl Bridge {
                 self.run(ctx).await
             }
             Err(error) => {
+                // The store is down: the record may never have been written. A bridged call that went on
+                // ("completed", "answered") is taken as answered rather than ringing the next tier after it.
+                metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "acceptance").increment(1);
                 tracing::error!(%error, call_sid = %ctx.input.call_sid, "bridge: cannot read the acceptance record");
-                ctx.note(format!("bridge: acceptance unknown ({error}); trying the next tier"));
+                if matches!(status.as_str(), "completed" | "answered") {
+                    ctx.note(format!(
+                        "bridge: acceptance unknown ({error}); the dial {status}: taken as answered"
+                    ));
+                    ctx.state.set("accepted", "unknown (store unavailable)");
+                    dial_metric(index, "accepted");
+                    return Transition::Next("accepted");
+                }
+                ctx.note(format!(
+                    "bridge: acceptance unknown ({error}); the dial {status}: trying the next tier"
+                ));
+                dial_metric(index, "not_accepted");
                 ctx.state.attempts.insert(ctx.step.to_owned(), index + 1);
                 self.run(ctx).await
             }
@@ -235,9 +297,14 @@ impl Bridge {
             ctx.response.push(Verb::Hangup);
             return Transition::Wait;
         };
-        if let Err(error) = store.record_acceptance(&parent, index, &engineer, ACCEPTANCE_TTL).await {
+        let recorded = tokio::time::timeout(
+            STORE_DEADLINE,
+            store.record_acceptance(&parent, index, &engineer, ACCEPTANCE_TTL),
+        );
+        if !matches!(recorded.await, Ok(Ok(()))) {
             // The engineer is connected all the same: a human answering matters more than the record.
-            tracing::error!(%error, call_sid = %parent, engineer, "bridge: cannot record the acceptance");
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "record_acceptance").increment(1);
+            tracing::error!(call_sid = %parent, engineer, "bridge: cannot record the acceptance");
         }
         ctx.note(format!("bridge: {engineer} accepted attempt {}", index + 1));
         let text = "Connecting you now.".to_owned();
@@ -248,6 +315,10 @@ impl Bridge {
         });
         Transition::Wait
     }
+}
+
+fn dial_metric(index: u32, outcome: &'static str) {
+    metrics::counter!(crate::metrics::DIALS, "attempt" => (index + 1).to_string(), "outcome" => outcome).increment(1);
 }
 
 fn spaced(digits: &str) -> String {

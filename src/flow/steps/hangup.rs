@@ -16,6 +16,16 @@ impl Hangup {
     pub(crate) fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         ctx.response.push(Verb::Hangup);
         ctx.note("hang up".to_owned());
+        let vars = &ctx.state.vars;
+        let outcome = if vars.contains_key("accepted") {
+            "answered".to_owned()
+        } else if vars.contains_key("recording") {
+            "voicemail".to_owned()
+        } else {
+            vars.get("decision").cloned().unwrap_or_else(|| "ended".to_owned())
+        };
+        metrics::counter!(crate::metrics::CALLS_ENDED, "line" => ctx.line.key.clone(), "outcome" => outcome)
+            .increment(1);
         if let Some(note) = super::verify_case::closing_note(ctx) {
             ctx.effects.push(note);
         }

@@ -55,10 +55,12 @@ impl VerifyCase {
 
     pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let typed = ctx.state.vars.get(&self.case_from).cloned().unwrap_or_default();
+        let started = std::time::Instant::now();
         let lookup = match CaseId::parse(&typed) {
             Ok(id) => Some((id.clone(), self.lookup(ctx, &id).await)),
             Err(_) => None,
         };
+        let lookup_seconds = started.elapsed().as_secs_f64();
         let requirements = Requirements {
             registered_caller: ctx.line.require_registered_caller,
             entitled_packages: ctx.services.entitled_packages.clone(),
@@ -91,6 +93,8 @@ impl VerifyCase {
             (decision, _) => decision.as_str(),
         };
         ctx.state.set("decision", outcome);
+        metrics::counter!(crate::metrics::CASE_LOOKUPS, "outcome" => decision.as_str()).increment(1);
+        metrics::histogram!(crate::metrics::CASE_LOOKUP_SECONDS).record(lookup_seconds);
         Transition::Next(
             OUTCOMES
                 .iter()

@@ -1,0 +1,58 @@
+//! Metrics: the names and labels we record, and the Prometheus recorder that `GET /metrics` renders.
+//!
+//! The recorder is process-wide (the `metrics` facade has one); it is installed on first use, so servers
+//! started by tests in one process share it.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Calls that reached a line, by line.
+pub const CALLS_STARTED: &str = "afterhours_calls_started_total";
+/// Calls that ended in the flow, by line and outcome (answered, voicemail, the case decision, ...).
+pub const CALLS_ENDED: &str = "afterhours_calls_ended_total";
+/// Time to answer a webhook, by step (`incoming`, or the step and event of the URL).
+pub const WEBHOOK_SECONDS: &str = "afterhours_webhook_duration_seconds";
+/// Case lookups by outcome (the decision), and their duration.
+pub const CASE_LOOKUPS: &str = "afterhours_case_lookups_total";
+pub const CASE_LOOKUP_SECONDS: &str = "afterhours_case_lookup_duration_seconds";
+/// Dials by escalation attempt (1-based) and outcome (`accepted`, `not_accepted`).
+pub const DIALS: &str = "afterhours_dials_total";
+/// Store operations that failed (Redis errors and timeouts), by operation.
+pub const STORE_ERRORS: &str = "afterhours_store_errors_total";
+/// Calls turned away by the per-caller rate limit, by line.
+pub const RATE_LIMITED: &str = "afterhours_calls_rate_limited_total";
+/// Age of the status-page cache in seconds (absent when there is none).
+pub const STATUS_CACHE_AGE: &str = "afterhours_status_cache_age_seconds";
+/// Bridges that used the cached on-call chain or the line's fallback numbers, by source.
+pub const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
+
+/// Buckets for webhook and lookup latencies: sub-millisecond to the provider's 15 s limit.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's recorder, installed on first call; `None` if another recorder was installed first.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .ok()?;
+            builder.install_recorder().ok()
+        })
+        .as_ref()
+}
+
+/// The metrics in Prometheus text format.
+pub fn render() -> String {
+    handle().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+/// Records how long something took, in seconds.
+pub fn seconds(elapsed: Duration) -> f64 {
+    elapsed.as_secs_f64()
+}

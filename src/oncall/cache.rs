@@ -1,0 +1,85 @@
+//! The last on-call data read from the store, kept in memory so that a call is still bridged when Redis is
+//! down, and so that a busy night does not read Redis for every dial. Refreshed by each successful read and
+//! by a background task.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use super::model::OnCallData;
+use super::store::Store;
+
+/// Data younger than this is used without asking the store again.
+pub const FRESH_FOR: Duration = Duration::from_secs(10);
+
+/// How often the background task refreshes the cache.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
+
+/// When the data was read, and the data.
+type Entry = (Instant, Arc<OnCallData>);
+
+#[derive(Debug, Clone, Default)]
+pub struct OnCallCache {
+    inner: Arc<RwLock<Option<Entry>>>,
+}
+
+/// Where on-call data came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Read from the store just now.
+    Store,
+    /// Read recently enough to need no new read.
+    Fresh,
+    /// The store failed: the last data it gave.
+    Stale,
+}
+
+impl OnCallCache {
+    pub fn put(&self, data: OnCallData) -> Arc<OnCallData> {
+        let data = Arc::new(data);
+        if let Ok(mut slot) = self.inner.write() {
+            *slot = Some((Instant::now(), data.clone()));
+        }
+        data
+    }
+
+    /// The cached data and its age, if any.
+    pub fn get(&self) -> Option<(Duration, Arc<OnCallData>)> {
+        let slot = self.inner.read().ok()?;
+        slot.as_ref().map(|(at, data)| (at.elapsed(), data.clone()))
+    }
+
+    /// Fresh data from the cache, else from the store within `deadline`, else the last data the store gave.
+    pub async fn read(&self, store: &dyn Store, deadline: Duration) -> Result<(Arc<OnCallData>, Source), String> {
+        if let Some((_, data)) = self.get().filter(|(age, _)| *age < FRESH_FOR) {
+            return Ok((data, Source::Fresh));
+        }
+        let error = match tokio::time::timeout(deadline, store.load()).await {
+            Ok(Ok(data)) => return Ok((self.put(data), Source::Store)),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {} ms", deadline.as_millis()),
+        };
+        metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "load").increment(1);
+        match self.get() {
+            Some((_, data)) => Ok((data, Source::Stale)),
+            None => Err(error),
+        }
+    }
+
+    /// Refreshes the cache from the store every [`REFRESH_EVERY`], for as long as the process runs.
+    pub fn spawn_refresher(&self, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(REFRESH_EVERY);
+            loop {
+                ticks.tick().await;
+                match tokio::time::timeout(Duration::from_secs(5), store.load()).await {
+                    Ok(Ok(data)) => {
+                        cache.put(data);
+                    }
+                    Ok(Err(error)) => tracing::warn!(%error, "on-call cache not refreshed"),
+                    Err(_) => tracing::warn!("on-call cache not refreshed: the store did not answer"),
+                }
+            }
+        })
+    }
+}
