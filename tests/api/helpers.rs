@@ -32,15 +32,27 @@ pub struct Spawn {
 /// A server whose clock reads `at` (RFC 3339 with offset, e.g. "2026-11-27T20:00:00-05:00").
 pub fn at(rfc3339: &str) -> Spawn {
     let at = DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc);
+    let nobody = format!("http://{}", closed_port());
     let env = [
         ("AFTERHOURS_SERVER__LISTEN", "127.0.0.1:0"),
         ("AFTERHOURS_SERVER__PUBLIC_URL", PUBLIC_URL),
         ("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN),
+        // Unless a test names a case system, lookups go to a port where nothing listens.
+        ("AFTERHOURS_CASES__BASE_URL", nobody.as_str()),
+        ("AFTERHOURS_CASES__NOTES__BACKOFF_MS", "20"),
     ];
     Spawn {
         at,
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
     }
+}
+
+/// A loopback address where nothing listens (bound, then released).
+pub fn closed_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 /// Friday 2026-11-27, 20:00 in New York: after hours.
@@ -54,6 +66,11 @@ pub fn tuesday_morning() -> Spawn {
 }
 
 impl Spawn {
+    /// Another server at the same Friday night.
+    pub fn at_same_night() -> Spawn {
+        friday_night()
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.into(), value.into()));

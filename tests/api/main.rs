@@ -8,4 +8,6 @@ mod cases;
 mod helpers;
 mod intake;
 mod night_line;
+mod operations;
+mod outage;
 mod zendesk;

@@ -1,0 +1,128 @@
+//! What operations sees and what protects the line: metrics, readiness, the per-caller rate limit, a storm.
+
+use std::sync::Arc;
+
+use crate::helpers::*;
+
+async fn get(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app.client.get(format!("{}{path}", app.address)).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn metrics_count_calls_by_line_and_time_webhooks_by_step() {
+    let app = friday_night().start().await;
+    let first = app.incoming(CALLER, US_LINE).await;
+    app.follow(first.action(), &[("Digits", "")]).await;
+
+    let (status, text) = get(&app, "/metrics").await;
+
+    assert_eq!(status, 200);
+    assert!(text.contains("afterhours_calls_started_total{line=\"us\"}"), "{text}");
+    assert!(
+        text.contains("afterhours_webhook_duration_seconds_bucket{step=\"incoming\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("afterhours_webhook_duration_seconds_bucket{step=\"case_number/digits\""),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_made_up_step_is_counted_as_unknown_not_as_a_new_series() {
+    let app = friday_night().start().await;
+    app.post_signed("/voice/step/made_up_step_4711?line=us", &call_fields(CALLER, US_LINE))
+        .await
+        .twiml();
+    let (_, text) = get(&app, "/metrics").await;
+    assert!(!text.contains("made_up_step_4711"), "{text}");
+    assert!(text.contains("step=\"unknown\""), "{text}");
+}
+
+#[tokio::test]
+async fn readyz_reports_the_embedded_store_as_ready() {
+    let app = friday_night().start().await;
+    let (status, body) = get(&app, "/readyz").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    assert!(body.contains("\"redis\":\"embedded\""), "{body}");
+}
+
+#[tokio::test]
+async fn readyz_says_degraded_when_redis_does_not_answer() {
+    let nowhere = format!("redis://{}", closed_port());
+    let app = friday_night().env("AFTERHOURS_REDIS__URL", &nowhere).start().await;
+    let (status, body) = get(&app, "/readyz").await;
+    assert_eq!(status, 200, "a replica that can still bridge stays in rotation");
+    assert!(body.contains("\"status\":\"degraded\""), "{body}");
+    assert!(body.contains("\"redis\":\"down\""), "{body}");
+}
+
+#[tokio::test]
+async fn the_seventh_call_within_ten_minutes_from_one_number_hears_that_the_line_is_busy() {
+    let app = friday_night().start().await;
+    for _ in 0..6 {
+        assert!(app.incoming(CALLER, US_LINE).await.gather_action.is_some());
+    }
+    let busy = app.incoming(CALLER, US_LINE).await;
+    assert!(
+        busy.says_contains("this line is busy with your earlier calls"),
+        "{}",
+        busy.said()
+    );
+    assert!(busy.says_contains("the support portal"), "{}", busy.said());
+    assert!(busy.hangup);
+    // Another number is not affected.
+    assert!(app.incoming("+15557654321", US_LINE).await.gather_action.is_some());
+}
+
+#[tokio::test]
+async fn the_limit_is_configurable() {
+    let app = friday_night()
+        .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "2")
+        .start()
+        .await;
+    app.incoming(CALLER, US_LINE).await;
+    app.incoming(CALLER, US_LINE).await;
+    assert!(app.incoming(CALLER, US_LINE).await.says_contains("this line is busy"));
+}
+
+#[tokio::test]
+async fn a_storm_of_a_thousand_calls_from_one_number_is_answered_and_held_off() {
+    let app = Arc::new(friday_night().start().await);
+    let mut answered = 0;
+    let mut busy = 0;
+    for batch in 0..20 {
+        let calls: Vec<_> = (0..50)
+            .map(|i| {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let mut fields = call_fields(CALLER, US_LINE);
+                    fields[0].1 = format!("CA{:032}", batch * 50 + i);
+                    app.post_signed("/voice/incoming", &fields).await
+                })
+            })
+            .collect();
+        for call in calls {
+            let reply = call.await.unwrap();
+            let twiml = reply.twiml();
+            if twiml.says_contains("this line is busy") {
+                busy += 1;
+            } else {
+                assert!(twiml.gather_action.is_some(), "{}", twiml.xml);
+                answered += 1;
+            }
+        }
+    }
+    assert_eq!((answered, busy), (6, 994));
+}
+
+#[tokio::test]
+async fn the_same_call_sid_replayed_gets_the_same_answer() {
+    let app = friday_night().start().await;
+    let first = app.incoming(CALLER, US_LINE).await;
+    let again = app.follow(first.action(), &[("Digits", "12")]).await;
+    let replayed = app.follow(first.action(), &[("Digits", "12")]).await;
+    assert_eq!(again.xml, replayed.xml);
+}

@@ -1,0 +1,287 @@
+//! The night Redis goes away: calls in progress and new calls are still bridged (from the cached on-call
+//! chain, or the line's fallback numbers), every webhook still answers TwiML, and the service recovers by
+//! itself when Redis is back. Each test runs a redis-server of its own, so that it can stop and restart it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use afterhours::oncall::redis_store::RedisStore;
+use afterhours::oncall::store::{Store, import};
+use serde_json::json;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+/// A redis-server that the test starts, kills and starts again on the same port. It keeps its data in an
+/// append-only file, as a production Redis should, so that a restart loses nothing.
+struct OwnRedis {
+    address: SocketAddr,
+    dir: std::path::PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let address = closed_port();
+        let dir = std::env::temp_dir().join(format!("afterhours-outage-{}-{}", std::process::id(), address.port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = OwnRedis {
+            address,
+            dir,
+            child: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://{}", self.address)
+    }
+
+    /// Starts (again) on the same port, and waits until it answers.
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.address.port().to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed: run the tests with ./scripts/test");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(self.address).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on {}", self.address);
+    }
+
+    /// Kills it, as a crash would.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A case system that verifies case 123456 and takes notes.
+async fn case_system() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/cases/123456"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "severity": "critical", "environment": "production", "status": "open",
+            "customer": "ACME Corp", "contact_phones": ["+15551234567"]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex("^/cases/[0-9]+/notes$"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn import_shipped_rotation(redis: &OwnRedis) -> RedisStore {
+    let store = RedisStore::new(&redis.url(), "afterhours:").unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml");
+    import(&store, &afterhours::oncall::file::load(&file).unwrap())
+        .await
+        .unwrap();
+    store
+}
+
+/// Waits until Redis answers the store again (the connection manager reconnects in the background).
+async fn until_it_answers(store: &RedisStore) {
+    for _ in 0..100 {
+        if store.load().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("Redis did not come back");
+}
+
+/// A night call that enters case 123456 and is verified: what the caller hears next.
+async fn verified_call(app: &TestApp) -> Twiml {
+    let first = app.incoming(CALLER, US_LINE).await;
+    app.follow(first.action(), &[("Digits", "123456")]).await
+}
+
+const BOB: &str = "+15550100002";
+const CAROL: &str = "+15550100003";
+
+#[tokio::test]
+async fn calls_are_still_bridged_while_redis_is_down_and_all_is_well_again_when_it_is_back() {
+    let mut redis = OwnRedis::start();
+    let store = import_shipped_rotation(&redis).await;
+    let cases = case_system().await;
+    let app = friday_night()
+        .cases(&cases.uri())
+        .env("AFTERHOURS_REDIS__URL", &redis.url())
+        .start()
+        .await;
+
+    let tier_1 = verified_call(&app).await;
+    assert_eq!(
+        tier_1.dial_numbers.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(),
+        [BOB]
+    );
+
+    redis.stop();
+
+    // The call in progress: the dial rang out, the record cannot be read, the next tier comes from the cache.
+    let tier_2 = app
+        .follow(
+            tier_1.dial_action.as_deref().unwrap(),
+            &[("DialCallStatus", "no-answer")],
+        )
+        .await;
+    assert_eq!(
+        tier_2.dial_numbers.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(),
+        [CAROL],
+        "{}",
+        tier_2.xml
+    );
+    // A new call: counted nowhere (the limit fails open), verified, bridged from the cache.
+    let new_call = verified_call(&app).await;
+    assert_eq!(
+        new_call.dial_numbers.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(),
+        [BOB],
+        "{}",
+        new_call.xml
+    );
+    // Carol answers the first call and accepts; the record cannot be written, but the dial went on.
+    let (_, whisper_url) = &tier_2.dial_numbers[0];
+    let parent = call_fields(CALLER, US_LINE)[0].1.clone();
+    let whisper = app.follow(whisper_url, &[("ParentCallSid", &parent)]).await;
+    let connected = app
+        .follow(whisper.action(), &[("ParentCallSid", &parent), ("Digits", "1")])
+        .await;
+    assert!(connected.says_contains("Connecting you now."), "{}", connected.xml);
+    let ended = app
+        .follow(
+            tier_2.dial_action.as_deref().unwrap(),
+            &[("DialCallStatus", "completed")],
+        )
+        .await;
+    assert!(
+        ended.hangup,
+        "a completed dial is taken as answered while the record cannot be read: {}",
+        ended.xml
+    );
+
+    redis.restart();
+    until_it_answers(&store).await;
+
+    // Recovered: a new call's acceptance is recorded again and read back from Redis.
+    let later = Spawn::at_same_night()
+        .cases(&cases.uri())
+        .env("AFTERHOURS_REDIS__URL", &redis.url())
+        .start()
+        .await;
+    let call = "CA00000000000000000000000000000099";
+    let mut fields = call_fields(CALLER, US_LINE);
+    fields[0].1 = call.to_owned();
+    let first = later.post_signed("/voice/incoming", &fields).await.twiml();
+    let path = first.action().strip_prefix(PUBLIC_URL).unwrap().to_owned();
+    fields.push(("Digits".into(), "123456".into()));
+    let dial = later.post_signed(&path, &fields).await.twiml();
+    assert!(!dial.dial_numbers.is_empty(), "{}", dial.xml);
+    let (_, whisper_url) = &dial.dial_numbers[0];
+    let whisper = later.follow(whisper_url, &[("ParentCallSid", call)]).await;
+    later
+        .follow(whisper.action(), &[("ParentCallSid", call), ("Digits", "1")])
+        .await;
+    assert_eq!(store.acceptance(call, 0).await.unwrap().as_deref(), Some("bob"));
+}
+
+#[tokio::test]
+async fn with_redis_down_from_the_start_the_lines_fallback_numbers_are_rung() {
+    let cases = case_system().await;
+    let nowhere = format!("redis://{}", closed_port());
+    let app = friday_night()
+        .cases(&cases.uri())
+        .env("AFTERHOURS_REDIS__URL", &nowhere)
+        .env(
+            "AFTERHOURS_LINES__US__FALLBACK_NUMBERS",
+            "[\"+15550109999\", \"+15550109998\"]",
+        )
+        .start()
+        .await;
+
+    let twiml = verified_call(&app).await;
+
+    assert_eq!(
+        twiml.dial_numbers.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(),
+        ["+15550109999", "+15550109998"],
+        "{}",
+        twiml.xml
+    );
+    assert_eq!(twiml.dial_caller_id.as_deref(), Some(US_LINE));
+}
+
+#[tokio::test]
+async fn with_redis_down_and_no_fallback_numbers_the_caller_can_leave_a_voicemail() {
+    let cases = case_system().await;
+    let nowhere = format!("redis://{}", closed_port());
+    let app = friday_night()
+        .cases(&cases.uri())
+        .env("AFTERHOURS_REDIS__URL", &nowhere)
+        .start()
+        .await;
+
+    let twiml = verified_call(&app).await;
+
+    assert!(twiml.record_action.is_some(), "{}", twiml.xml);
+}
+
+#[tokio::test]
+async fn redis_errors_in_the_middle_of_a_pipeline_fall_back_like_an_outage() {
+    let redis = OwnRedis::start();
+    let store = import_shipped_rotation(&redis).await;
+    // The engineers hash replaced by a string: the load pipeline's second command fails (WRONGTYPE).
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("afterhours:engineers")
+        .arg("oops")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(store.load().await.is_err());
+    let cases = case_system().await;
+    let app = friday_night()
+        .cases(&cases.uri())
+        .env("AFTERHOURS_REDIS__URL", &redis.url())
+        .env("AFTERHOURS_LINES__US__FALLBACK_NUMBERS", "[\"+15550109999\"]")
+        .start()
+        .await;
+
+    let twiml = verified_call(&app).await;
+
+    assert_eq!(
+        twiml.dial_numbers.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(),
+        ["+15550109999"]
+    );
+}
