@@ -15,6 +15,7 @@
 //! | `GET /admin/overrides?rotation=ID` | the overrides, of one rotation or of all |
 //! | `POST /admin/overrides` | adds one (201, the override as stored) |
 //! | `DELETE /admin/overrides/{rotation}/{id}` | removes one (204) |
+//! | `GET /admin/calls?since=RFC3339&case=ID&limit=N` | the call log, newest first (default limit 100) |
 //!
 //! Bodies are JSON, at most [`MAX_BODY_BYTES`] (413 above). Errors are `{"error": "..."}`: 400 for a bad
 //! query, 404 for what does not exist, 409 for a stale version (with the current `"version"`), 422 for a body
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/rotations/{id}", get(get_rotation).put(put_rotation))
         .route("/overrides", get(list_overrides).post(add_override))
         .route("/overrides/{rotation}/{id}", delete(remove_override))
+        .route("/calls", get(calls))
         .route("/{*rest}", any(unknown_route))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
@@ -340,6 +342,21 @@ async fn oncall(_: Admin, State(state): State<AppState>, RawQuery(query): RawQue
         repeat: chain.repeat,
     };
     Ok(json(StatusCode::OK, &body))
+}
+
+async fn calls(_: Admin, State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, AdminError> {
+    let since = query_param(query.as_deref(), "since")
+        .map(|t| parse_instant(&t))
+        .transpose()?;
+    let case = query_param(query.as_deref(), "case");
+    let limit = match query_param(query.as_deref(), "limit") {
+        Some(n) => n
+            .parse::<usize>()
+            .map_err(|_| AdminError::BadRequest(format!("limit: {n:?} is not a number")))?,
+        None => 100,
+    };
+    let records = crate::calllog::find(store(&state)?, since, case.as_deref(), limit.min(10_000)).await?;
+    Ok(json(StatusCode::OK, &records))
 }
 
 async fn get_rotation(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AdminError> {

@@ -10,6 +10,8 @@
 //! - [`config`]: the configuration files, environment overrides and secrets, loaded once.
 //! - [`lines`]: the support lines as served: dialled number → time zone, calendar, flow.
 //! - [`clock`]: the injected time source.
+//! - [`status`]: status-page announcements: the summary fetched in the background, kept in memory.
+//! - [`calllog`]: one record per call, in a Redis stream.
 //! - [`voice`]: answering one webhook (shared by the server and `simulate`).
 //! - [`oncall`]: who is on call (rotations, overrides, escalation policies), the rotation file, the stores.
 //! - [`webhook`], [`server`], [`admin`]: HTTP intake (body limit, signature), the axum application, the admin API.
@@ -18,6 +20,7 @@
 
 pub mod admin;
 pub mod calendar;
+pub mod calllog;
 pub mod cases;
 pub mod cli;
 pub mod clock;
@@ -30,6 +33,7 @@ pub mod phone;
 pub mod server;
 pub mod signature;
 pub mod simulate;
+pub mod status;
 pub mod telemetry;
 pub mod twiml;
 pub mod voice;

@@ -86,6 +86,7 @@ impl AppState {
                 .map(|c| c.after_hours_packages.clone())
                 .unwrap_or_default(),
             store: Some(store),
+            status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
             oncall_cache: OnCallCache::default(),
         };
         Self {
@@ -243,22 +244,32 @@ async fn step_event(
     )
 }
 
-/// Call-status callbacks: acknowledged (the call log records them from a later issue on).
-async fn status(Extension(params): Extension<WebhookParams>) -> Response {
+/// Call-status callbacks: the final one closes the call's record into the call log, with its duration.
+async fn status(State(state): State<AppState>, Extension(params): Extension<WebhookParams>) -> Response {
     let get = |name: &str| {
         params
             .0
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     };
+    let (call_sid, call_status) = (get("CallSid"), get("CallStatus"));
     tracing::info!(
-        call_sid = get("CallSid"),
-        status = get("CallStatus"),
+        call_sid,
+        status = call_status,
         duration = get("CallDuration"),
         "call status"
     );
+    if crate::calllog::is_final(&call_status) && !call_sid.is_empty() {
+        if let Some(store) = state.store().cloned() {
+            let duration = get("CallDuration").parse().ok();
+            let max_records = state.config.settings.call_log.max_records;
+            tokio::spawn(async move {
+                voice::close_call(store.as_ref(), &call_sid, Some(call_status), duration, max_records).await;
+            });
+        }
+    }
     twiml_response(Answer::default())
 }
 

@@ -107,6 +107,7 @@ impl Call<'_> {
         }
         for effect in &answer.effects {
             match effect {
+                Effect::LogCall { .. } | Effect::CallEnded { .. } => {}
                 Effect::CaseNote { case, body, .. } => {
                     writeln!(out, "  note    case {case} (not sent by simulate): {body}")?
                 }

@@ -102,8 +102,20 @@ impl Response {
             }
             Ok(())
         });
-        String::from_utf8(writer.into_inner()).unwrap_or_default()
+        let xml = String::from_utf8(writer.into_inner()).unwrap_or_default();
+        // XML 1.0 cannot carry most control characters, nor U+FFFE and U+FFFF, not even escaped: a document
+        // with one is refused whole. The markup has none, so any here came from a text or value: drop them.
+        if xml.chars().all(is_xml_char) {
+            xml
+        } else {
+            xml.chars().filter(|c| is_xml_char(*c)).collect()
+        }
     }
+}
+
+/// XML 1.0's `Char` production (Rust strings hold no surrogates).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
 }
 
 type XmlResult = std::io::Result<()>;

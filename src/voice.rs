@@ -4,9 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::calllog::CallEvent;
 use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Trace};
 use crate::flow::state::CallState;
 use crate::lines::Line;
+use crate::oncall::store::Store;
 use crate::phone::mask;
 use crate::server::AppState;
 use crate::twiml::{Response, Verb};
@@ -165,6 +167,8 @@ async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallI
     match engine::run(&line.flow, entry, &mut ctx).await {
         Ok(()) => {
             tracing::debug!(call_sid = %input.call_sid, line = %line.key, trace = ?ctx.trace, "answered");
+            let log = call_log_entry(&ctx, line);
+            ctx.effects.insert(0, log);
             Answer {
                 effects: ctx.effects,
                 response: ctx.response,
@@ -175,6 +179,39 @@ async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallI
             tracing::error!(call_sid = %input.call_sid, line = %line.key, %error, "flow failed");
             apology(state, TECHNICAL_PROBLEM, &error.to_string())
         }
+    }
+}
+
+/// What a webhook adds to its call's record: the summary so far and the decisions it made. An engineer's leg
+/// is logged under the caller's call.
+fn call_log_entry(ctx: &Ctx<'_>, line: &Line) -> Effect {
+    let input = ctx.input;
+    let call_sid = input.param("ParentCallSid").unwrap_or(&input.call_sid).to_owned();
+    let mut summary = vec![("line".to_owned(), line.key.clone())];
+    if input.param("ParentCallSid").is_none() {
+        summary.push(("from".to_owned(), input.from.clone()));
+        summary.push(("to".to_owned(), input.to.clone()));
+    }
+    for name in ["case", "decision", "customer", "dialled", "accepted", "recording"] {
+        if let Some(value) = ctx.state.vars.get(name) {
+            summary.push((name.to_owned(), value.clone()));
+        }
+    }
+    let events = ctx
+        .trace
+        .iter()
+        .filter_map(|t| match t {
+            Trace::Decision(what) => Some(CallEvent {
+                at: ctx.now,
+                what: what.clone(),
+            }),
+            Trace::Say(_) => None,
+        })
+        .collect();
+    Effect::LogCall {
+        call_sid,
+        summary,
+        events,
     }
 }
 
@@ -219,6 +256,51 @@ pub fn dispatch(state: &AppState, effects: Vec<Effect>) {
                     }
                 });
             }
+            Effect::LogCall {
+                call_sid,
+                summary,
+                events,
+            } => {
+                let Some(store) = state.store().cloned() else { continue };
+                let (now, ttl) = (
+                    state.clock.now(),
+                    Duration::from_secs(state.config.settings.call_log.ttl_secs),
+                );
+                tokio::spawn(async move {
+                    if let Err(error) = store.note_call(&call_sid, now, summary, events, ttl).await {
+                        metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "note_call").increment(1);
+                        tracing::warn!(%error, call_sid, "call log: this webhook's decisions were not recorded");
+                    }
+                });
+            }
+            Effect::CallEnded { call_sid } => {
+                let Some(store) = state.store().cloned() else { continue };
+                let settings = state.config.settings.call_log.clone();
+                tokio::spawn(async move {
+                    // The status callback normally closes the record, with the duration; this is for when it
+                    // is not configured.
+                    tokio::time::sleep(Duration::from_secs(settings.close_after_secs)).await;
+                    close_call(store.as_ref(), &call_sid, None, None, settings.max_records).await;
+                });
+            }
+        }
+    }
+}
+
+/// Closes a call's record into the log (once), logging a failure.
+pub async fn close_call(
+    store: &dyn Store,
+    call_sid: &str,
+    status: Option<String>,
+    duration: Option<u64>,
+    max_records: u64,
+) {
+    match store.close_call(call_sid, status, duration, max_records).await {
+        Ok(true) => tracing::debug!(call_sid, "call log: record closed"),
+        Ok(false) => {}
+        Err(error) => {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "close_call").increment(1);
+            tracing::warn!(%error, call_sid, "call log: the record could not be closed");
         }
     }
 }

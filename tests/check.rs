@@ -497,10 +497,7 @@ fn flow_graph_prints_the_flow_as_a_mermaid_flowchart() {
     let run = afterhours(&shipped_config(), &["flow", "graph", "critical-incident"], &[]);
     assert!(run.success, "{run:?}");
     assert!(run.stdout.starts_with("flowchart TD\n"), "{run:?}");
-    assert!(
-        run.stdout.contains("\n    s_hours -->|closed| s_case_number\n"),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains("\n    s_hours -->|closed| s_status\n"), "{run:?}");
     assert!(run.stdout.contains("\n    s_hours -->|open| s_daytime\n"), "{run:?}");
     assert_eq!(run.stderr, "", "{run:?}");
 }

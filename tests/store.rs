@@ -256,3 +256,64 @@ async fn a_once_per_call_action_is_claimed_once(store: Arc<dyn Store>) {
     assert!(store.claim_once("CA1", "other", ttl).await.unwrap(), "another action");
 }
 both_stores!(a_once_per_call_action_is_claimed_once);
+
+async fn a_call_is_logged_once_with_everything_its_webhooks_noted(store: Arc<dyn Store>) {
+    use afterhours::calllog::CallEvent;
+    let ttl = Duration::from_secs(60);
+    let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let event = |what: &str| CallEvent {
+        at: t,
+        what: what.into(),
+    };
+    let pairs = |items: &[(&str, &str)]| {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    store
+        .note_call(
+            "CA1",
+            t,
+            pairs(&[("line", "us"), ("from", "+15551234567")]),
+            vec![event("business hours: closed")],
+            ttl,
+        )
+        .await
+        .unwrap();
+    store
+        .note_call(
+            "CA1",
+            t,
+            pairs(&[("case", "123456"), ("decision", "verified")]),
+            vec![event("case 123456: verified")],
+            ttl,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .close_call("CA1", Some("completed".into()), Some(42), 1000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .close_call("CA1", Some("completed".into()), Some(42), 1000)
+            .await
+            .unwrap(),
+        "once"
+    );
+    let records = store.calls(None, 10).await.unwrap();
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record.summary["line"], "us");
+    assert_eq!(record.summary["decision"], "verified");
+    assert_eq!(record.events.len(), 2);
+    assert_eq!(
+        (record.status.as_deref(), record.duration_secs),
+        (Some("completed"), Some(42))
+    );
+    assert_eq!(record.started, Some(t));
+}
+both_stores!(a_call_is_logged_once_with_everything_its_webhooks_noted);

@@ -57,6 +57,8 @@ pub enum Command {
     },
     /// Who is on call: the whole escalation chain of a line (or of every line), now or at a given time.
     Oncall(oncall::OncallArgs),
+    /// The call log, newest first.
+    Calls(oncall::CallsArgs),
     /// Rotations in the store: import a rotation file, export the store as one.
     Rotation {
         #[command(subcommand)]
@@ -120,6 +122,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         } => flow_graph(&cli.config, &name),
         Command::Sign { url, params } => sign(&cli.config, &url, &params),
         Command::Oncall(args) => oncall::oncall(&cli.config, args).await,
+        Command::Calls(args) => oncall::calls(&cli.config, args).await,
         Command::Rotation { command } => oncall::rotation(&cli.config, command).await,
         Command::Override { command } => oncall::override_command(&cli.config, command).await,
     }
@@ -173,6 +176,7 @@ async fn serve(path: &Path) -> ExitCode {
         }
     };
     let notes = state.notes.clone();
+    let _status_refresher = crate::status::start_refresher(&state);
     if let Some(store) = state.store().cloned() {
         state.services.oncall_cache.spawn_refresher(store);
     }

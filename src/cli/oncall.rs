@@ -25,6 +25,22 @@ pub struct OncallArgs {
     at: Option<DateTime<FixedOffset>>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct CallsArgs {
+    /// Only calls that started at or after this instant (RFC 3339).
+    #[arg(long)]
+    since: Option<DateTime<FixedOffset>>,
+    /// Only calls about this case.
+    #[arg(long)]
+    case: Option<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Every field and decision as JSON lines, instead of one line per call.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RotationCommand {
     /// Reads a rotation file (engineers, rotations, overrides, policies) and writes it to the store. A file
@@ -162,6 +178,27 @@ fn print_chain(chain: &Chain, tz: chrono_tz::Tz, zone: &str) {
     }
     if chain.is_empty() {
         println!("  NOBODY is on call: calls go straight to voicemail");
+    }
+}
+
+pub(super) async fn calls(path: &Path, args: CallsArgs) -> ExitCode {
+    let (_, store) = match open(path) {
+        Ok(opened) => opened,
+        Err(code) => return code,
+    };
+    let since = args.since.map(|t| t.with_timezone(&Utc));
+    match crate::calllog::find(store.as_ref(), since, args.case.as_deref(), args.limit).await {
+        Ok(records) => {
+            for record in records {
+                if args.json {
+                    println!("{}", serde_json::to_string(&record).unwrap_or_default());
+                } else {
+                    println!("{}", record.one_line());
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
     }
 }
 

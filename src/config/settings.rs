@@ -23,9 +23,14 @@ pub struct Settings {
     pub paths: PathSettings,
     #[serde(default)]
     pub limits: LimitSettings,
+    #[serde(default)]
+    pub call_log: CallLogSettings,
     /// The case system; needed by flows with a `verify_case` step.
     #[serde(default)]
     pub cases: Option<CasesSettings>,
+    /// The status page whose incidents the `status` step announces; without it the step says nothing.
+    #[serde(default)]
+    pub status_page: Option<crate::status::StatusPageSettings>,
     /// Support lines by name; the name appears in webhook URLs and environment overrides.
     pub lines: BTreeMap<Name, LineSettings>,
 }
@@ -362,6 +367,28 @@ impl Default for NotesSettings {
 
 fn default_policy() -> Name {
     Name("default".into())
+}
+
+/// `[call_log]`: one record per call, in the store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallLogSettings {
+    /// About how many records the log keeps (the oldest go first).
+    pub max_records: u64,
+    /// A record is closed this long after the call hung up, if the call-status callback has not closed it.
+    pub close_after_secs: u64,
+    /// How long an open record is kept for a call that never ends properly.
+    pub ttl_secs: u64,
+}
+
+impl Default for CallLogSettings {
+    fn default() -> Self {
+        Self {
+            max_records: 100_000,
+            close_after_secs: 300,
+            ttl_secs: 86_400,
+        }
+    }
 }
 
 /// `[limits]`: how often one number may call.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::Flow;
 use super::state::CallState;
 use crate::calendar::spoken_datetime;
+use crate::calllog::CallEvent;
 use crate::cases::{CaseId, CaseSystem};
 use crate::flow::prompt::Prompt;
 use crate::lines::Line;
@@ -91,6 +92,8 @@ pub struct Services {
     pub entitled_packages: Vec<String>,
     /// On-call data and call records.
     pub store: Option<Arc<dyn Store>>,
+    /// The status page's announcement, refreshed in the background; none without `[status_page]`.
+    pub status: Option<crate::status::StatusCache>,
     /// The last on-call data read, for when the store is down.
     pub oncall_cache: OnCallCache,
 }
@@ -105,6 +108,14 @@ pub enum Effect {
         case: CaseId,
         body: String,
     },
+    /// Add what this webhook decided to the call's record in the call log.
+    LogCall {
+        call_sid: String,
+        summary: Vec<(String, String)>,
+        events: Vec<CallEvent>,
+    },
+    /// The call hung up: close its record into the log if the status callback does not come first.
+    CallEnded { call_sid: String },
 }
 
 /// Where a webhook enters the flow.

@@ -1,13 +1,15 @@
 //! The embedded store: everything in this process's memory, seeded from `config/` at start. Nothing persists
 //! and replicas do not share it; `serve` says so loudly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use super::store::{Store, StoreError};
 use crate::BoxFuture;
+use crate::calllog::{CallEvent, CallRecord};
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -20,6 +22,8 @@ struct Inner {
     acceptances: BTreeMap<(String, u32), (String, Instant)>,
     claims: BTreeMap<(String, String), Instant>,
     calls: BTreeMap<String, (u64, Instant)>,
+    working: BTreeMap<String, (CallRecord, Instant)>,
+    log: VecDeque<CallRecord>,
 }
 
 impl MemoryStore {
@@ -152,6 +156,71 @@ impl Store for MemoryStore {
             let entry = inner.calls.entry(from.to_owned()).or_insert((0, now + window));
             entry.0 += 1;
             Ok(entry.0)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn note_call<'a>(
+        &'a self,
+        call_sid: &'a str,
+        started: DateTime<Utc>,
+        summary: Vec<(String, String)>,
+        events: Vec<CallEvent>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            let now = Instant::now();
+            inner.working.retain(|_, (_, expires)| *expires > now);
+            let (record, expires) = inner.working.entry(call_sid.to_owned()).or_insert_with(|| {
+                (
+                    CallRecord {
+                        call_sid: call_sid.to_owned(),
+                        started: Some(started),
+                        ..CallRecord::default()
+                    },
+                    now,
+                )
+            });
+            *expires = now + ttl;
+            record.summary.extend(summary);
+            record.events.extend(events);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn close_call<'a>(
+        &'a self,
+        call_sid: &'a str,
+        status: Option<String>,
+        duration_secs: Option<u64>,
+        max_records: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.with(|inner| {
+            let Some((mut record, _)) = inner.working.remove(call_sid) else {
+                return Ok(false);
+            };
+            record.status = status;
+            record.duration_secs = duration_secs;
+            inner.log.push_back(record);
+            while inner.log.len() as u64 > max_records.max(1) {
+                inner.log.pop_front();
+            }
+            Ok(true)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn calls(&self, since: Option<DateTime<Utc>>, limit: usize) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>> {
+        let result = self.with(|inner| {
+            Ok(inner
+                .log
+                .iter()
+                .rev()
+                .filter(|r| since.is_none_or(|since| r.started.is_some_and(|s| s >= since)))
+                .take(limit)
+                .cloned()
+                .collect())
         });
         Box::pin(async move { result })
     }

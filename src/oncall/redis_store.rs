@@ -15,6 +15,9 @@
 //! | `P call:{SID}:accepted:N` | string, TTL | the engineer who accepted escalation attempt N of call SID |
 //! | `P call:{SID}:once:WHAT` | string, TTL | set when a once-per-call action (the case note) was done |
 //! | `P rate:{FROM}:W` | string, TTL | calls from number FROM in rate-limit window W |
+//! | `P call:{SID}:record` | hash, TTL | the call's working record: `started` and summary fields |
+//! | `P call:{SID}:events` | list, TTL | the call's decisions so far (JSON, with their time) |
+//! | `P calls` | stream | the call log: one entry (`record`: JSON) per call, trimmed to about `max_records` |
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,6 +28,8 @@ use redis::{AsyncCommands, Script};
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use super::store::{Store, StoreError};
 use crate::BoxFuture;
+use crate::calllog::{CallEvent, CallRecord};
+use chrono::{DateTime, Utc};
 
 /// Replaces a rotation if its version is the expected one (or none is expected), and bumps the version.
 const REPLACE_ROTATION: &str = r"
@@ -312,6 +317,119 @@ impl Store for RedisStore {
                 .await
                 .map_err(backend)?;
             Ok(count)
+        })
+    }
+
+    fn note_call<'a>(
+        &'a self,
+        call_sid: &'a str,
+        started: DateTime<Utc>,
+        summary: Vec<(String, String)>,
+        events: Vec<CallEvent>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let record = self.key(&format!("call:{{{call_sid}}}:record"));
+            let list = self.key(&format!("call:{{{call_sid}}}:events"));
+            let seconds = ttl.as_secs().max(1) as i64;
+            let mut pipe = redis::pipe();
+            pipe.atomic().hset_nx(&record, "started", started.to_rfc3339()).ignore();
+            if !summary.is_empty() {
+                pipe.hset_multiple(&record, &summary).ignore();
+            }
+            for event in &events {
+                let json = serde_json::to_string(event).map_err(|e| corrupt("event", e))?;
+                pipe.rpush(&list, json).ignore();
+            }
+            pipe.expire(&record, seconds).ignore().expire(&list, seconds).ignore();
+            let mut connection = self.connection.clone();
+            pipe.query_async::<()>(&mut connection).await.map_err(backend)
+        })
+    }
+
+    fn close_call<'a>(
+        &'a self,
+        call_sid: &'a str,
+        status: Option<String>,
+        duration_secs: Option<u64>,
+        max_records: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            if !self
+                .set_once(
+                    self.key(&format!("call:{{{call_sid}}}:once:logged")),
+                    "1",
+                    Duration::from_secs(86_400),
+                )
+                .await?
+            {
+                return Ok(false);
+            }
+            let record_key = self.key(&format!("call:{{{call_sid}}}:record"));
+            let list_key = self.key(&format!("call:{{{call_sid}}}:events"));
+            let mut connection = self.connection.clone();
+            let (mut fields, events): (BTreeMap<String, String>, Vec<String>) = redis::pipe()
+                .hgetall(&record_key)
+                .lrange(&list_key, 0, -1)
+                .query_async(&mut connection)
+                .await
+                .map_err(backend)?;
+            if fields.is_empty() {
+                return Ok(false);
+            }
+            let started = fields
+                .remove("started")
+                .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+                .map(|t| t.with_timezone(&Utc));
+            let events = events.iter().filter_map(|e| serde_json::from_str(e).ok()).collect();
+            let record = CallRecord {
+                call_sid: call_sid.to_owned(),
+                started,
+                summary: fields,
+                events,
+                status,
+                duration_secs,
+            };
+            let json = serde_json::to_string(&record).map_err(|e| corrupt("call record", e))?;
+            let _: () = redis::pipe()
+                .cmd("XADD")
+                .arg(self.key("calls"))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(max_records.max(1))
+                .arg("*")
+                .arg("record")
+                .arg(json)
+                .ignore()
+                .del(&record_key)
+                .ignore()
+                .del(&list_key)
+                .ignore()
+                .query_async(&mut connection)
+                .await
+                .map_err(backend)?;
+            Ok(true)
+        })
+    }
+
+    fn calls(&self, since: Option<DateTime<Utc>>, limit: usize) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let start = since.map_or_else(|| "-".to_owned(), |t| t.timestamp_millis().max(0).to_string());
+            let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
+                .arg(self.key("calls"))
+                .arg("+")
+                .arg(start)
+                .arg("COUNT")
+                .arg(limit.max(1))
+                .query_async(&mut connection)
+                .await
+                .map_err(backend)?;
+            entries
+                .into_iter()
+                .filter_map(|(_, fields)| fields.into_iter().find(|(k, _)| k == "record").map(|(_, v)| v))
+                .map(|json| serde_json::from_str(&json).map_err(|e| corrupt("call record", e)))
+                .collect()
         })
     }
 

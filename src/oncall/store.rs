@@ -4,8 +4,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use crate::BoxFuture;
+use crate::calllog::{CallEvent, CallRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -64,6 +67,30 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Counts a call from `from` in the current window of `window` (a fixed window); returns the count so far.
     fn count_call<'a>(&'a self, from: &'a str, window: Duration) -> BoxFuture<'a, Result<u64, StoreError>>;
+
+    /// Adds to a call's working record: summary fields (the latest value wins; `started` is kept from the
+    /// first) and events, kept for `ttl`. One round trip.
+    fn note_call<'a>(
+        &'a self,
+        call_sid: &'a str,
+        started: DateTime<Utc>,
+        summary: Vec<(String, String)>,
+        events: Vec<CallEvent>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Closes a call's working record into the call log, once; false when it was closed already or there is
+    /// no record. The log keeps about `max_records` records.
+    fn close_call<'a>(
+        &'a self,
+        call_sid: &'a str,
+        status: Option<String>,
+        duration_secs: Option<u64>,
+        max_records: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// The call log, newest first: at most `limit` records, none that started before `since`.
+    fn calls(&self, since: Option<DateTime<Utc>>, limit: usize) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>>;
 
     /// Who accepted `call_sid` in `attempt`, if anyone did.
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>>;

@@ -4,10 +4,12 @@
 
 mod admin;
 mod bridge;
+mod calllog;
 mod cases;
 mod helpers;
 mod intake;
 mod night_line;
 mod operations;
 mod outage;
+mod status;
 mod zendesk;

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::flow::engine::{Ctx, Transition};
+use crate::flow::engine::{Ctx, Effect, Transition};
 use crate::twiml::Verb;
 
 pub const OUTCOMES: &[&str] = &[];
@@ -26,6 +26,12 @@ impl Hangup {
         };
         metrics::counter!(crate::metrics::CALLS_ENDED, "line" => ctx.line.key.clone(), "outcome" => outcome)
             .increment(1);
+        let call_sid = ctx
+            .input
+            .param("ParentCallSid")
+            .unwrap_or(&ctx.input.call_sid)
+            .to_owned();
+        ctx.effects.push(Effect::CallEnded { call_sid });
         if let Some(note) = super::verify_case::closing_note(ctx) {
             ctx.effects.push(note);
         }

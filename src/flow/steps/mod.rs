@@ -8,6 +8,7 @@ pub mod business_hours;
 pub mod gather;
 pub mod hangup;
 pub mod say;
+pub mod status;
 pub mod verify_case;
 pub mod voicemail;
 
@@ -24,6 +25,7 @@ pub enum StepKind {
     VerifyCase(verify_case::VerifyCase),
     Bridge(bridge::Bridge),
     Voicemail(voicemail::Voicemail),
+    Status(status::Status),
 }
 
 /// The names accepted for `kind = "..."`.
@@ -35,6 +37,7 @@ pub const KINDS: &[&str] = &[
     "verify_case",
     "bridge",
     "voicemail",
+    "status",
 ];
 
 impl StepKind {
@@ -49,6 +52,7 @@ impl StepKind {
             "verify_case" => StepKind::VerifyCase(from_table(settings)?),
             "bridge" => StepKind::Bridge(from_table(settings)?),
             "voicemail" => StepKind::Voicemail(from_table(settings)?),
+            "status" => StepKind::Status(from_table(settings)?),
             other => {
                 return Err((
                     "kind".into(),
@@ -67,6 +71,7 @@ impl StepKind {
             StepKind::VerifyCase(_) => "verify_case",
             StepKind::Bridge(_) => "bridge",
             StepKind::Voicemail(_) => "voicemail",
+            StepKind::Status(_) => "status",
         }
     }
 
@@ -80,6 +85,7 @@ impl StepKind {
             StepKind::VerifyCase(_) => verify_case::OUTCOMES,
             StepKind::Bridge(_) => bridge::OUTCOMES,
             StepKind::Voicemail(_) => voicemail::OUTCOMES,
+            StepKind::Status(_) => status::OUTCOMES,
         }
     }
 
@@ -96,6 +102,7 @@ impl StepKind {
             StepKind::Gather(g) => g.prompts(),
             StepKind::Bridge(b) => b.prompts(),
             StepKind::Voicemail(v) => vec![("prompt", &v.prompt)],
+            StepKind::Status(s) => s.prompts(),
             StepKind::BusinessHours(_) | StepKind::Hangup(_) | StepKind::VerifyCase(_) => vec![],
         }
     }
@@ -130,6 +137,7 @@ impl StepKind {
             StepKind::VerifyCase(v) => v.run(ctx).await,
             StepKind::Bridge(b) => b.run(ctx).await,
             StepKind::Voicemail(v) => v.run(ctx),
+            StepKind::Status(s) => s.run(ctx),
         }
     }
 

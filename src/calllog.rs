@@ -1,0 +1,125 @@
+//! The call log: one record per call (line, caller, case, every decision with its time, every dial, who
+//! accepted, the voicemail, the duration), kept in a Redis stream with a bounded length.
+//!
+//! Each webhook adds what it decided to the call's working record (one pipelined round trip, after the
+//! answer is sent). The record is closed into the stream once: by the provider's final call-status callback
+//! (which brings the duration), or, if that callback is not configured, a few minutes after the call hung up.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::oncall::store::{Store, StoreError};
+
+/// What the record says of the call as a whole (the latest value of each field wins).
+pub const SUMMARY_FIELDS: &[&str] = &[
+    "line",
+    "from",
+    "to",
+    "case",
+    "decision",
+    "customer",
+    "dialled",
+    "accepted",
+    "recording",
+];
+
+/// One call, as the log keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub call_sid: String,
+    /// When the first webhook of the call came.
+    pub started: Option<DateTime<Utc>>,
+    /// `line`, `from` (the full number, for call-backs), `to`, `case`, `decision`, `customer`, `dialled`,
+    /// `accepted`, `recording`: whichever the call got to.
+    pub summary: BTreeMap<String, String>,
+    /// Every decision, in order, with its time.
+    pub events: Vec<CallEvent>,
+    /// From the call-status callback: the final status and the duration in seconds.
+    pub status: Option<String>,
+    pub duration_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallEvent {
+    pub at: DateTime<Utc>,
+    pub what: String,
+}
+
+impl CallRecord {
+    pub fn case(&self) -> Option<&str> {
+        self.summary.get("case").map(String::as_str)
+    }
+
+    /// One line for a terminal: when, line, masked caller, case, decision, who accepted, duration.
+    pub fn one_line(&self) -> String {
+        let get = |k: &str| self.summary.get(k).map(String::as_str).unwrap_or("-");
+        format!(
+            "{}  {}  line {}  from {}  case {}  {}  accepted {}  {}  {}",
+            self.started.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339()),
+            self.call_sid,
+            get("line"),
+            crate::phone::mask(get("from")),
+            get("case"),
+            get("decision"),
+            get("accepted"),
+            self.duration_secs.map_or_else(|| "-".to_owned(), |d| format!("{d} s")),
+            self.summary.get("recording").map_or("", |_| "voicemail"),
+        )
+    }
+}
+
+/// The records of the log, newest first, that started at or after `since` and are about `case` (when
+/// given): at most `limit`.
+pub async fn find(
+    store: &dyn Store,
+    since: Option<DateTime<Utc>>,
+    case: Option<&str>,
+    limit: usize,
+) -> Result<Vec<CallRecord>, StoreError> {
+    // Filtering by case reads further back than `limit`: the log is not indexed by case.
+    let read = if case.is_some() {
+        limit.saturating_mul(100).max(10_000)
+    } else {
+        limit
+    };
+    let records = store.calls(since, read).await?;
+    Ok(records
+        .into_iter()
+        .filter(|r| case.is_none_or(|c| r.case() == Some(c)))
+        .take(limit)
+        .collect())
+}
+
+/// Final call statuses: the call is over.
+pub fn is_final(status: &str) -> bool {
+    matches!(status, "completed" | "busy" | "failed" | "no-answer" | "canceled")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_prints_on_one_line_with_the_caller_masked() {
+        let mut record = CallRecord {
+            call_sid: "CA1".into(),
+            duration_secs: Some(42),
+            ..CallRecord::default()
+        };
+        record.summary.insert("from".into(), "+15551234567".into());
+        record.summary.insert("case".into(), "123456".into());
+        record.summary.insert("decision".into(), "verified".into());
+        let line = record.one_line();
+        assert!(line.contains("from +*******4567"), "{line}");
+        assert!(line.contains("case 123456  verified"), "{line}");
+        assert!(line.ends_with("42 s  "), "{line}");
+    }
+
+    #[test]
+    fn final_statuses() {
+        assert!(is_final("completed") && is_final("no-answer"));
+        assert!(!is_final("in-progress") && !is_final("ringing"));
+    }
+}
