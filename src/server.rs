@@ -106,6 +106,14 @@ impl AppState {
 /// Redis when the configuration names it; else memory, seeded with the configuration's on-call data.
 pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match config.settings.redis.configured_url() {
+        Some(_) if !config.settings.redis.sentinels.is_empty() => {
+            let redis = &config.settings.redis;
+            Arc::new(RedisStore::with_sentinel(
+                &redis.sentinels,
+                &redis.master_name,
+                &redis.prefix,
+            )?)
+        }
         Some(url) => Arc::new(RedisStore::new(url, &config.settings.redis.prefix)?),
         None => Arc::new(MemoryStore::new(config.oncall.clone())),
     })

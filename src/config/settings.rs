@@ -120,12 +120,25 @@ pub struct RedisSettings {
     /// Put before every key, so that several deployments can share one Redis.
     #[serde(default = "default_prefix")]
     pub prefix: String,
+    /// Redis Sentinel nodes (`redis://host:26379`) to ask for the primary, instead of `url`.
+    #[serde(default)]
+    pub sentinels: Vec<String>,
+    /// The name Sentinel monitors the primary under.
+    #[serde(default = "default_master_name")]
+    pub master_name: String,
+}
+
+fn default_master_name() -> String {
+    "mymaster".into()
 }
 
 impl RedisSettings {
-    /// The URL when one is set.
+    /// The URL when one is set (with Sentinel, the first Sentinel's: Redis is in use).
     pub fn configured_url(&self) -> Option<&str> {
-        self.url.as_deref().filter(|u| !u.trim().is_empty())
+        self.url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .or(self.sentinels.first().map(String::as_str))
     }
 }
 
@@ -138,6 +151,8 @@ impl Default for RedisSettings {
         Self {
             url: None,
             prefix: default_prefix(),
+            sentinels: Vec::new(),
+            master_name: default_master_name(),
         }
     }
 }

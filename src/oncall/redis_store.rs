@@ -22,7 +22,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::sync::{Arc, RwLock};
+
 use redis::aio::ConnectionManager;
+use redis::sentinel::Sentinel;
 use redis::{AsyncCommands, Script};
 
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
@@ -64,7 +67,8 @@ return removed
 
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    /// The connection to the primary; replaced when Sentinel names a new primary.
+    connection: Arc<RwLock<ConnectionManager>>,
     prefix: String,
 }
 
@@ -74,6 +78,18 @@ impl std::fmt::Debug for RedisStore {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// How often Sentinel is asked who the primary is.
+const SENTINEL_POLL: Duration = Duration::from_secs(1);
+
+/// A lazily connecting manager: 1 s to connect, 500 ms for an answer, reconnecting in the background.
+fn manager(client: redis::Client) -> Result<ConnectionManager, StoreError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_millis(500)))
+        .set_number_of_retries(2);
+    ConnectionManager::new_lazy_with_config(client, config).map_err(backend)
 }
 
 fn backend(error: redis::RedisError) -> StoreError {
@@ -89,15 +105,56 @@ impl RedisStore {
     /// after a failure; a command fails after 500 ms without an answer.
     pub fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(backend)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(2);
-        let connection = ConnectionManager::new_lazy_with_config(client, config).map_err(backend)?;
         Ok(Self {
-            connection,
+            connection: Arc::new(RwLock::new(manager(client)?)),
             prefix: prefix.to_owned(),
         })
+    }
+
+    /// A store on the primary that Redis Sentinel names for `master_name`, asking `sentinels` (URLs of
+    /// Sentinel nodes). A task asks again every second and moves to the new primary after a failover.
+    pub fn with_sentinel(sentinels: &[String], master_name: &str, prefix: &str) -> Result<Self, StoreError> {
+        let mut sentinel = Sentinel::build(sentinels.to_vec()).map_err(backend)?;
+        let client = sentinel.master_for(master_name, None).map_err(backend)?;
+        let mut primary = client.get_connection_info().addr().to_string();
+        tracing::info!(%primary, master_name, "Redis primary from Sentinel");
+        let store = Self {
+            connection: Arc::new(RwLock::new(manager(client)?)),
+            prefix: prefix.to_owned(),
+        };
+        let (connection, name) = (Arc::downgrade(&store.connection), master_name.to_owned());
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(SENTINEL_POLL);
+            loop {
+                ticks.tick().await;
+                let Some(connection) = connection.upgrade() else { return };
+                let asked = tokio::time::timeout(SENTINEL_POLL, sentinel.async_master_for(&name, None)).await;
+                let Ok(Ok(client)) = asked else { continue };
+                let address = client.get_connection_info().addr().to_string();
+                if address == primary {
+                    continue;
+                }
+                match manager(client) {
+                    Ok(fresh) => {
+                        tracing::warn!(old = %primary, new = %address, "Redis failover: moving to the new primary");
+                        if let Ok(mut slot) = connection.write() {
+                            *slot = fresh;
+                        }
+                        primary = address;
+                    }
+                    Err(error) => tracing::error!(%error, "cannot connect to the new Redis primary"),
+                }
+            }
+        });
+        Ok(store)
+    }
+
+    /// The connection to the current primary.
+    fn conn(&self) -> ConnectionManager {
+        match self.connection.read() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     fn key(&self, rest: &str) -> String {
@@ -113,7 +170,7 @@ impl RedisStore {
     }
 
     async fn load_all(&self) -> Result<OnCallData, StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.conn();
         let (ids, engineers, policies): (Vec<String>, BTreeMap<String, String>, BTreeMap<String, String>) =
             redis::pipe()
                 .smembers(self.key("rotations"))
@@ -171,7 +228,7 @@ impl RedisStore {
     }
 
     async fn replace(&self, rotation: Rotation, expected: Option<u64>) -> Result<u64, StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.conn();
         let key = self.rotation_key(&rotation.id);
         let json = serde_json::to_string(&rotation).map_err(|e| corrupt("rotation", e))?;
         let _: () = connection
@@ -200,7 +257,7 @@ impl RedisStore {
     }
 
     async fn override_script(&self, rotation: &str, id: &str, add: Option<&Override>) -> Result<bool, StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.conn();
         let (score, json) = match add {
             Some(item) => (
                 item.start.timestamp().to_string(),
@@ -228,7 +285,7 @@ impl RedisStore {
 
     /// SET key value NX EX ttl: true when this call set it.
     async fn set_once(&self, key: String, value: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.conn();
         let options = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::EX(ttl.as_secs().max(1)));
@@ -238,7 +295,7 @@ impl RedisStore {
 
     async fn hset_json(&self, hash: &str, id: &str, json: Result<String, serde_json::Error>) -> Result<(), StoreError> {
         let json = json.map_err(|e| corrupt(hash, e))?;
-        let mut connection = self.connection.clone();
+        let mut connection = self.conn();
         connection.hset(self.key(hash), id, json).await.map_err(backend)
     }
 }
@@ -308,7 +365,7 @@ impl Store for RedisStore {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() / seconds);
             let key = self.key(&format!("rate:{{{from}}}:{slot}"));
-            let mut connection = self.connection.clone();
+            let mut connection = self.conn();
             // One round trip: count, and let the window's key expire after it.
             let (count, _): (u64, bool) = redis::pipe()
                 .incr(&key, 1)
@@ -342,7 +399,7 @@ impl Store for RedisStore {
                 pipe.rpush(&list, json).ignore();
             }
             pipe.expire(&record, seconds).ignore().expire(&list, seconds).ignore();
-            let mut connection = self.connection.clone();
+            let mut connection = self.conn();
             pipe.query_async::<()>(&mut connection).await.map_err(backend)
         })
     }
@@ -367,7 +424,7 @@ impl Store for RedisStore {
             }
             let record_key = self.key(&format!("call:{{{call_sid}}}:record"));
             let list_key = self.key(&format!("call:{{{call_sid}}}:events"));
-            let mut connection = self.connection.clone();
+            let mut connection = self.conn();
             let (mut fields, events): (BTreeMap<String, String>, Vec<String>) = redis::pipe()
                 .hgetall(&record_key)
                 .lrange(&list_key, 0, -1)
@@ -414,7 +471,7 @@ impl Store for RedisStore {
 
     fn calls(&self, since: Option<DateTime<Utc>>, limit: usize) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.conn();
             let start = since.map_or_else(|| "-".to_owned(), |t| t.timestamp_millis().max(0).to_string());
             let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
                 .arg(self.key("calls"))
@@ -435,7 +492,7 @@ impl Store for RedisStore {
 
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.conn();
             connection
                 .get(self.acceptance_key(call_sid, attempt))
                 .await
