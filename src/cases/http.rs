@@ -68,39 +68,35 @@ impl HttpClient {
         Ok(Reply { status, body })
     }
 
-    /// A reqwest error in our terms. Its text names the URL (with the case id) but never a header, so no
-    /// token can leak into a log through it.
+    /// A reqwest error in our terms; no token can leak into a log through it.
     fn classify(&self, error: &reqwest::Error) -> CaseError {
         if error.is_timeout() {
             CaseError::Timeout(self.timeout.as_millis() as u64)
-        } else if error.is_redirect() {
-            CaseError::Connect("too many redirects".into())
         } else {
-            CaseError::Connect(error.without_url_text())
+            CaseError::Connect(describe(error))
         }
     }
 }
 
-trait WithoutUrl {
-    fn without_url_text(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_text(&self) -> String {
-        use std::error::Error;
-        let mut text = String::from(if self.is_connect() {
-            "connection failed"
-        } else {
-            "request failed"
-        });
-        let mut source = self.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+/// A reqwest error as text, without its URL: what kind of failure, then each cause. The URL names the case
+/// id, and headers (tokens) never appear.
+pub(crate) fn describe(error: &reqwest::Error) -> String {
+    use std::error::Error;
+    let kind = if error.is_redirect() {
+        "too many redirects"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut text = String::from(kind);
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
+    text
 }
 
 /// The body as JSON, or a format error that says what it looked like instead.

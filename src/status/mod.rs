@@ -334,23 +334,10 @@ impl Fetcher {
     }
 
     fn classify(&self, error: &reqwest::Error) -> StatusError {
-        use std::error::Error;
         if error.is_timeout() {
             return StatusError::Timeout(self.timeout.as_millis() as u64);
         }
-        let mut text = String::from(if error.is_redirect() {
-            "too many redirects"
-        } else if error.is_connect() {
-            "connection failed"
-        } else {
-            "request failed"
-        });
-        let mut source = error.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
+        let text = crate::cases::describe_http_error(error);
         StatusError::Connect(text)
     }
 }
