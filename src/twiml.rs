@@ -105,12 +105,21 @@ impl Response {
         let xml = String::from_utf8(writer.into_inner()).unwrap_or_default();
         // XML 1.0 cannot carry most control characters, nor U+FFFE and U+FFFF, not even escaped: a document
         // with one is refused whole. The markup has none, so any here came from a text or value: drop them.
-        if xml.chars().all(is_xml_char) {
+        if !needs_cleaning(xml.as_bytes()) {
             xml
         } else {
             xml.chars().filter(|c| is_xml_char(*c)).collect()
         }
     }
+}
+
+/// True when the UTF-8 text holds a character XML 1.0 cannot carry: a control character other than tab, line
+/// feed and carriage return, or U+FFFE / U+FFFF (`EF BF BE`, `EF BF BF`). A byte scan: no decoding.
+fn needs_cleaning(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || (b == 0xEF && bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)))
+    })
 }
 
 /// XML 1.0's `Char` production (Rust strings hold no surrogates).
@@ -227,6 +236,17 @@ mod tests {
         let xml = response.to_xml();
         assert!(xml.contains("Tom &amp; Jerry &lt;b&gt;"), "{xml}");
         assert!(xml.contains("/voice/step/a?line=us&amp;attempt=2</Redirect>"), "{xml}");
+    }
+
+    #[test]
+    fn drops_characters_xml_cannot_carry() {
+        let mut response = Response::new();
+        response.push(say("a\u{1}b\u{FFFE}c\u{FFFF}d\te\u{FFFD}"));
+        assert!(
+            response.to_xml().contains(">abcd\te\u{FFFD}</Say>"),
+            "{}",
+            response.to_xml()
+        );
     }
 
     #[test]
