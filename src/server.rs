@@ -269,14 +269,15 @@ async fn status(State(state): State<AppState>, Extension(params): Extension<Webh
         duration = get("CallDuration"),
         "call status"
     );
-    if crate::calllog::is_final(&call_status) && !call_sid.is_empty() {
-        if let Some(store) = state.store().cloned() {
-            let duration = get("CallDuration").parse().ok();
-            let max_records = state.config.settings.call_log.max_records;
-            tokio::spawn(async move {
-                voice::close_call(store.as_ref(), &call_sid, Some(call_status), duration, max_records).await;
-            });
-        }
+    if crate::calllog::is_final(&call_status)
+        && !call_sid.is_empty()
+        && let Some(store) = state.store().cloned()
+    {
+        let duration = get("CallDuration").parse().ok();
+        let max_records = state.config.settings.call_log.max_records;
+        tokio::spawn(async move {
+            voice::close_call(store.as_ref(), &call_sid, Some(call_status), duration, max_records).await;
+        });
     }
     twiml_response(Answer::default())
 }

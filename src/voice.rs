@@ -131,7 +131,7 @@ async fn rate_limited(state: &AppState, line: &Line, input: &CallInput) -> Optio
     let limits = &state.config.settings.limits;
     let store = state.store()?;
     let window = Duration::from_secs(limits.window_secs);
-    let counted = tokio::time::timeout(STORE_DEADLINE, store.count_call(&input.from, window)).await;
+    let counted = tokio::time::timeout(STORE_DEADLINE, store.count_call(&input.from, &input.call_sid, window)).await;
     let calls = match counted {
         Ok(Ok(calls)) => calls,
         Ok(Err(error)) => {

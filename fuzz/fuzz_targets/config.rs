@@ -20,10 +20,11 @@ use std::sync::LazyLock;
 use afterhours::config::Config;
 use libfuzzer_sys::fuzz_target;
 
-/// A private copy of `config/` and `voice-flows/`, made once per process.
+/// A private copy of `config/` and `voice-flows/`, made once per process under `fuzz/target/` (ignored by git).
 static COPY: LazyLock<PathBuf> = LazyLock::new(|| {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let copy = std::env::temp_dir().join(format!("afterhours-fuzz-config-{}", std::process::id()));
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = fuzz.join("..");
+    let copy = fuzz.join("target/config-copies").join(std::process::id().to_string());
     for dir in ["config", "config/calendars", "voice-flows"] {
         std::fs::create_dir_all(copy.join(dir)).expect("a temporary folder");
         for entry in std::fs::read_dir(repo.join(dir)).expect("the shipped configuration") {

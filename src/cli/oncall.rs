@@ -96,6 +96,15 @@ fn open(path: &Path) -> Result<(Config, Arc<dyn Store>), ExitCode> {
     Ok((config, store))
 }
 
+/// The rotation file that seeds the embedded store.
+fn oncall_file(config: &Config) -> PathBuf {
+    config
+        .path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&config.settings.paths.oncall)
+}
+
 /// Writing commands need Redis: the embedded store lives in one process and is seeded from a file.
 fn require_redis(config: &Config) -> Result<(), ExitCode> {
     if config.settings.redis.configured_url().is_some() {
@@ -125,6 +134,9 @@ pub(super) async fn oncall(path: &Path, args: OncallArgs) -> ExitCode {
         Ok(data) => data,
         Err(code) => return code,
     };
+    if config.settings.redis.configured_url().is_none() {
+        eprintln!("(no Redis configured: showing {})", oncall_file(&config).display());
+    }
     let at = args.at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
     let lines: Vec<_> = config
         .lines
@@ -182,10 +194,15 @@ fn print_chain(chain: &Chain, tz: chrono_tz::Tz, zone: &str) {
 }
 
 pub(super) async fn calls(path: &Path, args: CallsArgs) -> ExitCode {
-    let (_, store) = match open(path) {
+    let (config, store) = match open(path) {
         Ok(opened) => opened,
         Err(code) => return code,
     };
+    if config.settings.redis.configured_url().is_none() {
+        return fail(
+            "no Redis is configured (redis.url): without Redis the call log lives in the memory of the running server; read it there with GET /admin/calls",
+        );
+    }
     let since = args.since.map(|t| t.with_timezone(&Utc));
     match crate::calllog::find(store.as_ref(), since, args.case.as_deref(), args.limit).await {
         Ok(records) => {

@@ -152,10 +152,9 @@ fn locate(errors: ConfigErrors, path: &Path, text: &str) -> ConfigErrors {
             path: file,
             line: line @ None,
         } = &mut error.origin
+            && file == path
         {
-            if file == path {
-                *line = line_of_key(text, &error.key);
-            }
+            *line = line_of_key(text, &error.key);
         }
         error
     });

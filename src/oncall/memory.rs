@@ -1,7 +1,7 @@
 //! The embedded store: everything in this process's memory, seeded from `config/` at start. Nothing persists
 //! and replicas do not share it; `serve` says so loudly.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ struct Inner {
     data: OnCallData,
     acceptances: BTreeMap<(String, u32), (String, Instant)>,
     claims: BTreeMap<(String, String), Instant>,
-    calls: BTreeMap<String, (u64, Instant)>,
+    calls: BTreeMap<String, (BTreeSet<String>, Instant)>,
     working: BTreeMap<String, (CallRecord, Instant)>,
     log: VecDeque<CallRecord>,
 }
@@ -149,13 +149,21 @@ impl Store for MemoryStore {
         Box::pin(async move { result })
     }
 
-    fn count_call<'a>(&'a self, from: &'a str, window: Duration) -> BoxFuture<'a, Result<u64, StoreError>> {
+    fn count_call<'a>(
+        &'a self,
+        from: &'a str,
+        call_sid: &'a str,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
         let result = self.with(|inner| {
             let now = Instant::now();
             inner.calls.retain(|_, (_, ends)| *ends > now);
-            let entry = inner.calls.entry(from.to_owned()).or_insert((0, now + window));
-            entry.0 += 1;
-            Ok(entry.0)
+            let entry = inner
+                .calls
+                .entry(from.to_owned())
+                .or_insert((BTreeSet::new(), now + window));
+            entry.0.insert(call_sid.to_owned());
+            Ok(entry.0.len() as u64)
         });
         Box::pin(async move { result })
     }

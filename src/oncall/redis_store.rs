@@ -14,7 +14,7 @@
 //! | `P rotation:{ID}:overrides` | sorted set | overrides (JSON), scored by start (Unix seconds) |
 //! | `P call:{SID}:accepted:N` | string, TTL | the engineer who accepted escalation attempt N of call SID |
 //! | `P call:{SID}:once:WHAT` | string, TTL | set when a once-per-call action (the case note) was done |
-//! | `P rate:{FROM}:W` | string, TTL | calls from number FROM in rate-limit window W |
+//! | `P rate:{FROM}:W` | set, TTL | the calls (CallSid) from number FROM in rate-limit window W |
 //! | `P call:{SID}:record` | hash, TTL | the call's working record: `started` and summary fields |
 //! | `P call:{SID}:events` | list, TTL | the call's decisions so far (JSON, with their time) |
 //! | `P calls` | stream | the call log: one entry (`record`: JSON) per call, trimmed to about `max_records` |
@@ -358,7 +358,12 @@ impl Store for RedisStore {
         Box::pin(self.set_once(self.key(&format!("call:{{{call_sid}}}:once:{what}")), "1", ttl))
     }
 
-    fn count_call<'a>(&'a self, from: &'a str, window: Duration) -> BoxFuture<'a, Result<u64, StoreError>> {
+    fn count_call<'a>(
+        &'a self,
+        from: &'a str,
+        call_sid: &'a str,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move {
             let seconds = window.as_secs().max(1);
             let slot = std::time::SystemTime::now()
@@ -366,9 +371,11 @@ impl Store for RedisStore {
                 .map_or(0, |d| d.as_secs() / seconds);
             let key = self.key(&format!("rate:{{{from}}}:{slot}"));
             let mut connection = self.conn();
-            // One round trip: count, and let the window's key expire after it.
+            // One round trip: add the call to the window's set, count the set, let it expire after the window.
             let (count, _): (u64, bool) = redis::pipe()
-                .incr(&key, 1)
+                .sadd(&key, call_sid)
+                .ignore()
+                .scard(&key)
                 .expire(&key, seconds as i64)
                 .query_async(&mut connection)
                 .await

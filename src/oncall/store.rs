@@ -65,8 +65,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// Counts a call from `from` in the current window of `window` (a fixed window); returns the count so far.
-    fn count_call<'a>(&'a self, from: &'a str, window: Duration) -> BoxFuture<'a, Result<u64, StoreError>>;
+    /// Counts call `call_sid` from `from` in the current window of `window` (a fixed window); returns how many
+    /// distinct calls that number made in it so far (a replayed webhook of the same call counts once).
+    fn count_call<'a>(
+        &'a self,
+        from: &'a str,
+        call_sid: &'a str,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
 
     /// Adds to a call's working record: summary fields (the latest value wins; `started` is kept from the
     /// first) and events, kept for `ttl`. One round trip.

@@ -62,10 +62,12 @@ async fn readyz_says_degraded_when_redis_does_not_answer() {
 #[tokio::test]
 async fn the_seventh_call_within_ten_minutes_from_one_number_hears_that_the_line_is_busy() {
     let app = friday_night().start().await;
-    for _ in 0..6 {
-        assert!(app.incoming(CALLER, US_LINE).await.gather_action.is_some());
+    for call in 0..6 {
+        assert!(call_number(&app, call).await.gather_action.is_some());
     }
-    let busy = app.incoming(CALLER, US_LINE).await;
+    // The same call's webhook replayed is not another call.
+    assert!(call_number(&app, 5).await.gather_action.is_some());
+    let busy = call_number(&app, 6).await;
     assert!(
         busy.says_contains("this line is busy with your earlier calls"),
         "{}",
@@ -83,9 +85,16 @@ async fn the_limit_is_configurable() {
         .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "2")
         .start()
         .await;
-    app.incoming(CALLER, US_LINE).await;
-    app.incoming(CALLER, US_LINE).await;
-    assert!(app.incoming(CALLER, US_LINE).await.says_contains("this line is busy"));
+    call_number(&app, 1).await;
+    call_number(&app, 2).await;
+    assert!(call_number(&app, 3).await.says_contains("this line is busy"));
+}
+
+/// Call number `n` from the same caller: a CallSid of its own.
+async fn call_number(app: &TestApp, n: u32) -> Twiml {
+    let mut fields = call_fields(CALLER, US_LINE);
+    fields[0].1 = format!("CA{n:032}");
+    app.post_signed("/voice/incoming", &fields).await.twiml()
 }
 
 #[tokio::test]
