@@ -630,8 +630,14 @@ const GENERATED_KINDS: &[(&str, &[&str])] = &[
     ),
     ("bridge", &["accepted", "exhausted"]),
     ("voicemail", &["recorded", "empty"]),
+    ("status", &["next"]),
+    // No such kind: always last.
     ("transfer", &["next"]),
 ];
+
+fn kind_index(kind: &str) -> usize {
+    GENERATED_KINDS.iter().position(|(k, _)| *k == kind).unwrap()
+}
 
 /// Mostly prompts that parse (some with variables that only some paths store), now and then a broken one.
 fn prompt() -> impl Strategy<Value = String> {
@@ -661,7 +667,7 @@ fn step_spec(i: usize, n: usize) -> impl Strategy<Value = StepSpec> {
         targets.extend(rest);
         targets
     });
-    let hangup = GENERATED_KINDS.iter().position(|(k, _)| *k == "hangup").unwrap_or(0);
+    let hangup = kind_index("hangup");
     let kind = prop_oneof![
         if i + 1 == n { 120 } else { 0 } => Just(hangup),
         60 => 0..GENERATED_KINDS.len() - 1,
@@ -707,6 +713,7 @@ fn render_flow(steps: &[StepSpec], start: usize) -> String {
         let prompt_key = match kind {
             "say" => Some("text"),
             "gather" | "voicemail" | "bridge" => Some("prompt"),
+            "status" => Some("intro"),
             _ => None,
         };
         if let Some(key) = prompt_key {
@@ -754,7 +761,11 @@ fn render_flow(steps: &[StepSpec], start: usize) -> String {
 
 /// A chain of steps whose outcomes all lead forward and which ends at a hangup: always a valid flow.
 fn valid_chain() -> impl Strategy<Value = String> {
-    let kinds = prop::sample::select(vec![0usize, 1, 2, 5, 6]);
+    let kinds = prop::sample::select(
+        ["say", "gather", "business_hours", "bridge", "voicemail", "status"]
+            .map(kind_index)
+            .to_vec(),
+    );
     prop::collection::vec((kinds, prop::collection::vec(any::<Index>(), 9)), 0..8).prop_map(|middle| {
         let n = middle.len() + 1;
         let mut steps: Vec<StepSpec> = middle
@@ -774,7 +785,7 @@ fn valid_chain() -> impl Strategy<Value = String> {
             })
             .collect();
         steps.push(StepSpec {
-            kind: 3,
+            kind: kind_index("hangup"),
             prompt: String::new(),
             targets: Vec::new(),
             table_form: true,

@@ -20,7 +20,7 @@ pub struct TestApp {
     /// Where the server really listens (http://127.0.0.1:PORT).
     pub address: String,
     pub client: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Builder for a test server: the shipped config plus environment overrides, at a given local time.
@@ -95,7 +95,7 @@ impl Spawn {
         TestApp {
             address,
             client: reqwest::Client::new(),
-            _stop: stop,
+            stop: Some(stop),
         }
     }
 }
@@ -134,6 +134,13 @@ impl Reply {
 }
 
 impl TestApp {
+    /// Starts a graceful shutdown, as SIGTERM does in `serve`: no new connections, requests in flight finish.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     /// POSTs `params` to `path_and_query`, signed as Twilio signs the public URL.
     pub async fn post_signed(&self, path_and_query: &str, params: &[(String, String)]) -> Reply {
         let signature = signature::compute(TOKEN.as_bytes(), &format!("{PUBLIC_URL}{path_and_query}"), params);

@@ -135,3 +135,47 @@ async fn the_same_call_sid_replayed_gets_the_same_answer() {
     let replayed = app.follow(first.action(), &[("Digits", "12")]).await;
     assert_eq!(again.xml, replayed.xml);
 }
+
+#[tokio::test]
+async fn a_shutdown_lets_the_webhook_in_flight_finish_with_its_answer() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let cases = MockServer::start().await;
+    let case = serde_json::json!({"severity": "normal", "environment": "production", "status": "open"});
+    Mock::given(method("GET"))
+        .and(path("/cases/123456"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(case)
+                .set_delay(std::time::Duration::from_millis(800)),
+        )
+        .mount(&cases)
+        .await;
+    let mut app = friday_night().cases(&cases.uri()).start().await;
+    let first = app.incoming(CALLER, US_LINE).await;
+    let path = first.action().strip_prefix(PUBLIC_URL).unwrap().to_owned();
+    let mut fields = call_fields(CALLER, US_LINE);
+    fields.push(("Digits".into(), "123456".into()));
+    let signature = afterhours::signature::compute(TOKEN.as_bytes(), &format!("{PUBLIC_URL}{path}"), &fields);
+    let request = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .header("X-Twilio-Signature", signature)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&fields))
+        .send();
+    let in_flight = tokio::spawn(request);
+    // Once the case system has the lookup, the webhook is in flight: stop the server now.
+    for _ in 0..100 {
+        if !cases.received_requests().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    app.begin_shutdown();
+
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    let twiml = Twiml::parse(&response.text().await.unwrap());
+    assert!(twiml.says_contains("is not marked as critical"), "{}", twiml.xml);
+}
