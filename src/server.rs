@@ -324,3 +324,32 @@ fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    #[allow(clippy::unused_async)]
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_is_answered_with_a_spoken_apology() {
+        let app: Router = Router::new()
+            .route("/voice/boom", post(boom))
+            .layer(CatchPanicLayer::custom(panic_answer));
+        let response = app
+            .oneshot(Request::post("/voice/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap();
+        let xml = String::from_utf8(body.to_vec()).unwrap();
+        assert!(xml.contains("technical problem"), "{xml}");
+        assert!(xml.ends_with("<Hangup/></Response>"), "{xml}");
+    }
+}
