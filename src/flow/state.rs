@@ -35,11 +35,17 @@ impl CallState {
         }
     }
 
-    /// Stores a variable, made safe to carry: control characters become spaces, and the value is cut to
-    /// [`MAX_VALUE_BYTES`] on a character boundary.
+    /// Stores a variable, made safe to carry: control characters (and U+FFFE, U+FFFF, which XML cannot carry)
+    /// become spaces, and the value is cut to [`MAX_VALUE_BYTES`] on a character boundary.
     pub fn set(&mut self, name: &str, value: &str) {
         let mut clean = String::with_capacity(value.len().min(MAX_VALUE_BYTES));
-        for c in value.chars().map(|c| if c.is_control() { ' ' } else { c }) {
+        for c in value.chars().map(|c| {
+            if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') {
+                ' '
+            } else {
+                c
+            }
+        }) {
             if clean.len() + c.len_utf8() > MAX_VALUE_BYTES {
                 break;
             }
@@ -104,7 +110,7 @@ mod tests {
     #[test]
     fn stored_values_are_made_safe_to_carry() {
         let mut state = CallState::new("us");
-        state.set("customer", &format!("ACME\nCorp {}", "é".repeat(150)));
+        state.set("customer", &format!("ACME\nCorp\u{FFFF}{}", "é".repeat(150)));
         let value = &state.vars["customer"];
         assert!(value.starts_with("ACME Corp é"));
         assert!(value.len() <= MAX_VALUE_BYTES);
