@@ -29,7 +29,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha1::Digest;
@@ -258,12 +258,7 @@ fn invalid_json(error: serde_path_to_error::Error<serde_json::Error>) -> AdminEr
 
 /// An RFC 3339 instant in a body, with the rotation file's message when it is not one.
 fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-    let text = String::deserialize(d)?;
-    DateTime::parse_from_rfc3339(&text).map(|t| t.to_utc()).map_err(|_| {
-        serde::de::Error::custom(format!(
-            "invalid time {text:?}: expected RFC 3339 with an offset, e.g. \"2026-12-24T18:00:00-05:00\""
-        ))
-    })
+    crate::oncall::file::parse_instant(&String::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
 /// A rotation's start as the rotation file takes it (seconds optional, `T` or a space), rewritten in the form
@@ -272,24 +267,10 @@ fn normalize_start(value: &mut serde_json::Value) -> Result<(), AdminError> {
     let serde_json::Value::String(text) = value else {
         return Ok(()); // the model's deserialization names the wrong type
     };
-    let parsed = [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok());
-    match parsed {
-        Some(start) => {
-            *text = start.format("%Y-%m-%dT%H:%M:%S%.f").to_string();
-            Ok(())
-        }
-        None => Err(AdminError::Invalid(format!(
-            "start: invalid start {text:?}: expected a local date and time without an offset (the rotation's \
-             time_zone places it), e.g. \"2026-01-05T10:00:00\""
-        ))),
-    }
+    let start =
+        crate::oncall::file::parse_local(text).map_err(|message| AdminError::Invalid(format!("start: {message}")))?;
+    *text = start.format("%Y-%m-%dT%H:%M:%S%.f").to_string();
+    Ok(())
 }
 
 /// The chain of one line at an instant, as `GET /admin/oncall` answers it.

@@ -254,14 +254,8 @@ async fn step_event(
 
 /// Call-status callbacks: the final one closes the call's record into the call log, with its duration.
 async fn status(State(state): State<AppState>, Extension(params): Extension<WebhookParams>) -> Response {
-    let get = |name: &str| {
-        params
-            .0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let input = crate::flow::engine::CallInput::from_params(&params.0);
+    let get = |name: &str| input.param(name).unwrap_or("").to_owned();
     let (call_sid, call_status) = (get("CallSid"), get("CallStatus"));
     tracing::info!(
         call_sid,

@@ -298,7 +298,8 @@ fn parse_shift(text: &str) -> Result<Shift, String> {
     }
 }
 
-fn parse_local(text: &str) -> Result<NaiveDateTime, String> {
+/// A rotation's start: local wall time without an offset (seconds optional, `T` or a space).
+pub(crate) fn parse_local(text: &str) -> Result<NaiveDateTime, String> {
     [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%dT%H:%M",
@@ -315,7 +316,8 @@ fn parse_local(text: &str) -> Result<NaiveDateTime, String> {
     })
 }
 
-fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+/// An instant in RFC 3339, with its offset.
+pub(crate) fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text).map(|t| t.to_utc()).map_err(|_| {
         format!("invalid time {text:?}: expected RFC 3339 with an offset, e.g. \"2026-12-24T18:00:00-05:00\"")
     })
