@@ -28,6 +28,9 @@ pub const STATUS_CACHE_AGE: &str = "afterhours_status_cache_age_seconds";
 /// Bridges that used the cached on-call chain or the line's fallback numbers, by source.
 pub const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
 
+/// Round trips to Redis: each command or pipeline sent and answered.
+pub const REDIS_ROUND_TRIPS: &str = "afterhours_redis_round_trips_total";
+
 /// Buckets for webhook and lookup latencies: sub-millisecond to the provider's 15 s limit.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,

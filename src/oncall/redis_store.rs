@@ -92,6 +92,32 @@ fn manager(client: redis::Client) -> Result<ConnectionManager, StoreError> {
     ConnectionManager::new_lazy_with_config(client, config).map_err(backend)
 }
 
+/// The connection, counting each round trip to Redis (a command, or a pipeline) in
+/// `afterhours_redis_round_trips_total`: what the load driver divides by the webhooks it sent.
+#[derive(Clone)]
+struct Counted(ConnectionManager);
+
+impl redis::aio::ConnectionLike for Counted {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        metrics::counter!(crate::metrics::REDIS_ROUND_TRIPS).increment(1);
+        self.0.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        metrics::counter!(crate::metrics::REDIS_ROUND_TRIPS).increment(1);
+        self.0.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
+    }
+}
+
 fn backend(error: redis::RedisError) -> StoreError {
     StoreError::Backend(error.to_string())
 }
@@ -150,10 +176,10 @@ impl RedisStore {
     }
 
     /// The connection to the current primary.
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Counted {
         match self.connection.read() {
-            Ok(slot) => slot.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(slot) => Counted(slot.clone()),
+            Err(poisoned) => Counted(poisoned.into_inner().clone()),
         }
     }
 

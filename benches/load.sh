@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Load test in one command: builds afterhours and the load driver (release), starts redis-server (installed
+# from Debian when missing), the fake case system, afterhours serve on that Redis, and the ceiling (a bare axum
+# handler), each on a free loopback port; imports the shipped rotation; runs the driver; prints its report
+# (Markdown) on stdout; and stops everything it started. Extra arguments go to `afterhours-load run`
+# (see `target/release/afterhours-load run --help`), e.g. `benches/load.sh --calls 2000 --seconds 8`.
+#
+# Environment: CASE_DELAY_MS (the fake case system's delay, default 5), LOAD_LOG (afterhours' log filter,
+# default warn).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case_delay_ms=${CASE_DELAY_MS:-5}
+
+echo "building (release)" >&2
+cargo build --release --quiet --bin afterhours --bin afterhours-load
+bin=target/release
+
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "redis-server not found: installing it from Debian's packages" >&2
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+fi
+
+taken=" "
+free_port() {
+    for _ in $(seq 1 100); do
+        local candidate=$((20000 + RANDOM % 20000))
+        case "$taken" in *" $candidate "*) continue ;; esac
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
+            taken="$taken$candidate "
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "no free port found" >&2
+    exit 1
+}
+
+wait_for_port() { # port what
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+        sleep 0.1
+    done
+    echo "$2 did not start listening on port $1" >&2
+    exit 1
+}
+
+workdir=$(mktemp -d)
+pids=()
+redis_port=$(free_port)
+stop_all() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+    rm -rf "$workdir"
+}
+trap stop_all EXIT
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --dir "$workdir" --pidfile "$workdir/redis.pid" --logfile "$workdir/redis.log"
+wait_for_port "$redis_port" redis-server
+
+cases_port=$(free_port)
+"$bin/afterhours-load" cases --listen "127.0.0.1:$cases_port" --delay-ms "$case_delay_ms" 2>"$workdir/cases.log" &
+pids+=($!)
+ceiling_port=$(free_port)
+"$bin/afterhours-load" ceiling --listen "127.0.0.1:$ceiling_port" 2>"$workdir/ceiling.log" &
+ceiling_pid=$!
+pids+=($ceiling_pid)
+
+server_port=$(free_port)
+export AFTERHOURS_CONFIG=config/afterhours.toml
+export AFTERHOURS_PROVIDER__AUTH_TOKEN=load-test-token
+export AFTERHOURS_REDIS__URL="redis://127.0.0.1:$redis_port"
+export AFTERHOURS_SERVER__LISTEN="127.0.0.1:$server_port"
+export AFTERHOURS_SERVER__PUBLIC_URL="http://127.0.0.1:$server_port"
+export AFTERHOURS_CASES__BASE_URL="http://127.0.0.1:$cases_port"
+# The night path whatever the time of day.
+export AFTERHOURS_LINES__US__MODE=always-after-hours
+export AFTERHOURS_LOG=${LOAD_LOG:-warn}
+
+"$bin/afterhours" rotation import config/oncall.toml >/dev/null
+"$bin/afterhours" serve 2>"$workdir/server.log" &
+server_pid=$!
+pids+=($server_pid)
+wait_for_port "$cases_port" "the fake case system"
+wait_for_port "$ceiling_port" "the ceiling"
+wait_for_port "$server_port" "afterhours serve"
+
+status=0
+"$bin/afterhours-load" run \
+    --server "http://127.0.0.1:$server_port" --server-pid "$server_pid" \
+    --ceiling "http://127.0.0.1:$ceiling_port" --ceiling-pid "$ceiling_pid" \
+    --case-delay-ms "$case_delay_ms" "$@" || status=$?
+if [ -s "$workdir/server.log" ]; then
+    echo "afterhours logged (last 20 lines):" >&2
+    tail -n 20 "$workdir/server.log" >&2
+fi
+exit "$status"

@@ -1,0 +1,117 @@
+//! `afterhours-load`: measures afterhours as the telephony provider sees it. `benches/load.sh` runs it all in
+//! one command; the subcommands are its parts:
+//! - `run` places calls against a running `afterhours serve` (Redis, the fake case system behind it) and
+//!   against the ceiling, and prints the report;
+//! - `cases` serves the fake case system, answering after a fixed delay;
+//! - `ceiling` serves a bare axum handler with a fixed TwiML body.
+
+mod phases;
+mod process;
+mod provider;
+mod servers;
+mod stats;
+mod twiml;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "afterhours-load",
+    about = "Load driver for afterhours: plays the telephony provider"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure: complete calls, each webhook's throughput against the ceiling, latency at half the maximum
+    Run(RunArgs),
+    /// Serve the fake case system (generic HTTP/JSON adapter format)
+    Cases {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// How long every answer takes, in milliseconds
+        #[arg(long, default_value_t = 5)]
+        delay_ms: u64,
+    },
+    /// Serve the ceiling: a bare axum handler returning a fixed TwiML body
+    Ceiling {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct RunArgs {
+    /// The afterhours server; its `server.public_url` must be this same URL
+    #[arg(long)]
+    pub(crate) server: String,
+    /// The server's process id, for its memory and CPU time
+    #[arg(long)]
+    pub(crate) server_pid: u32,
+    /// The ceiling server (`afterhours-load ceiling`)
+    #[arg(long)]
+    pub(crate) ceiling: String,
+    /// The ceiling's process id
+    #[arg(long)]
+    pub(crate) ceiling_pid: u32,
+    /// The provider's auth token the server checks signatures with
+    #[arg(long, env = "AFTERHOURS_PROVIDER__AUTH_TOKEN")]
+    pub(crate) token: String,
+    /// The fake case system's delay, taken out of the latency the service adds
+    #[arg(long, default_value_t = 5)]
+    pub(crate) case_delay_ms: u64,
+    /// Complete calls in flight at once in the concurrency phase
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) calls: u64,
+    /// Pause between the webhooks of one call in the concurrency phase (a caller listening), in milliseconds
+    #[arg(long, default_value_t = 300)]
+    pub(crate) think_ms: u64,
+    /// Connections (callers or requests in flight) in the throughput phases
+    #[arg(long, default_value_t = 64)]
+    pub(crate) connections: usize,
+    /// Length of each throughput and latency measurement, in seconds
+    #[arg(long, default_value_t = 4.0)]
+    pub(crate) seconds: f64,
+}
+
+impl RunArgs {
+    pub(crate) fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.seconds.max(0.5))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("afterhours-load: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => phases::run(args).await,
+            Command::Cases { listen, delay_ms } => servers::cases(listen, Duration::from_millis(delay_ms))
+                .await
+                .map(|()| true)
+                .map_err(|e| e.to_string()),
+            Command::Ceiling { listen } => servers::ceiling(listen).await.map(|()| true).map_err(|e| e.to_string()),
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("afterhours-load: {error}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,554 @@
+//! The measurements of `afterhours-load run`, in the order they run, and the report they print:
+//! 1. warm-up calls (not reported);
+//! 2. `--calls` complete calls in flight at once, the server's memory sampled throughout;
+//! 3. the most complete calls per second `--connections` callers get through;
+//! 4. each kind of webhook replayed on its own, against afterhours and then the ceiling, same connections;
+//! 5. complete calls started at half the maximum rate: each webhook's latency.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use crate::RunArgs;
+use crate::process;
+use crate::provider::{self, Provider, Webhook};
+use crate::stats::{Percentiles, Recorder, ms};
+
+/// Runs every phase and prints the report. `Ok(false)` when any call or webhook failed.
+pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(usize::MAX)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let afterhours = Provider::new(client.clone(), &args.server, &args.server, &args.token);
+    let ceiling = afterhours.aimed_at(&args.ceiling);
+    wait_until_ready(&client, &args.server).await?;
+
+    eprintln!("warming up: 200 calls");
+    let _ = calls_at_once(&afterhours, 0, 200, 32, Duration::ZERO).await;
+
+    eprintln!("{} calls at once, {} ms between webhooks", args.calls, args.think_ms);
+    let concurrency = concurrency_phase(&afterhours, &args).await;
+
+    eprintln!("maximum: {} callers for {:.1} s", args.connections, args.seconds);
+    let maximum = maximum_phase(&afterhours, &args).await;
+
+    let templates = capture_templates(&afterhours).await?;
+    let mut steps = Vec::new();
+    for template in &templates {
+        eprintln!("webhook {:?}: afterhours, then the ceiling", template.label);
+        steps.push(step_phase(&afterhours, &ceiling, &client, template, &args).await);
+    }
+
+    let rate = maximum.calls_per_second / 2.0;
+    eprintln!("latency: complete calls at {rate:.0} calls/s for {:.1} s", args.seconds);
+    let latency = latency_phase(&afterhours, &args, rate).await;
+
+    let ok = print_report(&args, &concurrency, &maximum, &steps, &latency);
+    Ok(ok)
+}
+
+async fn wait_until_ready(client: &reqwest::Client, server: &str) -> Result<(), String> {
+    for _ in 0..100 {
+        if let Ok(response) = client.get(format!("{server}/readyz")).send().await
+            && response.status().is_success()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("{server}/readyz did not answer 200 within 10 s"))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Complete calls.
+
+/// Calls that went wrong, counted with the recorder's errors.
+fn call_failed(recorder: &mut Recorder, result: Result<provider::CallReport, provider::Failure>) -> u32 {
+    match result {
+        Ok(report) => {
+            if let Some(wrong) = report.wrong_end {
+                recorder.error("call ended in the wrong place", || wrong);
+            }
+            report.webhooks
+        }
+        Err(failure) => {
+            recorder.error(&failure.kind(), || failure.detail());
+            0
+        }
+    }
+}
+
+/// Places `count` calls (indexes from `first`), at most `parallel` at a time.
+async fn calls_at_once(provider: &Provider, first: u64, count: u64, parallel: u64, think: Duration) -> Recorder {
+    let next = Arc::new(AtomicU64::new(first));
+    let end = first + count;
+    let mut tasks = JoinSet::new();
+    for _ in 0..parallel.min(count) {
+        let (provider, next) = (provider.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut recorder = Recorder::default();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= end {
+                    break;
+                }
+                let result = provider::place_call(&provider, index, think, &mut recorder).await;
+                call_failed(&mut recorder, result);
+            }
+            recorder
+        });
+    }
+    collect(tasks).await
+}
+
+async fn collect(mut tasks: JoinSet<Recorder>) -> Recorder {
+    let mut all = Recorder::default();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(recorder) => all.merge(recorder),
+            Err(error) => all.error("driver task failed", || error.to_string()),
+        }
+    }
+    all
+}
+
+struct Concurrency {
+    calls: u64,
+    took: Duration,
+    recorder: Recorder,
+    /// The highest resident memory sampled while the calls ran, and the process's peak so far.
+    rss_kib: u64,
+    peak_kib: u64,
+}
+
+async fn concurrency_phase(provider: &Provider, args: &RunArgs) -> Concurrency {
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (sampling, pid) = (sampling.clone(), args.server_pid);
+        tokio::spawn(async move {
+            let mut highest = 0;
+            while sampling.load(Ordering::Relaxed) {
+                if let Some(memory) = process::memory(pid) {
+                    highest = highest.max(memory.rss_kib);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            highest
+        })
+    };
+    let started = Instant::now();
+    let think = Duration::from_millis(args.think_ms);
+    let recorder = calls_at_once(provider, 1_000_000, args.calls, args.calls, think).await;
+    let took = started.elapsed();
+    sampling.store(false, Ordering::Relaxed);
+    let rss_kib = sampler.await.unwrap_or(0);
+    Concurrency {
+        calls: args.calls,
+        took,
+        recorder,
+        rss_kib,
+        peak_kib: process::memory(args.server_pid).map_or(0, |m| m.peak_kib),
+    }
+}
+
+struct Maximum {
+    calls: u64,
+    calls_per_second: f64,
+    webhooks_per_second: f64,
+    recorder: Recorder,
+}
+
+/// Runs `connections` loops of `work` until `duration` has passed; returns how many iterations finished.
+async fn closed_loop<F, Fut>(connections: usize, duration: Duration, work: F) -> (u64, Recorder, Duration)
+where
+    F: Fn(u64, Recorder) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Recorder> + Send,
+{
+    let deadline = Instant::now() + duration;
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for _ in 0..connections {
+        let (work, done) = (work.clone(), done.clone());
+        tasks.spawn(async move {
+            let mut recorder = Recorder::default();
+            while Instant::now() < deadline {
+                let n = done.fetch_add(1, Ordering::Relaxed);
+                recorder = work(n, recorder).await;
+            }
+            recorder
+        });
+    }
+    let recorder = collect(tasks).await;
+    (done.load(Ordering::Relaxed), recorder, started.elapsed())
+}
+
+async fn maximum_phase(provider: &Provider, args: &RunArgs) -> Maximum {
+    let provider = provider.clone();
+    let (calls, recorder, took) = closed_loop(args.connections, args.duration(), move |n, mut recorder| {
+        let provider = provider.clone();
+        async move {
+            let result = provider::place_call(&provider, 2_000_000 + n, Duration::ZERO, &mut recorder).await;
+            call_failed(&mut recorder, result);
+            recorder
+        }
+    })
+    .await;
+    let seconds = took.as_secs_f64();
+    Maximum {
+        calls,
+        calls_per_second: calls as f64 / seconds,
+        webhooks_per_second: recorder.requests as f64 / seconds,
+        recorder,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Each webhook on its own, against the ceiling.
+
+/// What a webhook's answer waits for, which decides its target.
+fn needs(label: &str) -> &'static str {
+    if label.contains("case lookup") {
+        "case system"
+    } else if label == "incoming"
+        || label == "status"
+        || label.contains("(accept)")
+        || label.starts_with("bridge/dialed")
+    {
+        "Redis"
+    } else {
+        "nothing"
+    }
+}
+
+fn target(needs: &str) -> Option<f64> {
+    match needs {
+        "nothing" => Some(0.8),
+        "Redis" => Some(0.5),
+        _ => None,
+    }
+}
+
+/// Walks one call of each scenario, keeping the first request of every kind of webhook, to be replayed
+/// with fresh call ids.
+async fn capture_templates(provider: &Provider) -> Result<Vec<Webhook>, String> {
+    let mut seen: BTreeMap<String, Webhook> = BTreeMap::new();
+    for index in 3_000_000..3_000_010 {
+        let mut recorder = Recorder {
+            capture: Some(Vec::new()),
+            ..Recorder::default()
+        };
+        provider::place_call(provider, index, Duration::ZERO, &mut recorder)
+            .await
+            .map_err(|f| format!("a template call failed: {}", f.detail()))?;
+        for webhook in recorder.capture.take().unwrap_or_default() {
+            seen.entry(webhook.label.clone()).or_insert(webhook);
+        }
+    }
+    Ok(seen.into_values().collect())
+}
+
+/// The template's fields with fresh call ids (and a fresh caller for a new call, to stay clear of the rate
+/// limit), so that no replay is taken for a retry of another.
+fn fresh(template: &Webhook, n: u64) -> Vec<(String, String)> {
+    let sid = provider::call_sid();
+    template
+        .params
+        .iter()
+        .map(|(key, value)| {
+            let value = match key.as_str() {
+                "CallSid" => sid.clone(),
+                "ParentCallSid" => provider::call_sid(),
+                "From" | "Caller" if template.label == "incoming" => format!("+1556{:07}", n % 10_000_000),
+                _ => value.clone(),
+            };
+            (key.clone(), value)
+        })
+        .collect()
+}
+
+pub(crate) struct StepResult {
+    label: String,
+    needs: &'static str,
+    afterhours: Throughput,
+    ceiling: Throughput,
+    round_trips: Option<f64>,
+}
+
+struct Throughput {
+    per_second: f64,
+    cpu_micros: Option<f64>,
+    recorder: Recorder,
+}
+
+async fn step_phase(
+    afterhours: &Provider,
+    ceiling: &Provider,
+    client: &reqwest::Client,
+    template: &Webhook,
+    args: &RunArgs,
+) -> StepResult {
+    let trips_before = round_trips(client, &args.server).await;
+    let measured = replay(afterhours, template, args, args.server_pid).await;
+    let trips_after = round_trips(client, &args.server).await;
+    let round_trips = match (trips_before, trips_after) {
+        (Some(before), Some(after)) if measured.recorder.requests > 0 => {
+            Some((after - before) / measured.recorder.requests as f64)
+        }
+        _ => None,
+    };
+    let bare = replay(ceiling, template, args, args.ceiling_pid).await;
+    StepResult {
+        label: template.label.clone(),
+        needs: needs(&template.label),
+        afterhours: measured,
+        ceiling: bare,
+        round_trips,
+    }
+}
+
+async fn replay(provider: &Provider, template: &Webhook, args: &RunArgs, pid: u32) -> Throughput {
+    let cpu_before = process::cpu_time(pid);
+    let (provider, template) = (provider.clone(), Arc::new(template.clone()));
+    let (_, recorder, took) = closed_loop(args.connections, args.duration(), move |n, mut recorder| {
+        let (provider, template) = (provider.clone(), template.clone());
+        async move {
+            let params = fresh(&template, n);
+            if let Err(failure) = provider
+                .post(&template.url, &params, &template.label, &mut recorder)
+                .await
+            {
+                recorder.error(&failure.kind(), || failure.detail());
+            }
+            recorder
+        }
+    })
+    .await;
+    let cpu = match (cpu_before, process::cpu_time(pid)) {
+        (Some(before), Some(after)) if recorder.requests > 0 => {
+            Some((after - before).as_secs_f64() * 1e6 / recorder.requests as f64)
+        }
+        _ => None,
+    };
+    Throughput {
+        per_second: recorder.requests as f64 / took.as_secs_f64(),
+        cpu_micros: cpu,
+        recorder,
+    }
+}
+
+/// The server's count of Redis round trips so far, from `/metrics`.
+async fn round_trips(client: &reqwest::Client, server: &str) -> Option<f64> {
+    let text = client
+        .get(format!("{server}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let lines: Vec<f64> = text
+        .lines()
+        .filter(|line| line.starts_with("afterhours_redis_round_trips_total"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!lines.is_empty()).then(|| lines.iter().sum())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Latency at half the maximum.
+
+struct Latency {
+    calls_per_second: f64,
+    webhooks_per_second: f64,
+    recorder: Recorder,
+}
+
+async fn latency_phase(provider: &Provider, args: &RunArgs, rate: f64) -> Latency {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let started = Instant::now();
+    let end = started + args.duration();
+    let mut tasks = JoinSet::new();
+    let mut index = 4_000_000;
+    let mut at = started;
+    while at < end {
+        tokio::time::sleep_until(at.into()).await;
+        let provider = provider.clone();
+        tasks.spawn(async move {
+            let mut recorder = Recorder::default();
+            let result = provider::place_call(&provider, index, Duration::ZERO, &mut recorder).await;
+            call_failed(&mut recorder, result);
+            recorder
+        });
+        index += 1;
+        at += interval;
+    }
+    let recorder = collect(tasks).await;
+    let seconds = started.elapsed().as_secs_f64();
+    Latency {
+        calls_per_second: (index - 4_000_000) as f64 / seconds,
+        webhooks_per_second: recorder.requests as f64 / seconds,
+        recorder,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The report.
+
+fn print_report(
+    args: &RunArgs,
+    concurrency: &Concurrency,
+    maximum: &Maximum,
+    steps: &[StepResult],
+    latency: &Latency,
+) -> bool {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("## afterhours load report");
+    println!();
+    println!(
+        "{} UTC, {cores} cores shared by the server, Redis, the fake case system, the ceiling and the driver. \
+         Case system delay {} ms; {} connections; {:.1} s per measurement.",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M"),
+        args.case_delay_ms,
+        args.connections,
+        args.seconds,
+    );
+    println!();
+
+    println!(
+        "### {} complete calls at once ({} ms between webhooks)",
+        concurrency.calls, args.think_ms
+    );
+    println!();
+    println!("| calls | webhooks | errors | took | server RSS, highest sampled | server peak RSS (VmHWM) |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {} | {} | {:.1} s | {} MiB | {} MiB |",
+        concurrency.calls,
+        concurrency.recorder.requests,
+        concurrency.recorder.error_count(),
+        concurrency.took.as_secs_f64(),
+        process::mib(concurrency.rss_kib),
+        process::mib(concurrency.peak_kib),
+    );
+    println!();
+
+    println!("### Maximum: complete calls, {} callers, no pauses", args.connections);
+    println!();
+    println!("| calls | calls/s | webhooks/s | errors |");
+    println!("|---:|---:|---:|---:|");
+    println!(
+        "| {} | {:.0} | {:.0} | {} |",
+        maximum.calls,
+        maximum.calls_per_second,
+        maximum.webhooks_per_second,
+        maximum.recorder.error_count()
+    );
+    println!();
+
+    println!(
+        "### Each webhook against the ceiling (bare axum, fixed TwiML), {} connections",
+        args.connections
+    );
+    println!();
+    println!(
+        "| webhook | answer waits for | afterhours req/s | ceiling req/s | ratio | target | server CPU µs/req (ceiling) | Redis round trips/req |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut met = true;
+    for step in steps {
+        let ratio = step.afterhours.per_second / step.ceiling.per_second.max(1.0);
+        let target = target(step.needs);
+        let verdict = match target {
+            Some(t) if ratio >= t => format!("≥ {t} ✓"),
+            Some(t) => {
+                met = false;
+                format!("≥ {t} ✗")
+            }
+            None => "-".to_owned(),
+        };
+        let cpu = |t: &Throughput| t.cpu_micros.map_or("-".to_owned(), |c| format!("{c:.0}"));
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {} | {} ({}) | {} |",
+            step.label,
+            step.needs,
+            step.afterhours.per_second,
+            step.ceiling.per_second,
+            ratio,
+            verdict,
+            cpu(&step.afterhours),
+            cpu(&step.ceiling),
+            step.round_trips.map_or("-".to_owned(), |r| format!("{r:.2}")),
+        );
+    }
+    println!();
+
+    println!(
+        "### Latency at half the maximum: {:.0} calls/s, {:.0} webhooks/s",
+        latency.calls_per_second, latency.webhooks_per_second
+    );
+    println!();
+    println!("| webhook | count | p50 ms | p99 ms | p99.9 ms | added by the service, p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut recorder = Recorder::default();
+    recorder.latencies = latency.recorder.latencies.clone();
+    let delay = u32::try_from(args.case_delay_ms * 1000).unwrap_or(u32::MAX);
+    for (label, p) in recorder.summary() {
+        let own = if label.contains("case lookup") { delay } else { 0 };
+        println!(
+            "| {label} | {} | {} | {} | {} | {} |",
+            p.count,
+            ms(p.p50),
+            ms(p.p99),
+            ms(p.p999),
+            ms(p.p99.saturating_sub(own))
+        );
+    }
+    let mut all: Vec<u32> = latency.recorder.latencies.values().flatten().copied().collect();
+    let overall = Percentiles::of(&mut all);
+    println!(
+        "| all | {} | {} | {} | {} | |",
+        overall.count,
+        ms(overall.p50),
+        ms(overall.p99),
+        ms(overall.p999)
+    );
+    println!();
+
+    let mut errors = Recorder::default();
+    for recorder in [&concurrency.recorder, &maximum.recorder, &latency.recorder] {
+        for (kind, e) in &recorder.errors {
+            let entry = errors.errors.entry(kind.clone()).or_default();
+            if entry.count == 0 {
+                entry.example.clone_from(&e.example);
+            }
+            entry.count += e.count;
+        }
+    }
+    for step in steps {
+        for (kind, e) in &step.afterhours.recorder.errors {
+            let entry = errors.errors.entry(format!("{} ({})", kind, step.label)).or_default();
+            if entry.count == 0 {
+                entry.example.clone_from(&e.example);
+            }
+            entry.count += e.count;
+        }
+    }
+    if errors.errors.is_empty() {
+        println!("Errors: none (every webhook answered 200 with valid TwiML; every call ended where expected).");
+    } else {
+        println!("Errors:");
+        for (kind, e) in &errors.errors {
+            println!("- {kind}: {} (first: {})", e.count, e.example);
+        }
+    }
+    let _ = met;
+    errors.errors.is_empty()
+}
