@@ -6,7 +6,7 @@
 # (see `target/release/afterhours-load run --help`), e.g. `benches/load.sh --calls 2000 --seconds 8`.
 #
 # Environment: CASE_DELAY_MS (the fake case system's delay, default 5), LOAD_LOG (afterhours' log filter,
-# default warn).
+# default warn), LOAD_PERF (a file: profile the server with `perf record -g` into it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,7 +83,12 @@ export AFTERHOURS_LINES__US__MODE=always-after-hours
 export AFTERHOURS_LOG=${LOAD_LOG:-warn}
 
 "$bin/afterhours" rotation import config/oncall.toml >/dev/null
-"$bin/afterhours" serve 2>"$workdir/server.log" &
+if [ -n "${LOAD_PERF:-}" ]; then
+    # Profiling: the server runs under `perf record`, written to $LOAD_PERF (see README, Performance).
+    perf record -F 999 -g -o "$LOAD_PERF" -- "$bin/afterhours" serve 2>"$workdir/server.log" &
+else
+    "$bin/afterhours" serve 2>"$workdir/server.log" &
+fi
 server_pid=$!
 pids+=($server_pid)
 wait_for_port "$cases_port" "the fake case system"

@@ -1,14 +1,19 @@
 //! The call log: one record per call (line, caller, case, every decision with its time, every dial, who
 //! accepted, the voicemail, the duration), kept in a Redis stream with a bounded length.
 //!
-//! Each webhook adds what it decided to the call's working record (one pipelined round trip, after the
-//! answer is sent). The record is closed into the stream once: by the provider's final call-status callback
-//! (which brings the duration), or, if that callback is not configured, a few minutes after the call hung up.
+//! Each webhook adds what it decided to the call's working record, after the answer is sent: it hands a
+//! [`CallNote`] to the [`Writer`], which writes the notes of many webhooks in one pipelined round trip. The
+//! record is closed into the stream once, through the same writer (so after what the call's webhooks added):
+//! by the provider's final call-status callback (which brings the duration), or, if that callback is not
+//! configured, a few minutes after the call hung up.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::oncall::store::{Store, StoreError};
 
@@ -45,6 +50,27 @@ pub struct CallRecord {
 pub struct CallEvent {
     pub at: DateTime<Utc>,
     pub what: String,
+}
+
+/// What one webhook adds to its call's working record: summary fields (the latest value wins; `started` is
+/// kept from the first) and events, the record kept for `ttl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallNote {
+    pub call_sid: String,
+    pub started: DateTime<Utc>,
+    pub summary: Vec<(String, String)>,
+    pub events: Vec<CallEvent>,
+    pub ttl: Duration,
+}
+
+/// Closing a call's working record into the log, with what the final status callback said. The log keeps
+/// about `max_records` records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallClose {
+    pub call_sid: String,
+    pub status: Option<String>,
+    pub duration_secs: Option<u64>,
+    pub max_records: u64,
 }
 
 impl CallRecord {
@@ -90,6 +116,134 @@ pub async fn find(
         .filter(|r| case.is_none_or(|c| r.case() == Some(c)))
         .take(limit)
         .collect())
+}
+
+/// How many writes may wait for the writer; past that, notes are dropped (and counted) rather than held.
+const QUEUE: usize = 16_384;
+/// The most writes sent in one round trip.
+const BATCH: usize = 512;
+
+enum Write {
+    Note(CallNote),
+    Close(CallClose),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Writes the call log in the background: webhooks hand it their notes and go on at once; one task writes
+/// whatever has queued up, all notes in one pipelined round trip and then the closes in another, in the
+/// order they came. Under load, many webhooks share a round trip; an idle line pays one per webhook. Cheap to
+/// clone. The task starts with the first write, so a writer can be made outside a runtime.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Write>,
+    task: Arc<WriterTask>,
+}
+
+struct WriterTask {
+    started: OnceLock<()>,
+    /// What the task takes when it starts.
+    waiting: Mutex<Option<Unstarted>>,
+}
+
+struct Unstarted {
+    queue: mpsc::Receiver<Write>,
+    store: Arc<dyn Store>,
+}
+
+impl Writer {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        Self {
+            queue,
+            task: Arc::new(WriterTask {
+                started: OnceLock::new(),
+                waiting: Mutex::new(Some(Unstarted { queue: receiver, store })),
+            }),
+        }
+    }
+
+    /// Queues a webhook's note; returns at once.
+    pub fn note(&self, note: CallNote) {
+        self.queue_write(Write::Note(note));
+    }
+
+    /// Queues the closing of a call's record; returns at once.
+    pub fn close(&self, close: CallClose) {
+        self.queue_write(Write::Close(close));
+    }
+
+    /// Waits (at most `within`) until everything queued so far is written; false if it was not.
+    pub async fn flush(&self, within: Duration) -> bool {
+        let (done, written) = oneshot::channel();
+        self.start();
+        if self.queue.try_send(Write::Flush(done)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(within, written).await, Ok(Ok(())))
+    }
+
+    fn queue_write(&self, write: Write) {
+        self.start();
+        if self.queue.try_send(write).is_err() {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_queue_full").increment(1);
+            tracing::warn!("call log: {QUEUE} writes are waiting for the store; this one is dropped");
+        }
+    }
+
+    fn start(&self) {
+        self.task.started.get_or_init(|| {
+            let taken = self.task.waiting.lock().ok().and_then(|mut waiting| waiting.take());
+            if let Some(Unstarted { queue, store }) = taken {
+                tokio::spawn(run(queue, store));
+            }
+        });
+    }
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("queued", &(QUEUE - self.queue.capacity()))
+            .finish()
+    }
+}
+
+async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>) {
+    let mut writes = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut writes, BATCH).await > 0 {
+        let (mut notes, mut closes, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
+        for write in writes.drain(..) {
+            match write {
+                Write::Note(note) => notes.push(note),
+                Write::Close(close) => closes.push(close),
+                Write::Flush(done) => flushes.push(done),
+            }
+        }
+        if !notes.is_empty()
+            && let Err(error) = store.note_calls(&notes).await
+        {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "note_call").increment(notes.len() as u64);
+            tracing::warn!(%error, webhooks = notes.len(), "call log: these webhooks' decisions were not recorded");
+        }
+        if !closes.is_empty() {
+            match store.close_calls(&closes).await {
+                Ok(closed) => tracing::debug!(
+                    closed = closed.iter().filter(|c| **c).count(),
+                    asked = closes.len(),
+                    "call log: records closed"
+                ),
+                Err(error) => {
+                    metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "close_call")
+                        .increment(closes.len() as u64);
+                    tracing::warn!(%error, calls = closes.len(), "call log: records could not be closed");
+                }
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
 }
 
 /// Final call statuses: the call is over.

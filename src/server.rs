@@ -36,6 +36,8 @@ pub struct AppState {
     pub services: Arc<Services>,
     /// Case notes sent in the background; none without a case system or with notes turned off.
     pub notes: Option<Notes>,
+    /// The call log's writer, on the same store.
+    pub call_log: crate::calllog::Writer,
 }
 
 /// Why the state for a configuration could not be built.
@@ -77,6 +79,7 @@ impl AppState {
                 Duration::from_millis(notes_settings.backoff_ms),
             )
         });
+        let call_log = crate::calllog::Writer::new(store.clone());
         let services = Services {
             voice,
             base_url: settings.server.public_url.as_str().to_owned(),
@@ -94,6 +97,7 @@ impl AppState {
             clock,
             services: Arc::new(services),
             notes,
+            call_log,
         }
     }
 
@@ -263,14 +267,12 @@ async fn status(State(state): State<AppState>, Extension(params): Extension<Webh
         duration = get("CallDuration"),
         "call status"
     );
-    if crate::calllog::is_final(&call_status)
-        && !call_sid.is_empty()
-        && let Some(store) = state.store().cloned()
-    {
-        let duration = get("CallDuration").parse().ok();
-        let max_records = state.config.settings.call_log.max_records;
-        tokio::spawn(async move {
-            voice::close_call(store.as_ref(), &call_sid, Some(call_status), duration, max_records).await;
+    if crate::calllog::is_final(&call_status) && !call_sid.is_empty() {
+        state.call_log.close(crate::calllog::CallClose {
+            call_sid,
+            status: Some(call_status),
+            duration_secs: get("CallDuration").parse().ok(),
+            max_records: state.config.settings.call_log.max_records,
         });
     }
     twiml_response(Answer::default())

@@ -4,11 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::calllog::CallEvent;
+use crate::calllog::{CallClose, CallEvent, CallNote};
 use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Trace};
 use crate::flow::state::CallState;
 use crate::lines::Line;
-use crate::oncall::store::Store;
 use crate::phone::mask;
 use crate::server::AppState;
 use crate::twiml::{Response, Verb};
@@ -260,47 +259,27 @@ pub fn dispatch(state: &AppState, effects: Vec<Effect>) {
                 call_sid,
                 summary,
                 events,
-            } => {
-                let Some(store) = state.store().cloned() else { continue };
-                let (now, ttl) = (
-                    state.clock.now(),
-                    Duration::from_secs(state.config.settings.call_log.ttl_secs),
-                );
-                tokio::spawn(async move {
-                    if let Err(error) = store.note_call(&call_sid, now, summary, events, ttl).await {
-                        metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "note_call").increment(1);
-                        tracing::warn!(%error, call_sid, "call log: this webhook's decisions were not recorded");
-                    }
-                });
-            }
+            } => state.call_log.note(CallNote {
+                call_sid,
+                started: state.clock.now(),
+                summary,
+                events,
+                ttl: Duration::from_secs(state.config.settings.call_log.ttl_secs),
+            }),
             Effect::CallEnded { call_sid } => {
-                let Some(store) = state.store().cloned() else { continue };
-                let settings = state.config.settings.call_log.clone();
+                let (call_log, settings) = (state.call_log.clone(), state.config.settings.call_log.clone());
                 tokio::spawn(async move {
                     // The status callback normally closes the record, with the duration; this is for when it
                     // is not configured.
                     tokio::time::sleep(Duration::from_secs(settings.close_after_secs)).await;
-                    close_call(store.as_ref(), &call_sid, None, None, settings.max_records).await;
+                    call_log.close(CallClose {
+                        call_sid,
+                        status: None,
+                        duration_secs: None,
+                        max_records: settings.max_records,
+                    });
                 });
             }
-        }
-    }
-}
-
-/// Closes a call's record into the log (once), logging a failure.
-pub async fn close_call(
-    store: &dyn Store,
-    call_sid: &str,
-    status: Option<String>,
-    duration: Option<u64>,
-    max_records: u64,
-) {
-    match store.close_call(call_sid, status, duration, max_records).await {
-        Ok(true) => tracing::debug!(call_sid, "call log: record closed"),
-        Ok(false) => {}
-        Err(error) => {
-            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "close_call").increment(1);
-            tracing::warn!(%error, call_sid, "call log: the record could not be closed");
         }
     }
 }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use afterhours::calllog::{CallClose, CallEvent, CallNote};
 use afterhours::oncall::memory::MemoryStore;
 use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Shift, Target, Tier};
 use afterhours::oncall::redis_store::RedisStore;
 use afterhours::oncall::store::{Store, StoreError, import};
 use afterhours::phone::PhoneNumber;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 fn redis_url() -> String {
     std::env::var("AFTERHOURS_TEST_REDIS_URL")
@@ -258,62 +259,102 @@ async fn a_once_per_call_action_is_claimed_once(store: Arc<dyn Store>) {
 both_stores!(a_once_per_call_action_is_claimed_once);
 
 async fn a_call_is_logged_once_with_everything_its_webhooks_noted(store: Arc<dyn Store>) {
-    use afterhours::calllog::CallEvent;
-    let ttl = Duration::from_secs(60);
     let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
-    let event = |what: &str| CallEvent {
-        at: t,
-        what: what.into(),
-    };
-    let pairs = |items: &[(&str, &str)]| {
-        items
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>()
-    };
     store
-        .note_call(
+        .note_calls(&[note(
             "CA1",
             t,
-            pairs(&[("line", "us"), ("from", "+15551234567")]),
-            vec![event("business hours: closed")],
-            ttl,
-        )
+            &[("line", "us"), ("from", "+15551234567")],
+            &["business hours: closed"],
+        )])
         .await
         .unwrap();
     store
-        .note_call(
+        .note_calls(&[note(
             "CA1",
-            t,
-            pairs(&[("case", "123456"), ("decision", "verified")]),
-            vec![event("case 123456: verified")],
-            ttl,
-        )
+            t + chrono::TimeDelta::seconds(30),
+            &[("case", "123456"), ("decision", "verified")],
+            &["case 123456: verified"],
+        )])
         .await
         .unwrap();
-    assert!(
-        store
-            .close_call("CA1", Some("completed".into()), Some(42), 1000)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .close_call("CA1", Some("completed".into()), Some(42), 1000)
-            .await
-            .unwrap(),
-        "once"
-    );
+    let close = close("CA1", Some("completed"), Some(42));
+    assert_eq!(store.close_calls(std::slice::from_ref(&close)).await.unwrap(), [true]);
+    assert_eq!(store.close_calls(&[close]).await.unwrap(), [false], "once");
     let records = store.calls(None, 10).await.unwrap();
     assert_eq!(records.len(), 1);
     let record = &records[0];
     assert_eq!(record.summary["line"], "us");
     assert_eq!(record.summary["decision"], "verified");
     assert_eq!(record.events.len(), 2);
+    assert_eq!(record.events[1].what, "case 123456: verified");
     assert_eq!(
         (record.status.as_deref(), record.duration_secs),
         (Some("completed"), Some(42))
     );
-    assert_eq!(record.started, Some(t));
+    assert_eq!(record.started, Some(t), "the first webhook's time");
 }
 both_stores!(a_call_is_logged_once_with_everything_its_webhooks_noted);
+
+/// The writer's batches: many calls' notes in one go, then many closes, each record whole and exact,
+/// whatever its text holds.
+async fn many_calls_are_noted_and_closed_together(store: Arc<dyn Store>) {
+    let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let odd = "Tom \"Tiger\" O'Brien / ACME — Zürich \\ 日本 {x}";
+    store
+        .note_calls(&[
+            note("CA-a", t, &[("line", "us"), ("customer", odd)], &[odd, "second"]),
+            note("CA-b", t, &[], &[]),
+            note("CA-a", t, &[("accepted", "bob")], &["bridge: bob accepted attempt 1"]),
+        ])
+        .await
+        .unwrap();
+    let closed = store
+        .close_calls(&[
+            close("CA-a", Some("completed"), Some(95)),
+            close("CA-b", None, None),
+            close("CA-never", Some("completed"), None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(closed, [true, true, false]);
+    let mut records = store.calls(None, 10).await.unwrap();
+    records.sort_by(|a, b| a.call_sid.cmp(&b.call_sid));
+    assert_eq!(records.len(), 2);
+    let (a, b) = (&records[0], &records[1]);
+    assert_eq!(a.call_sid, "CA-a");
+    assert_eq!(a.summary["customer"], odd);
+    assert_eq!(a.summary["accepted"], "bob");
+    let events: Vec<&str> = a.events.iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(events, [odd, "second", "bridge: bob accepted attempt 1"]);
+    assert_eq!((a.status.as_deref(), a.duration_secs), (Some("completed"), Some(95)));
+    assert_eq!(b.call_sid, "CA-b");
+    assert!(b.summary.is_empty() && b.events.is_empty());
+    assert_eq!((b.status.as_deref(), b.duration_secs, b.started), (None, None, Some(t)));
+}
+both_stores!(many_calls_are_noted_and_closed_together);
+
+fn note(call_sid: &str, started: DateTime<Utc>, summary: &[(&str, &str)], events: &[&str]) -> CallNote {
+    CallNote {
+        call_sid: call_sid.to_owned(),
+        started,
+        summary: summary.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        events: events
+            .iter()
+            .map(|what| CallEvent {
+                at: started,
+                what: what.to_string(),
+            })
+            .collect(),
+        ttl: Duration::from_secs(60),
+    }
+}
+
+fn close(call_sid: &str, status: Option<&str>, duration_secs: Option<u64>) -> CallClose {
+    CallClose {
+        call_sid: call_sid.to_owned(),
+        status: status.map(str::to_owned),
+        duration_secs,
+        max_records: 1000,
+    }
+}

@@ -111,6 +111,8 @@ pub enum FlowCommand {
 
 /// How long `serve` waits, once stopped, for case notes still being sent.
 const NOTES_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long `serve` waits, once stopped, for the call log's last writes.
+const CALL_LOG_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -175,7 +177,7 @@ async fn serve(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let notes = state.notes.clone();
+    let (notes, call_log) = (state.notes.clone(), state.call_log.clone());
     let _status_refresher = crate::status::start_refresher(&state);
     if let Some(store) = state.store().cloned() {
         state.services.oncall_cache.spawn_refresher(store);
@@ -192,6 +194,9 @@ async fn serve(path: &Path) -> ExitCode {
         tracing::info!(%addr, "listening; point the provider's voice webhook at {public_url}/voice/incoming (POST)");
     }
     let served = app.run_until_stopped(shutdown_signal()).await;
+    if !call_log.flush(CALL_LOG_FLUSH).await {
+        tracing::error!("stopped with call-log writes unwritten");
+    }
     if let Some(notes) = notes {
         let pending = notes.pending();
         if pending > 0 {

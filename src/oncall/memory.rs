@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use super::store::{Store, StoreError};
 use crate::BoxFuture;
-use crate::calllog::{CallEvent, CallRecord};
+use crate::calllog::{CallClose, CallNote, CallRecord};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default)]
@@ -168,53 +168,47 @@ impl Store for MemoryStore {
         Box::pin(async move { result })
     }
 
-    fn note_call<'a>(
-        &'a self,
-        call_sid: &'a str,
-        started: DateTime<Utc>,
-        summary: Vec<(String, String)>,
-        events: Vec<CallEvent>,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn note_calls<'a>(&'a self, notes: &'a [CallNote]) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.with(|inner| {
             let now = Instant::now();
             inner.working.retain(|_, (_, expires)| *expires > now);
-            let (record, expires) = inner.working.entry(call_sid.to_owned()).or_insert_with(|| {
-                (
-                    CallRecord {
-                        call_sid: call_sid.to_owned(),
-                        started: Some(started),
-                        ..CallRecord::default()
-                    },
-                    now,
-                )
-            });
-            *expires = now + ttl;
-            record.summary.extend(summary);
-            record.events.extend(events);
+            for note in notes {
+                let (record, expires) = inner.working.entry(note.call_sid.clone()).or_insert_with(|| {
+                    (
+                        CallRecord {
+                            call_sid: note.call_sid.clone(),
+                            started: Some(note.started),
+                            ..CallRecord::default()
+                        },
+                        now,
+                    )
+                });
+                *expires = now + note.ttl;
+                record.summary.extend(note.summary.iter().cloned());
+                record.events.extend(note.events.iter().cloned());
+            }
             Ok(())
         });
         Box::pin(async move { result })
     }
 
-    fn close_call<'a>(
-        &'a self,
-        call_sid: &'a str,
-        status: Option<String>,
-        duration_secs: Option<u64>,
-        max_records: u64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+    fn close_calls<'a>(&'a self, closes: &'a [CallClose]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
         let result = self.with(|inner| {
-            let Some((mut record, _)) = inner.working.remove(call_sid) else {
-                return Ok(false);
-            };
-            record.status = status;
-            record.duration_secs = duration_secs;
-            inner.log.push_back(record);
-            while inner.log.len() as u64 > max_records.max(1) {
-                inner.log.pop_front();
+            let mut closed = Vec::with_capacity(closes.len());
+            for close in closes {
+                let Some((mut record, _)) = inner.working.remove(&close.call_sid) else {
+                    closed.push(false);
+                    continue;
+                };
+                record.status.clone_from(&close.status);
+                record.duration_secs = close.duration_secs;
+                inner.log.push_back(record);
+                while inner.log.len() as u64 > close.max_records.max(1) {
+                    inner.log.pop_front();
+                }
+                closed.push(true);
             }
-            Ok(true)
+            Ok(closed)
         });
         Box::pin(async move { result })
     }

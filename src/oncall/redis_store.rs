@@ -31,7 +31,7 @@ use redis::{AsyncCommands, Script};
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use super::store::{Store, StoreError};
 use crate::BoxFuture;
-use crate::calllog::{CallEvent, CallRecord};
+use crate::calllog::{CallClose, CallNote, CallRecord};
 use chrono::{DateTime, Utc};
 
 /// Replaces a rotation if its version is the expected one (or none is expected), and bumps the version.
@@ -64,6 +64,36 @@ if ARGV[2] ~= '' then
 end
 return removed
 ";
+
+/// Closes a call's working record into the log, once: KEYS are the once-marker, the record hash, the events
+/// list and the log stream; ARGV the CallSid, the status and the duration (as JSON) and the log's length.
+/// Builds the record's JSON (`CallRecord`) from the hash and the events (stored as JSON already), adds it to
+/// the stream and deletes the working record. Returns 1 when it closed the record, 0 when it was closed
+/// already or there is none.
+const CLOSE_CALL: &str = r#"
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then
+  return 0
+end
+local flat = redis.call('HGETALL', KEYS[2])
+if #flat == 0 then
+  return 0
+end
+local summary, started = {}, nil
+for i = 1, #flat, 2 do
+  if flat[i] == 'started' then started = flat[i + 1] else summary[flat[i]] = flat[i + 1] end
+end
+local summary_json = '{}'
+if next(summary) ~= nil then summary_json = cjson.encode(summary) end
+local events = redis.call('LRANGE', KEYS[3], 0, -1)
+local record = '{"call_sid":' .. cjson.encode(ARGV[1])
+  .. ',"started":' .. (started and cjson.encode(started) or 'null')
+  .. ',"summary":' .. summary_json
+  .. ',"events":[' .. table.concat(events, ',') .. ']'
+  .. ',"status":' .. ARGV[2] .. ',"duration_secs":' .. ARGV[3] .. '}'
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'record', record)
+redis.call('DEL', KEYS[2], KEYS[3])
+return 1
+"#;
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -410,95 +440,52 @@ impl Store for RedisStore {
         })
     }
 
-    fn note_call<'a>(
-        &'a self,
-        call_sid: &'a str,
-        started: DateTime<Utc>,
-        summary: Vec<(String, String)>,
-        events: Vec<CallEvent>,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn note_calls<'a>(&'a self, notes: &'a [CallNote]) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let record = self.key(&format!("call:{{{call_sid}}}:record"));
-            let list = self.key(&format!("call:{{{call_sid}}}:events"));
-            let seconds = ttl.as_secs().max(1) as i64;
             let mut pipe = redis::pipe();
-            pipe.atomic().hset_nx(&record, "started", started.to_rfc3339()).ignore();
-            if !summary.is_empty() {
-                pipe.hset_multiple(&record, &summary).ignore();
+            for note in notes {
+                let record = self.key(&format!("call:{{{}}}:record", note.call_sid));
+                let list = self.key(&format!("call:{{{}}}:events", note.call_sid));
+                let seconds = note.ttl.as_secs().max(1) as i64;
+                pipe.hset_nx(&record, "started", note.started.to_rfc3339()).ignore();
+                if !note.summary.is_empty() {
+                    pipe.hset_multiple(&record, &note.summary).ignore();
+                }
+                for event in &note.events {
+                    let json = serde_json::to_string(event).map_err(|e| corrupt("event", e))?;
+                    pipe.rpush(&list, json).ignore();
+                }
+                pipe.expire(&record, seconds).ignore().expire(&list, seconds).ignore();
             }
-            for event in &events {
-                let json = serde_json::to_string(event).map_err(|e| corrupt("event", e))?;
-                pipe.rpush(&list, json).ignore();
-            }
-            pipe.expire(&record, seconds).ignore().expire(&list, seconds).ignore();
             let mut connection = self.conn();
             pipe.query_async::<()>(&mut connection).await.map_err(backend)
         })
     }
 
-    fn close_call<'a>(
-        &'a self,
-        call_sid: &'a str,
-        status: Option<String>,
-        duration_secs: Option<u64>,
-        max_records: u64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+    fn close_calls<'a>(&'a self, closes: &'a [CallClose]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
         Box::pin(async move {
-            if !self
-                .set_once(
-                    self.key(&format!("call:{{{call_sid}}}:once:logged")),
-                    "1",
-                    Duration::from_secs(86_400),
-                )
-                .await?
-            {
-                return Ok(false);
+            // One round trip: the script is loaded (a no-op when Redis has it) and run once per call.
+            let script = Script::new(CLOSE_CALL);
+            let mut pipe = redis::pipe();
+            pipe.cmd("SCRIPT").arg("LOAD").arg(CLOSE_CALL).ignore();
+            for close in closes {
+                let sid = &close.call_sid;
+                let json = |value: Result<String, serde_json::Error>| value.map_err(|e| corrupt("call status", e));
+                pipe.cmd("EVALSHA")
+                    .arg(script.get_hash())
+                    .arg(4)
+                    .arg(self.key(&format!("call:{{{sid}}}:once:logged")))
+                    .arg(self.key(&format!("call:{{{sid}}}:record")))
+                    .arg(self.key(&format!("call:{{{sid}}}:events")))
+                    .arg(self.key("calls"))
+                    .arg(sid)
+                    .arg(json(serde_json::to_string(&close.status))?)
+                    .arg(json(serde_json::to_string(&close.duration_secs))?)
+                    .arg(close.max_records.max(1));
             }
-            let record_key = self.key(&format!("call:{{{call_sid}}}:record"));
-            let list_key = self.key(&format!("call:{{{call_sid}}}:events"));
             let mut connection = self.conn();
-            let (mut fields, events): (BTreeMap<String, String>, Vec<String>) = redis::pipe()
-                .hgetall(&record_key)
-                .lrange(&list_key, 0, -1)
-                .query_async(&mut connection)
-                .await
-                .map_err(backend)?;
-            if fields.is_empty() {
-                return Ok(false);
-            }
-            let started = fields
-                .remove("started")
-                .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-                .map(|t| t.with_timezone(&Utc));
-            let events = events.iter().filter_map(|e| serde_json::from_str(e).ok()).collect();
-            let record = CallRecord {
-                call_sid: call_sid.to_owned(),
-                started,
-                summary: fields,
-                events,
-                status,
-                duration_secs,
-            };
-            let json = serde_json::to_string(&record).map_err(|e| corrupt("call record", e))?;
-            let _: () = redis::pipe()
-                .cmd("XADD")
-                .arg(self.key("calls"))
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(max_records.max(1))
-                .arg("*")
-                .arg("record")
-                .arg(json)
-                .ignore()
-                .del(&record_key)
-                .ignore()
-                .del(&list_key)
-                .ignore()
-                .query_async(&mut connection)
-                .await
-                .map_err(backend)?;
-            Ok(true)
+            let closed: Vec<i64> = pipe.query_async(&mut connection).await.map_err(backend)?;
+            Ok(closed.into_iter().map(|c| c == 1).collect())
         })
     }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use crate::BoxFuture;
-use crate::calllog::{CallEvent, CallRecord};
+use crate::calllog::{CallClose, CallNote, CallRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -74,26 +74,12 @@ pub trait Store: Send + Sync + fmt::Debug {
         window: Duration,
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
 
-    /// Adds to a call's working record: summary fields (the latest value wins; `started` is kept from the
-    /// first) and events, kept for `ttl`. One round trip.
-    fn note_call<'a>(
-        &'a self,
-        call_sid: &'a str,
-        started: DateTime<Utc>,
-        summary: Vec<(String, String)>,
-        events: Vec<CallEvent>,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Adds each webhook's note to its call's working record, in order. One round trip for all of them.
+    fn note_calls<'a>(&'a self, notes: &'a [CallNote]) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Closes a call's working record into the call log, once; false when it was closed already or there is
-    /// no record. The log keeps about `max_records` records.
-    fn close_call<'a>(
-        &'a self,
-        call_sid: &'a str,
-        status: Option<String>,
-        duration_secs: Option<u64>,
-        max_records: u64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Closes calls' working records into the call log, each once; for each, false when it was closed
+    /// already or there is no record. One round trip for all of them.
+    fn close_calls<'a>(&'a self, closes: &'a [CallClose]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>>;
 
     /// The call log, newest first: at most `limit` records, none that started before `since`.
     fn calls(&self, since: Option<DateTime<Utc>>, limit: usize) -> BoxFuture<'_, Result<Vec<CallRecord>, StoreError>>;
