@@ -85,7 +85,7 @@ export AFTERHOURS_LOG=${LOAD_LOG:-warn}
 "$bin/afterhours" rotation import config/oncall.toml >/dev/null
 if [ -n "${LOAD_PERF:-}" ]; then
     # Profiling: the server runs under `perf record`, written to $LOAD_PERF (see README, Performance).
-    perf record -F 999 -g -o "$LOAD_PERF" -- "$bin/afterhours" serve 2>"$workdir/server.log" &
+    perf record -F 999 --call-graph dwarf,16384 -o "$LOAD_PERF" -- "$bin/afterhours" serve 2>"$workdir/server.log" &
 else
     "$bin/afterhours" serve 2>"$workdir/server.log" &
 fi

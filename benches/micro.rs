@@ -286,7 +286,7 @@ fn oncall(c: &mut Criterion) {
 
 fn signatures(c: &mut Criterion) {
     let url = format!("{PUBLIC_URL}/voice/incoming");
-    let params = incoming_fields();
+    let params = Arc::new(incoming_fields());
     let good = signature::compute(TOKEN.as_bytes(), &url, &params);
     assert!(signature::is_valid(TOKEN.as_bytes(), &url, &params, &good));
     let mut group = c.benchmark_group("signature");
@@ -335,26 +335,26 @@ fn runtime() -> tokio::runtime::Runtime {
 /// One answer to the incoming webhook at night (for the TwiML benchmark).
 fn incoming_answer() -> voice::Answer {
     let state = app_state();
-    let params = incoming_fields();
-    runtime().block_on(voice::answer(&state, Route::Incoming, "", &params))
+    let params = Arc::new(incoming_fields());
+    runtime().block_on(voice::answer(&state, Route::Incoming, "", params.clone()))
 }
 
 fn webhook(c: &mut Criterion) {
     let state = app_state();
-    let params = incoming_fields();
+    let params = Arc::new(incoming_fields());
     let rt = runtime();
-    let answer = rt.block_on(voice::answer(&state, Route::Incoming, "", &params));
+    let answer = rt.block_on(voice::answer(&state, Route::Incoming, "", params.clone()));
     let xml = answer.response.to_xml();
     assert!(xml.contains("enter your case number"), "{xml}");
     let mut group = c.benchmark_group("webhook");
     // In-process: the line, the rate-limit count in the embedded store, the flow up to the gather, TwiML.
     group.bench_function("incoming_night_answer", |b| {
         b.to_async(&rt)
-            .iter(|| async { voice::answer(&state, Route::Incoming, "", black_box(&params)).await })
+            .iter(|| async { voice::answer(&state, Route::Incoming, "", black_box(params.clone())).await })
     });
     group.bench_function("incoming_night_answer_and_xml", |b| {
         b.to_async(&rt).iter(|| async {
-            voice::answer(&state, Route::Incoming, "", black_box(&params))
+            voice::answer(&state, Route::Incoming, "", black_box(params.clone()))
                 .await
                 .response
                 .to_xml()

@@ -221,7 +221,7 @@ async fn metrics_text() -> Response {
 }
 
 async fn incoming(State(state): State<AppState>, Extension(params): Extension<WebhookParams>) -> Response {
-    respond(&state, voice::answer(&state, Route::Incoming, "", &params.0).await)
+    respond(&state, voice::answer(&state, Route::Incoming, "", params.0).await)
 }
 
 async fn step(
@@ -236,7 +236,7 @@ async fn step(
     };
     respond(
         &state,
-        voice::answer(&state, route, query.as_deref().unwrap_or(""), &params.0).await,
+        voice::answer(&state, route, query.as_deref().unwrap_or(""), params.0).await,
     )
 }
 
@@ -252,13 +252,13 @@ async fn step_event(
     };
     respond(
         &state,
-        voice::answer(&state, route, query.as_deref().unwrap_or(""), &params.0).await,
+        voice::answer(&state, route, query.as_deref().unwrap_or(""), params.0).await,
     )
 }
 
 /// Call-status callbacks: the final one closes the call's record into the call log, with its duration.
 async fn status(State(state): State<AppState>, Extension(params): Extension<WebhookParams>) -> Response {
-    let input = crate::flow::engine::CallInput::from_params(&params.0);
+    let input = crate::flow::engine::CallInput::from_shared(params.0);
     let get = |name: &str| input.param(name).unwrap_or("").to_owned();
     let (call_sid, call_status) = (get("CallSid"), get("CallStatus"));
     tracing::info!(

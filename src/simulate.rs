@@ -83,8 +83,9 @@ impl Call<'_> {
             .ok_or_else(|| SimulateError::ForeignUrl(url.to_owned()))?;
         let (path, query) = local.split_once('?').unwrap_or((local, ""));
         writeln!(out, "\n> POST {path}")?;
+        let params = std::sync::Arc::new(params);
         let answer = if path == "/voice/incoming" {
-            voice::answer(self.state, Route::Incoming, "", &params).await
+            voice::answer(self.state, Route::Incoming, "", params).await
         } else {
             let mut segments = path.strip_prefix("/voice/step/").unwrap_or("").split('/');
             let step = segments.next().unwrap_or("");
@@ -95,7 +96,7 @@ impl Call<'_> {
                     event: segments.next(),
                 },
                 query,
-                &params,
+                params,
             )
             .await
         };

@@ -93,7 +93,7 @@ impl Response {
 
     /// The document as XML text, with its declaration.
     pub fn to_xml(&self) -> String {
-        let mut writer = Writer::new(Vec::with_capacity(256));
+        let mut writer = Writer::new(Vec::with_capacity(1024));
         // Writing into a Vec cannot fail; the results are discarded on purpose.
         let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
         let _ = writer.create_element("Response").write_inner_content(|w| {

@@ -2,6 +2,7 @@
 //! run it, and turn every failure into TwiML that tells the caller something. Shared by the HTTP handlers
 //! and `simulate`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::calllog::{CallClose, CallEvent, CallNote};
@@ -47,18 +48,21 @@ pub struct Answer {
     pub effects: Vec<Effect>,
 }
 
-/// The form parameters of a webhook, in the order they came.
-pub type Params = [(String, String)];
+/// The form parameters of a webhook, in the order they came, shared by the signature check and the flow.
+pub type Params = Arc<Vec<(String, String)>>;
 
 /// Answers one webhook. Never fails: a problem becomes a spoken apology and a hang-up, and is logged. The
 /// whole answer has a deadline well inside the provider's 15 s.
-pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: &Params) -> Answer {
+pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: Params) -> Answer {
     let started = Instant::now();
-    let label = match route {
+    // The metric's label: the step (and event) once the call's line is known to have that step, so that
+    // made-up URLs cannot multiply the series.
+    let mut label = match route {
         Route::Incoming => "incoming".to_owned(),
-        Route::Step { step, event } => step_label(state, query, step, event),
+        Route::Step { .. } => "unknown".to_owned(),
     };
-    let answer = match tokio::time::timeout(WEBHOOK_DEADLINE, answer_within(state, route, query, params)).await {
+    let answering = answer_within(state, route, query, params, &mut label);
+    let answer = match tokio::time::timeout(WEBHOOK_DEADLINE, answering).await {
         Ok(answer) => answer,
         Err(_) => {
             tracing::error!(step = %label, "webhook took longer than {} s: answering with an apology", WEBHOOK_DEADLINE.as_secs());
@@ -69,22 +73,8 @@ pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: &Pa
     answer
 }
 
-/// The metric label of a step URL: the step (and event) when the line's flow has that step, else
-/// `unknown`, so that made-up URLs cannot multiply the series.
-fn step_label(state: &AppState, query: &str, step: &str, event: Option<&str>) -> String {
-    let known = CallState::from_query(query)
-        .ok()
-        .and_then(|s| state.config.lines.by_key(&s.line).cloned())
-        .is_some_and(|line| line.flow.steps.contains_key(step));
-    match (known, event) {
-        (false, _) => "unknown".to_owned(),
-        (true, Some(event)) if event.len() <= 16 => format!("{step}/{event}"),
-        (true, _) => step.to_owned(),
-    }
-}
-
-async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: &Params) -> Answer {
-    let input = CallInput::from_params(params);
+async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: Params, label: &mut String) -> Answer {
+    let input = CallInput::from_shared(params);
     let (line, call_state, entry) = match route {
         Route::Incoming => {
             if input.to.is_empty() || input.from.is_empty() {
@@ -114,6 +104,12 @@ async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: 
                 tracing::warn!(line = %call_state.line, "webhook for a line that is not configured");
                 return apology(state, TECHNICAL_PROBLEM, "the line in the URL is not configured");
             };
+            if line.flow.steps.contains_key(step) {
+                *label = match event {
+                    Some(event) if event.len() <= 16 => format!("{step}/{event}"),
+                    _ => step.to_owned(),
+                };
+            }
             let entry = match event {
                 Some(event) => Entry::Event { step, event },
                 None => Entry::Step(step),

@@ -1136,7 +1136,7 @@ proptest! {
             None => Route::Incoming,
             Some((step, event)) => Route::Step { step, event: event.as_deref() },
         };
-        let answer = runtime().block_on(voice::answer(&state, route, &query, &params));
+        let answer = runtime().block_on(voice::answer(&state, route, &query, std::sync::Arc::new(params)));
         check_answer(&answer.response.to_xml())?;
     }
 

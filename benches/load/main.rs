@@ -18,6 +18,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The same allocator as `afterhours`, so that the ceiling is built exactly as the server is.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "afterhours-load",
@@ -76,12 +80,22 @@ pub(crate) struct RunArgs {
     /// Connections (callers or requests in flight) in the throughput phases
     #[arg(long, default_value_t = 64)]
     pub(crate) connections: usize,
+    /// The phases to run, of `calls`, `maximum`, `webhooks`, `latency` (latency needs maximum)
+    #[arg(long, value_delimiter = ',', default_value = "calls,maximum,webhooks,latency")]
+    pub phases: Vec<String>,
+    /// Only the webhooks whose label contains this (the `webhooks` phase)
+    #[arg(long)]
+    pub only: Option<String>,
     /// Length of each throughput and latency measurement, in seconds
     #[arg(long, default_value_t = 4.0)]
     pub(crate) seconds: f64,
 }
 
 impl RunArgs {
+    pub(crate) fn runs(&self, phase: &str) -> bool {
+        self.phases.iter().any(|p| p == phase)
+    }
+
     pub(crate) fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.seconds.max(0.5))
     }

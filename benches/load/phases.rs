@@ -33,25 +33,57 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     eprintln!("warming up: 200 calls");
     let _ = calls_at_once(&afterhours, 0, 200, 32, Duration::ZERO).await;
 
-    eprintln!("{} calls at once, {} ms between webhooks", args.calls, args.think_ms);
-    let concurrency = concurrency_phase(&afterhours, &args).await;
+    let concurrency = if args.runs("calls") {
+        eprintln!("{} calls at once, {} ms between webhooks", args.calls, args.think_ms);
+        Some(concurrency_phase(&afterhours, &args).await)
+    } else {
+        None
+    };
 
-    eprintln!("maximum: {} callers for {:.1} s", args.connections, args.seconds);
-    let maximum = maximum_phase(&afterhours, &args).await;
+    let maximum = if args.runs("maximum") {
+        eprintln!("maximum: {} callers for {:.1} s", args.connections, args.seconds);
+        Some(maximum_phase(&afterhours, &args).await)
+    } else {
+        None
+    };
 
-    let templates = capture_templates(&afterhours).await?;
     let mut steps = Vec::new();
-    for template in &templates {
-        eprintln!("webhook {:?}: afterhours, then the ceiling", template.label);
-        steps.push(step_phase(&afterhours, &ceiling, &client, template, &args).await);
+    if args.runs("webhooks") {
+        let wanted = |t: &Webhook| args.only.as_ref().is_none_or(|only| t.label.contains(only.as_str()));
+        for template in capture_templates(&afterhours).await?.iter().filter(|t| wanted(t)) {
+            eprintln!("webhook {:?}: afterhours, then the ceiling", template.label);
+            steps.push(step_phase(&afterhours, &ceiling, &client, template, &args).await);
+        }
     }
 
-    let rate = maximum.calls_per_second / 2.0;
-    eprintln!("latency: complete calls at {rate:.0} calls/s for {:.1} s", args.seconds);
-    let latency = latency_phase(&afterhours, &args, rate).await;
+    let latency = match &maximum {
+        Some(maximum) if args.runs("latency") => {
+            let rate = maximum.calls_per_second / 2.0;
+            eprintln!("latency: complete calls at {rate:.0} calls/s for {:.1} s", args.seconds);
+            Some(latency_phase(&afterhours, &args, rate).await)
+        }
+        _ => None,
+    };
 
-    let ok = print_report(&args, &concurrency, &maximum, &steps, &latency);
-    Ok(ok)
+    print_header(&args);
+    let mut errors = Vec::new();
+    if let Some(concurrency) = &concurrency {
+        print_concurrency(&args, concurrency);
+        errors.push(("", &concurrency.recorder));
+    }
+    if let Some(maximum) = &maximum {
+        print_maximum(&args, maximum);
+        errors.push(("", &maximum.recorder));
+    }
+    if !steps.is_empty() {
+        print_steps(&args, &steps);
+        errors.extend(steps.iter().map(|s| (s.label.as_str(), &s.afterhours.recorder)));
+    }
+    if let Some(latency) = &latency {
+        print_latency(&args, latency);
+        errors.push(("", &latency.recorder));
+    }
+    Ok(print_errors(&errors))
 }
 
 async fn wait_until_ready(client: &reqwest::Client, server: &str) -> Result<(), String> {
@@ -402,13 +434,7 @@ async fn latency_phase(provider: &Provider, args: &RunArgs, rate: f64) -> Latenc
 // ---------------------------------------------------------------------------------------------------------
 // The report.
 
-fn print_report(
-    args: &RunArgs,
-    concurrency: &Concurrency,
-    maximum: &Maximum,
-    steps: &[StepResult],
-    latency: &Latency,
-) -> bool {
+fn print_header(args: &RunArgs) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("## afterhours load report");
     println!();
@@ -421,7 +447,9 @@ fn print_report(
         args.seconds,
     );
     println!();
+}
 
+fn print_concurrency(args: &RunArgs, concurrency: &Concurrency) {
     println!(
         "### {} complete calls at once ({} ms between webhooks)",
         concurrency.calls, args.think_ms
@@ -439,7 +467,9 @@ fn print_report(
         process::mib(concurrency.peak_kib),
     );
     println!();
+}
 
+fn print_maximum(args: &RunArgs, maximum: &Maximum) {
     println!("### Maximum: complete calls, {} callers, no pauses", args.connections);
     println!();
     println!("| calls | calls/s | webhooks/s | errors |");
@@ -452,7 +482,9 @@ fn print_report(
         maximum.recorder.error_count()
     );
     println!();
+}
 
+fn print_steps(args: &RunArgs, steps: &[StepResult]) {
     println!(
         "### Each webhook against the ceiling (bare axum, fixed TwiML), {} connections",
         args.connections
@@ -462,16 +494,11 @@ fn print_report(
         "| webhook | answer waits for | afterhours req/s | ceiling req/s | ratio | target | server CPU µs/req (ceiling) | Redis round trips/req |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
-    let mut met = true;
     for step in steps {
         let ratio = step.afterhours.per_second / step.ceiling.per_second.max(1.0);
-        let target = target(step.needs);
-        let verdict = match target {
+        let verdict = match target(step.needs) {
             Some(t) if ratio >= t => format!("≥ {t} ✓"),
-            Some(t) => {
-                met = false;
-                format!("≥ {t} ✗")
-            }
+            Some(t) => format!("≥ {t} ✗"),
             None => "-".to_owned(),
         };
         let cpu = |t: &Throughput| t.cpu_micros.map_or("-".to_owned(), |c| format!("{c:.0}"));
@@ -489,7 +516,9 @@ fn print_report(
         );
     }
     println!();
+}
 
+fn print_latency(args: &RunArgs, latency: &Latency) {
     println!(
         "### Latency at half the maximum: {:.0} calls/s, {:.0} webhooks/s",
         latency.calls_per_second, latency.webhooks_per_second
@@ -497,10 +526,10 @@ fn print_report(
     println!();
     println!("| webhook | count | p50 ms | p99 ms | p99.9 ms | added by the service, p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|");
-    let mut recorder = Recorder::default();
-    recorder.latencies = latency.recorder.latencies.clone();
+    let mut latencies = latency.recorder.latencies.clone();
     let delay = u32::try_from(args.case_delay_ms * 1000).unwrap_or(u32::MAX);
-    for (label, p) in recorder.summary() {
+    for (label, samples) in &mut latencies {
+        let p = Percentiles::of(samples);
         let own = if label.contains("case lookup") { delay } else { 0 };
         println!(
             "| {label} | {} | {} | {} | {} | {} |",
@@ -511,7 +540,7 @@ fn print_report(
             ms(p.p99.saturating_sub(own))
         );
     }
-    let mut all: Vec<u32> = latency.recorder.latencies.values().flatten().copied().collect();
+    let mut all: Vec<u32> = latencies.into_values().flatten().collect();
     let overall = Percentiles::of(&mut all);
     println!(
         "| all | {} | {} | {} | {} | |",
@@ -521,34 +550,29 @@ fn print_report(
         ms(overall.p999)
     );
     println!();
+}
 
-    let mut errors = Recorder::default();
-    for recorder in [&concurrency.recorder, &maximum.recorder, &latency.recorder] {
+/// Every error of every phase; true when there was none.
+fn print_errors(recorders: &[(&str, &Recorder)]) -> bool {
+    let mut errors: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    for (context, recorder) in recorders {
         for (kind, e) in &recorder.errors {
-            let entry = errors.errors.entry(kind.clone()).or_default();
-            if entry.count == 0 {
-                entry.example.clone_from(&e.example);
-            }
-            entry.count += e.count;
+            let key = if context.is_empty() {
+                kind.clone()
+            } else {
+                format!("{kind} ({context})")
+            };
+            let entry = errors.entry(key).or_insert_with(|| (0, e.example.clone()));
+            entry.0 += e.count;
         }
     }
-    for step in steps {
-        for (kind, e) in &step.afterhours.recorder.errors {
-            let entry = errors.errors.entry(format!("{} ({})", kind, step.label)).or_default();
-            if entry.count == 0 {
-                entry.example.clone_from(&e.example);
-            }
-            entry.count += e.count;
-        }
-    }
-    if errors.errors.is_empty() {
+    if errors.is_empty() {
         println!("Errors: none (every webhook answered 200 with valid TwiML; every call ended where expected).");
-    } else {
-        println!("Errors:");
-        for (kind, e) in &errors.errors {
-            println!("- {kind}: {} (first: {})", e.count, e.example);
-        }
+        return true;
     }
-    let _ = met;
-    errors.errors.is_empty()
+    println!("Errors:");
+    for (kind, (count, example)) in &errors {
+        println!("- {kind}: {count} (first: {example})");
+    }
+    false
 }

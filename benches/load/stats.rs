@@ -60,14 +60,6 @@ impl Recorder {
     pub(crate) fn error_count(&self) -> u64 {
         self.errors.values().map(|e| e.count).sum()
     }
-
-    /// Every label's percentiles.
-    pub(crate) fn summary(&mut self) -> Vec<(String, Percentiles)> {
-        self.latencies
-            .iter_mut()
-            .map(|(label, samples)| (label.clone(), Percentiles::of(samples)))
-            .collect()
-    }
 }
 
 /// p50, p99 and p99.9 of one set of samples, in microseconds.

@@ -48,20 +48,26 @@ pub struct CallInput {
     pub from: String,
     pub to: String,
     pub digits: Option<String>,
-    /// Every field of the webhook, for the steps that read others (`DialCallStatus`, `RecordingUrl` ...).
-    pub params: Vec<(String, String)>,
+    /// Every field of the webhook, for the steps that read others (`DialCallStatus`, `RecordingUrl` ...);
+    /// shared with the request, not copied.
+    pub params: Arc<Vec<(String, String)>>,
 }
 
 impl CallInput {
     /// The fields of a webhook.
     pub fn from_params(params: &[(String, String)]) -> Self {
+        Self::from_shared(Arc::new(params.to_vec()))
+    }
+
+    /// The fields of a webhook, as the signature check parsed them.
+    pub fn from_shared(params: Arc<Vec<(String, String)>>) -> Self {
         let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         Self {
             call_sid: get("CallSid").unwrap_or_default(),
             from: get("From").unwrap_or_default(),
             to: get("To").unwrap_or_default(),
             digits: get("Digits"),
-            params: params.to_vec(),
+            params,
         }
     }
 

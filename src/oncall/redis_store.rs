@@ -15,8 +15,8 @@
 //! | `P call:{SID}:accepted:N` | string, TTL | the engineer who accepted escalation attempt N of call SID |
 //! | `P call:{SID}:once:WHAT` | string, TTL | set when a once-per-call action (the case note) was done |
 //! | `P rate:{FROM}:W` | set, TTL | the calls (CallSid) from number FROM in rate-limit window W |
-//! | `P call:{SID}:record` | hash, TTL | the call's working record: `started` and summary fields |
-//! | `P call:{SID}:events` | list, TTL | the call's decisions so far (JSON, with their time) |
+//! | `P call:{SID}:notes` | list, TTL | the call's working record: one JSON note per webhook (`t` its time, `s` summary fields, `e` events) |
+//! | `P call:{SID}:once:logged` | string, TTL | set when the call's record was closed into the log |
 //! | `P calls` | stream | the call log: one entry (`record`: JSON) per call, trimmed to about `max_records` |
 
 use std::collections::BTreeMap;
@@ -31,7 +31,7 @@ use redis::{AsyncCommands, Script};
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use super::store::{Store, StoreError};
 use crate::BoxFuture;
-use crate::calllog::{CallClose, CallNote, CallRecord};
+use crate::calllog::{CallClose, CallEvent, CallNote, CallRecord};
 use chrono::{DateTime, Utc};
 
 /// Replaces a rotation if its version is the expected one (or none is expected), and bumps the version.
@@ -65,35 +65,57 @@ end
 return removed
 ";
 
-/// Closes a call's working record into the log, once: KEYS are the once-marker, the record hash, the events
-/// list and the log stream; ARGV the CallSid, the status and the duration (as JSON) and the log's length.
-/// Builds the record's JSON (`CallRecord`) from the hash and the events (stored as JSON already), adds it to
-/// the stream and deletes the working record. Returns 1 when it closed the record, 0 when it was closed
+/// Closes a call's working record into the log, once: KEYS are the once-marker, the notes list and the log
+/// stream; ARGV the CallSid, the status and the duration (as JSON) and the log's length. Builds the record's
+/// JSON (`CallRecord`) from the notes (`started` from the first, the latest value of each summary field, the
+/// events in order), adds it to the stream and deletes the notes. Returns 1 when it closed the record, 0 when it was closed
 /// already or there is none.
 const CLOSE_CALL: &str = r#"
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then
   return 0
 end
-local flat = redis.call('HGETALL', KEYS[2])
-if #flat == 0 then
+local notes = redis.call('LRANGE', KEYS[2], 0, -1)
+if #notes == 0 then
   return 0
 end
-local summary, started = {}, nil
-for i = 1, #flat, 2 do
-  if flat[i] == 'started' then started = flat[i + 1] else summary[flat[i]] = flat[i + 1] end
+local started, summary, events = nil, {}, {}
+for _, raw in ipairs(notes) do
+  local ok, note = pcall(cjson.decode, raw)
+  if ok and type(note) == 'table' then
+    if started == nil and type(note.t) == 'string' then started = note.t end
+    for _, pair in ipairs(note.s or {}) do summary[pair[1]] = pair[2] end
+    for _, event in ipairs(note.e or {}) do events[#events + 1] = cjson.encode(event) end
+  end
 end
 local summary_json = '{}'
 if next(summary) ~= nil then summary_json = cjson.encode(summary) end
-local events = redis.call('LRANGE', KEYS[3], 0, -1)
 local record = '{"call_sid":' .. cjson.encode(ARGV[1])
   .. ',"started":' .. (started and cjson.encode(started) or 'null')
   .. ',"summary":' .. summary_json
   .. ',"events":[' .. table.concat(events, ',') .. ']'
   .. ',"status":' .. ARGV[2] .. ',"duration_secs":' .. ARGV[3] .. '}'
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'record', record)
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'record', record)
+redis.call('DEL', KEYS[2])
 return 1
 "#;
+
+/// A webhook's note as the notes list keeps it (short names: one is written per webhook).
+#[derive(serde::Serialize)]
+struct StoredNote<'a> {
+    t: String,
+    s: &'a [(String, String)],
+    e: &'a [CallEvent],
+}
+
+impl<'a> From<&'a CallNote> for StoredNote<'a> {
+    fn from(note: &'a CallNote) -> Self {
+        Self {
+            t: note.started.to_rfc3339(),
+            s: &note.summary,
+            e: &note.events,
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -442,20 +464,15 @@ impl Store for RedisStore {
 
     fn note_calls<'a>(&'a self, notes: &'a [CallNote]) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            // Two commands a webhook: its note appended whole, and the record's expiry.
             let mut pipe = redis::pipe();
             for note in notes {
-                let record = self.key(&format!("call:{{{}}}:record", note.call_sid));
-                let list = self.key(&format!("call:{{{}}}:events", note.call_sid));
-                let seconds = note.ttl.as_secs().max(1) as i64;
-                pipe.hset_nx(&record, "started", note.started.to_rfc3339()).ignore();
-                if !note.summary.is_empty() {
-                    pipe.hset_multiple(&record, &note.summary).ignore();
-                }
-                for event in &note.events {
-                    let json = serde_json::to_string(event).map_err(|e| corrupt("event", e))?;
-                    pipe.rpush(&list, json).ignore();
-                }
-                pipe.expire(&record, seconds).ignore().expire(&list, seconds).ignore();
+                let key = self.key(&format!("call:{{{}}}:notes", note.call_sid));
+                let json = serde_json::to_string(&StoredNote::from(note)).map_err(|e| corrupt("call note", e))?;
+                pipe.rpush(&key, json)
+                    .ignore()
+                    .expire(&key, note.ttl.as_secs().max(1) as i64)
+                    .ignore();
             }
             let mut connection = self.conn();
             pipe.query_async::<()>(&mut connection).await.map_err(backend)
@@ -473,10 +490,9 @@ impl Store for RedisStore {
                 let json = |value: Result<String, serde_json::Error>| value.map_err(|e| corrupt("call status", e));
                 pipe.cmd("EVALSHA")
                     .arg(script.get_hash())
-                    .arg(4)
+                    .arg(3)
                     .arg(self.key(&format!("call:{{{sid}}}:once:logged")))
-                    .arg(self.key(&format!("call:{{{sid}}}:record")))
-                    .arg(self.key(&format!("call:{{{sid}}}:events")))
+                    .arg(self.key(&format!("call:{{{sid}}}:notes")))
                     .arg(self.key("calls"))
                     .arg(sid)
                     .arg(json(serde_json::to_string(&close.status))?)
