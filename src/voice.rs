@@ -158,12 +158,15 @@ async fn rate_limited(state: &AppState, line: &Line, input: &CallInput) -> Optio
 }
 
 async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallInput, call_state: CallState) -> Answer {
+    let first = matches!(entry, Entry::Start);
+    let before = NOTED_VARS.map(|name| call_state.vars.get(name).cloned());
     let mut ctx = Ctx::new(line, &state.services, state.clock.now(), input, call_state);
     match engine::run(&line.flow, entry, &mut ctx).await {
         Ok(()) => {
             tracing::debug!(call_sid = %input.call_sid, line = %line.key, trace = ?ctx.trace, "answered");
-            let log = call_log_entry(&ctx, line);
-            ctx.effects.insert(0, log);
+            if let Some(log) = call_log_entry(&ctx, line, first, &before) {
+                ctx.effects.insert(0, log);
+            }
             Answer {
                 effects: ctx.effects,
                 response: ctx.response,
@@ -177,22 +180,29 @@ async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallI
     }
 }
 
-/// What a webhook adds to its call's record: the summary so far and the decisions it made. An engineer's leg
-/// is logged under the caller's call.
-fn call_log_entry(ctx: &Ctx<'_>, line: &Line) -> Effect {
+/// The call's variables the log's summary holds (besides the line, caller and number dialled).
+const NOTED_VARS: [&str; 6] = ["case", "decision", "customer", "dialled", "accepted", "recording"];
+
+/// What a webhook adds to its call's record: what it changed of the summary (the call's first webhook: the
+/// line, the caller and the number dialled) and the decisions it made; nothing when it did neither (a
+/// whisper, a re-prompt). `before` holds the [`NOTED_VARS`] as the webhook found them: those came from earlier
+/// webhooks, which noted them. An engineer's leg is logged under the caller's call.
+fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<String>; 6]) -> Option<Effect> {
     let input = ctx.input;
-    let call_sid = input.param("ParentCallSid").unwrap_or(&input.call_sid).to_owned();
-    let mut summary = vec![("line".to_owned(), line.key.clone())];
-    if input.param("ParentCallSid").is_none() {
+    let mut summary = Vec::new();
+    if first {
+        summary.push(("line".to_owned(), line.key.clone()));
         summary.push(("from".to_owned(), input.from.clone()));
         summary.push(("to".to_owned(), input.to.clone()));
     }
-    for name in ["case", "decision", "customer", "dialled", "accepted", "recording"] {
-        if let Some(value) = ctx.state.vars.get(name) {
-            summary.push((name.to_owned(), value.clone()));
+    for (name, was) in NOTED_VARS.iter().zip(before) {
+        if let Some(value) = ctx.state.vars.get(*name)
+            && was.as_ref() != Some(value)
+        {
+            summary.push(((*name).to_owned(), value.clone()));
         }
     }
-    let events = ctx
+    let events: Vec<CallEvent> = ctx
         .trace
         .iter()
         .filter_map(|t| match t {
@@ -203,11 +213,14 @@ fn call_log_entry(ctx: &Ctx<'_>, line: &Line) -> Effect {
             Trace::Say(_) => None,
         })
         .collect();
-    Effect::LogCall {
-        call_sid,
+    if summary.is_empty() && events.is_empty() {
+        return None;
+    }
+    Some(Effect::LogCall {
+        call_sid: input.param("ParentCallSid").unwrap_or(&input.call_sid).to_owned(),
         summary,
         events,
-    }
+    })
 }
 
 /// A complete answer that apologises and hangs up.

@@ -71,24 +71,33 @@ pub(crate) struct RunArgs {
     /// The fake case system's delay, taken out of the latency the service adds
     #[arg(long, default_value_t = 5)]
     pub(crate) case_delay_ms: u64,
-    /// Complete calls in flight at once in the concurrency phase
+    /// Complete calls in the concurrency phase
     #[arg(long, default_value_t = 1000)]
     pub(crate) calls: u64,
     /// Pause between the webhooks of one call in the concurrency phase (a caller listening), in milliseconds
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 500)]
     pub(crate) think_ms: u64,
+    /// The concurrency phase's calls start evenly over this many milliseconds (0: all at the same instant)
+    #[arg(long, default_value_t = 500)]
+    pub(crate) ramp_ms: u64,
     /// Connections (callers or requests in flight) in the throughput phases
     #[arg(long, default_value_t = 64)]
     pub(crate) connections: usize,
     /// The phases to run, of `calls`, `maximum`, `webhooks`, `latency` (latency needs maximum)
     #[arg(long, value_delimiter = ',', default_value = "calls,maximum,webhooks,latency")]
     pub phases: Vec<String>,
+    /// Turns of afterhours then the ceiling for each webhook; the ratio is their median
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
     /// Only the webhooks whose label contains this (the `webhooks` phase)
     #[arg(long)]
     pub only: Option<String>,
-    /// Length of each throughput and latency measurement, in seconds
-    #[arg(long, default_value_t = 4.0)]
+    /// Length of each throughput measurement (each side of each round), in seconds
+    #[arg(long, default_value_t = 2.0)]
     pub(crate) seconds: f64,
+    /// Length of the latency measurement, in seconds
+    #[arg(long, default_value_t = 8.0)]
+    pub(crate) latency_seconds: f64,
 }
 
 impl RunArgs {

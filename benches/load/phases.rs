@@ -34,7 +34,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     let _ = calls_at_once(&afterhours, 0, 200, 32, Duration::ZERO).await;
 
     let concurrency = if args.runs("calls") {
-        eprintln!("{} calls at once, {} ms between webhooks", args.calls, args.think_ms);
+        eprintln!(
+            "{} calls, started over {} ms, {} ms between webhooks",
+            args.calls, args.ramp_ms, args.think_ms
+        );
         Some(concurrency_phase(&afterhours, &args).await)
     } else {
         None
@@ -59,7 +62,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     let latency = match &maximum {
         Some(maximum) if args.runs("latency") => {
             let rate = maximum.calls_per_second / 2.0;
-            eprintln!("latency: complete calls at {rate:.0} calls/s for {:.1} s", args.seconds);
+            eprintln!(
+                "latency: complete calls at {rate:.0} calls/s for {:.1} s",
+                args.latency_seconds
+            );
             Some(latency_phase(&afterhours, &args, rate).await)
         }
         _ => None,
@@ -153,6 +159,8 @@ async fn collect(mut tasks: JoinSet<Recorder>) -> Recorder {
 
 struct Concurrency {
     calls: u64,
+    /// The most calls in progress at one time.
+    most_at_once: u64,
     took: Duration,
     recorder: Recorder,
     /// The highest resident memory sampled while the calls ran, and the process's peak so far.
@@ -177,12 +185,32 @@ async fn concurrency_phase(provider: &Provider, args: &RunArgs) -> Concurrency {
     };
     let started = Instant::now();
     let think = Duration::from_millis(args.think_ms);
-    let recorder = calls_at_once(provider, 1_000_000, args.calls, args.calls, think).await;
+    // Calls start evenly over the ramp; each then lasts its webhooks times the pause, so all are in progress
+    // together once the ramp is over (the report says how many were, at most).
+    let gap = Duration::from_millis(args.ramp_ms).div_f64(args.calls.max(1) as f64);
+    let in_progress = Arc::new(AtomicU64::new(0));
+    let most = Arc::new(AtomicU64::new(0));
+    let mut tasks = JoinSet::new();
+    for n in 0..args.calls {
+        tokio::time::sleep_until((started + gap.mul_f64(n as f64)).into()).await;
+        let (provider, in_progress, most) = (provider.clone(), in_progress.clone(), most.clone());
+        tasks.spawn(async move {
+            let now = in_progress.fetch_add(1, Ordering::Relaxed) + 1;
+            most.fetch_max(now, Ordering::Relaxed);
+            let mut recorder = Recorder::default();
+            let result = provider::place_call(&provider, 1_000_000 + n, think, &mut recorder).await;
+            call_failed(&mut recorder, result);
+            in_progress.fetch_sub(1, Ordering::Relaxed);
+            recorder
+        });
+    }
+    let recorder = collect(tasks).await;
     let took = started.elapsed();
     sampling.store(false, Ordering::Relaxed);
     let rss_kib = sampler.await.unwrap_or(0);
     Concurrency {
         calls: args.calls,
+        most_at_once: most.load(Ordering::Relaxed),
         took,
         recorder,
         rss_kib,
@@ -309,17 +337,47 @@ fn fresh(template: &Webhook, n: u64) -> Vec<(String, String)> {
 pub(crate) struct StepResult {
     label: String,
     needs: &'static str,
+    /// The median of the rounds' throughput ratios.
+    ratio: f64,
     afterhours: Throughput,
     ceiling: Throughput,
     round_trips: Option<f64>,
 }
 
+/// Requests answered over some seconds, and the CPU time the server used meanwhile.
+#[derive(Default)]
 struct Throughput {
-    per_second: f64,
-    cpu_micros: Option<f64>,
+    seconds: f64,
+    cpu: Option<Duration>,
     recorder: Recorder,
 }
 
+impl Throughput {
+    fn add(&mut self, other: Throughput) {
+        self.seconds += other.seconds;
+        self.cpu = match (self.cpu, other.cpu) {
+            (Some(a), Some(b)) => Some(a + b),
+            (None, b) if self.recorder.requests == 0 => b,
+            _ => None,
+        };
+        self.recorder.merge(other.recorder);
+    }
+
+    fn per_second(&self) -> f64 {
+        self.recorder.requests as f64 / self.seconds.max(1e-9)
+    }
+
+    /// Server CPU time per request, in microseconds.
+    fn cpu_micros(&self) -> Option<f64> {
+        let requests = self.recorder.requests;
+        self.cpu
+            .filter(|_| requests > 0)
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / requests as f64)
+    }
+}
+
+/// Replays one webhook against afterhours and the ceiling in turn, `--rounds` times, so that both see the
+/// same machine: the ratio is the median of the rounds' ratios.
 async fn step_phase(
     afterhours: &Provider,
     ceiling: &Provider,
@@ -327,25 +385,36 @@ async fn step_phase(
     template: &Webhook,
     args: &RunArgs,
 ) -> StepResult {
-    let trips_before = round_trips(client, &args.server).await;
-    let measured = replay(afterhours, template, args, args.server_pid).await;
-    let trips_after = round_trips(client, &args.server).await;
-    let round_trips = match (trips_before, trips_after) {
-        (Some(before), Some(after)) if measured.recorder.requests > 0 => {
-            Some((after - before) / measured.recorder.requests as f64)
-        }
-        _ => None,
-    };
-    let bare = replay(ceiling, template, args, args.ceiling_pid).await;
+    let mut measured = Throughput::default();
+    let mut bare = Throughput::default();
+    let mut ratios = Vec::new();
+    let mut trips = Some(0.0);
+    for _ in 0..args.rounds.max(1) {
+        let trips_before = round_trips(client, &args.server).await;
+        let ours = replay(afterhours, template, args, args.server_pid).await;
+        let trips_after = round_trips(client, &args.server).await;
+        trips = match (trips, trips_before, trips_after) {
+            (Some(sum), Some(before), Some(after)) => Some(sum + after - before),
+            _ => None,
+        };
+        let theirs = replay(ceiling, template, args, args.ceiling_pid).await;
+        ratios.push(ours.per_second() / theirs.per_second().max(1.0));
+        measured.add(ours);
+        bare.add(theirs);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let requests = measured.recorder.requests;
     StepResult {
         label: template.label.clone(),
         needs: needs(&template.label),
+        ratio: ratios[ratios.len() / 2],
         afterhours: measured,
         ceiling: bare,
-        round_trips,
+        round_trips: trips.filter(|_| requests > 0).map(|t| t / requests as f64),
     }
 }
 
+/// One closed-loop run of a webhook: requests, time and the server's CPU time.
 async fn replay(provider: &Provider, template: &Webhook, args: &RunArgs, pid: u32) -> Throughput {
     let cpu_before = process::cpu_time(pid);
     let (provider, template) = (provider.clone(), Arc::new(template.clone()));
@@ -364,14 +433,12 @@ async fn replay(provider: &Provider, template: &Webhook, args: &RunArgs, pid: u3
     })
     .await;
     let cpu = match (cpu_before, process::cpu_time(pid)) {
-        (Some(before), Some(after)) if recorder.requests > 0 => {
-            Some((after - before).as_secs_f64() * 1e6 / recorder.requests as f64)
-        }
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
         _ => None,
     };
     Throughput {
-        per_second: recorder.requests as f64 / took.as_secs_f64(),
-        cpu_micros: cpu,
+        seconds: took.as_secs_f64(),
+        cpu,
         recorder,
     }
 }
@@ -406,7 +473,7 @@ struct Latency {
 async fn latency_phase(provider: &Provider, args: &RunArgs, rate: f64) -> Latency {
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
     let started = Instant::now();
-    let end = started + args.duration();
+    let end = started + Duration::from_secs_f64(args.latency_seconds.max(0.5));
     let mut tasks = JoinSet::new();
     let mut index = 4_000_000;
     let mut at = started;
@@ -451,15 +518,18 @@ fn print_header(args: &RunArgs) {
 
 fn print_concurrency(args: &RunArgs, concurrency: &Concurrency) {
     println!(
-        "### {} complete calls at once ({} ms between webhooks)",
-        concurrency.calls, args.think_ms
+        "### {} complete calls, started over {} ms, {} ms between webhooks",
+        concurrency.calls, args.ramp_ms, args.think_ms
     );
     println!();
-    println!("| calls | webhooks | errors | took | server RSS, highest sampled | server peak RSS (VmHWM) |");
-    println!("|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {} | {} | {} | {:.1} s | {} MiB | {} MiB |",
+        "| calls | in progress at once, at most | webhooks | errors | took | server RSS, highest sampled | server peak RSS (VmHWM) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {} | {} | {} | {:.1} s | {} MiB | {} MiB |",
         concurrency.calls,
+        concurrency.most_at_once,
         concurrency.recorder.requests,
         concurrency.recorder.error_count(),
         concurrency.took.as_secs_f64(),
@@ -495,19 +565,19 @@ fn print_steps(args: &RunArgs, steps: &[StepResult]) {
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for step in steps {
-        let ratio = step.afterhours.per_second / step.ceiling.per_second.max(1.0);
+        let ratio = step.ratio;
         let verdict = match target(step.needs) {
             Some(t) if ratio >= t => format!("≥ {t} ✓"),
             Some(t) => format!("≥ {t} ✗"),
             None => "-".to_owned(),
         };
-        let cpu = |t: &Throughput| t.cpu_micros.map_or("-".to_owned(), |c| format!("{c:.0}"));
+        let cpu = |t: &Throughput| t.cpu_micros().map_or("-".to_owned(), |c| format!("{c:.0}"));
         println!(
             "| {} | {} | {:.0} | {:.0} | {:.2} | {} | {} ({}) | {} |",
             step.label,
             step.needs,
-            step.afterhours.per_second,
-            step.ceiling.per_second,
+            step.afterhours.per_second(),
+            step.ceiling.per_second(),
             ratio,
             verdict,
             cpu(&step.afterhours),
