@@ -1,9 +1,13 @@
 //! The measurements of `afterhours-load run`, in the order they run, and the report they print:
 //! 1. warm-up calls (not reported);
-//! 2. `--calls` complete calls in flight at once, the server's memory sampled throughout;
+//! 2. `--calls` complete calls, started over `--ramp-ms`, all in progress together, the server's memory
+//!    sampled throughout;
 //! 3. the most complete calls per second `--connections` callers get through;
-//! 4. each kind of webhook replayed on its own, against afterhours and then the ceiling, same connections;
-//! 5. complete calls started at half the maximum rate: each webhook's latency.
+//! 4. complete calls started at half the maximum rate: each webhook's latency;
+//! 5. each kind of webhook replayed on its own, against afterhours and then the ceiling in turn, with the
+//!    same connections.
+//!
+//! Between phases, the driver waits for the server to be idle again.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -44,23 +48,16 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     };
 
     let maximum = if args.runs("maximum") {
-        eprintln!("maximum: {} callers for {:.1} s", args.connections, args.seconds);
+        settle(args.server_pid).await;
+        eprintln!("maximum: {} callers for {:.1} s", args.connections, 2.0 * args.seconds);
         Some(maximum_phase(&afterhours, &args).await)
     } else {
         None
     };
 
-    let mut steps = Vec::new();
-    if args.runs("webhooks") {
-        let wanted = |t: &Webhook| args.only.as_ref().is_none_or(|only| t.label.contains(only.as_str()));
-        for template in capture_templates(&afterhours).await?.iter().filter(|t| wanted(t)) {
-            eprintln!("webhook {:?}: afterhours, then the ceiling", template.label);
-            steps.push(step_phase(&afterhours, &ceiling, &client, template, &args).await);
-        }
-    }
-
     let latency = match &maximum {
         Some(maximum) if args.runs("latency") => {
+            settle(args.server_pid).await;
             let rate = maximum.calls_per_second / 2.0;
             eprintln!(
                 "latency: complete calls at {rate:.0} calls/s for {:.1} s",
@@ -70,6 +67,16 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
         }
         _ => None,
     };
+
+    let mut steps = Vec::new();
+    if args.runs("webhooks") {
+        let wanted = |t: &Webhook| args.only.as_ref().is_none_or(|only| t.label.contains(only.as_str()));
+        for template in capture_templates(&afterhours).await?.iter().filter(|t| wanted(t)) {
+            settle(args.server_pid).await;
+            eprintln!("webhook {:?}: afterhours, then the ceiling", template.label);
+            steps.push(step_phase(&afterhours, &ceiling, &client, template, &args).await);
+        }
+    }
 
     print_header(&args);
     let mut errors = Vec::new();
@@ -81,15 +88,30 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
         print_maximum(&args, maximum);
         errors.push(("", &maximum.recorder));
     }
-    if !steps.is_empty() {
-        print_steps(&args, &steps);
-        errors.extend(steps.iter().map(|s| (s.label.as_str(), &s.afterhours.recorder)));
-    }
     if let Some(latency) = &latency {
         print_latency(&args, latency);
         errors.push(("", &latency.recorder));
     }
+    if !steps.is_empty() {
+        print_steps(&args, &steps);
+        errors.extend(steps.iter().map(|s| (s.label.as_str(), &s.afterhours.recorder)));
+    }
     Ok(print_errors(&errors))
+}
+
+/// Waits (at most 30 s) until the server is idle, using under a tenth of a core: the work a phase left
+/// behind (case notes, call-log writes) must not be counted in the next.
+async fn settle(pid: u32) {
+    let window = Duration::from_millis(250);
+    for _ in 0..120 {
+        let Some(before) = process::cpu_time(pid) else { return };
+        tokio::time::sleep(window).await;
+        let Some(after) = process::cpu_time(pid) else { return };
+        if after.saturating_sub(before) < window / 10 {
+            return;
+        }
+    }
+    eprintln!("the server is still busy after 30 s; measuring anyway");
 }
 
 async fn wait_until_ready(client: &reqwest::Client, server: &str) -> Result<(), String> {
@@ -252,7 +274,7 @@ where
 
 async fn maximum_phase(provider: &Provider, args: &RunArgs) -> Maximum {
     let provider = provider.clone();
-    let (calls, recorder, took) = closed_loop(args.connections, args.duration(), move |n, mut recorder| {
+    let (calls, recorder, took) = closed_loop(args.connections, 2 * args.duration(), move |n, mut recorder| {
         let provider = provider.clone();
         async move {
             let result = provider::place_call(&provider, 2_000_000 + n, Duration::ZERO, &mut recorder).await;
@@ -540,7 +562,11 @@ fn print_concurrency(args: &RunArgs, concurrency: &Concurrency) {
 }
 
 fn print_maximum(args: &RunArgs, maximum: &Maximum) {
-    println!("### Maximum: complete calls, {} callers, no pauses", args.connections);
+    println!(
+        "### Maximum: complete calls, {} callers, no pauses, {:.1} s",
+        args.connections,
+        2.0 * args.seconds
+    );
     println!();
     println!("| calls | calls/s | webhooks/s | errors |");
     println!("|---:|---:|---:|---:|");

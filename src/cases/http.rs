@@ -10,17 +10,29 @@ use reqwest::{RequestBuilder, StatusCode};
 
 use super::CaseError;
 
-/// The most exchanges with the case system at once (and connections kept open to it). A burst of calls
-/// waits its turn, inside each exchange's time limit, instead of opening a connection per call: the case
-/// system is spared the burst, and our memory stays flat (1,000 lookups at once took 60 MB more without it).
-const MAX_IN_FLIGHT: usize = 64;
+/// The most lookups in flight to the case system at once. A burst of calls waits its turn, inside each
+/// exchange's time limit, instead of opening a connection per call: the case system is spared the burst, and
+/// our memory stays flat (1,000 lookups at once took 20 MB more without it).
+const MAX_LOOKUPS: usize = 64;
+/// The most notes in flight at once, apart from the lookups: a backlog of notes never delays a caller.
+const MAX_NOTES: usize = 16;
+
+/// What an exchange is for, which decides whose turn it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// A case lookup: a caller is waiting.
+    Lookup,
+    /// A note, sent after the answer.
+    Note,
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct HttpClient {
     client: reqwest::Client,
     timeout: Duration,
     max_body_bytes: usize,
-    in_flight: Arc<Semaphore>,
+    lookups: Arc<Semaphore>,
+    notes: Arc<Semaphore>,
 }
 
 /// What came back: the status and the body, read up to the cap.
@@ -36,14 +48,15 @@ impl HttpClient {
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("afterhours/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(MAX_IN_FLIGHT)
+            .pool_max_idle_per_host(MAX_LOOKUPS + MAX_NOTES)
             .build()
             .map_err(|e| CaseError::NotConfigured(format!("HTTP client: {e}")))?;
         Ok(Self {
             client,
             timeout,
             max_body_bytes,
-            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            lookups: Arc::new(Semaphore::new(MAX_LOOKUPS)),
+            notes: Arc::new(Semaphore::new(MAX_NOTES)),
         })
     }
 
@@ -51,18 +64,25 @@ impl HttpClient {
         &self.client
     }
 
-    /// Sends the request and reads the answer, all within the time limit.
-    pub(crate) async fn exchange(&self, request: RequestBuilder) -> Result<Reply, CaseError> {
+    /// Sends the request and reads the answer, all within the time limit (which includes waiting for a turn).
+    pub(crate) async fn exchange(&self, purpose: Purpose, request: RequestBuilder) -> Result<Reply, CaseError> {
         let millis = self.timeout.as_millis() as u64;
-        match tokio::time::timeout(self.timeout, self.exchange_unbounded(request)).await {
+        let turns = match purpose {
+            Purpose::Lookup => &self.lookups,
+            Purpose::Note => &self.notes,
+        };
+        let exchange = async {
+            // The semaphores are never closed; if one were, going ahead is the better failure.
+            let _turn = turns.acquire().await.ok();
+            self.exchange_unbounded(request).await
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(CaseError::Timeout(millis)),
         }
     }
 
     async fn exchange_unbounded(&self, request: RequestBuilder) -> Result<Reply, CaseError> {
-        // The semaphore is never closed; if it were, going ahead is the better failure.
-        let _turn = self.in_flight.acquire().await.ok();
         let mut response = request.send().await.map_err(|e| self.classify(&e))?;
         let status = response.status();
         if response

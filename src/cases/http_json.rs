@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::http::{HttpClient, json};
+use super::http::{HttpClient, Purpose, json};
 use super::{BoxFuture, Case, CaseError, CaseId, CaseSystem, one_of};
 use crate::config::{CaseValues, HttpJsonFields};
 
@@ -44,7 +44,10 @@ impl HttpJson {
 
     async fn fetch(&self, id: &CaseId) -> Result<Option<Case>, CaseError> {
         let request = self.authorised(self.http.client().get(format!("{}/cases/{id}", self.base_url)));
-        let reply = self.http.exchange(request.header("accept", "application/json")).await?;
+        let reply = self
+            .http
+            .exchange(Purpose::Lookup, request.header("accept", "application/json"))
+            .await?;
         match reply.status.as_u16() {
             // A 404 from the case system itself (no body, or JSON); an HTML 404 is a wrong URL or a proxy's page.
             404 if reply.body.iter().all(u8::is_ascii_whitespace) || json(&reply.body).is_ok() => Ok(None),
@@ -58,7 +61,7 @@ impl HttpJson {
             .authorised(self.http.client().post(format!("{}/cases/{id}/notes", self.base_url)))
             .header("content-type", "application/json")
             .body(serde_json::json!({ "body": body }).to_string());
-        let reply = self.http.exchange(request).await?;
+        let reply = self.http.exchange(Purpose::Note, request).await?;
         if reply.status.is_success() {
             Ok(())
         } else {

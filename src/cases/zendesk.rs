@@ -10,7 +10,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::http::{HttpClient, json};
+use super::http::{HttpClient, Purpose, json};
 use super::{BoxFuture, Case, CaseError, CaseId, CaseSystem, one_of};
 use crate::config::{CaseValues, ZendeskSettings};
 
@@ -49,7 +49,10 @@ impl Zendesk {
 
     async fn fetch(&self, id: &CaseId) -> Result<Option<Case>, CaseError> {
         let url = format!("{}/api/v2/tickets/{id}.json?include=users,organizations", self.base_url);
-        let reply = self.http.exchange(self.authorised(self.http.client().get(url))).await?;
+        let reply = self
+            .http
+            .exchange(Purpose::Lookup, self.authorised(self.http.client().get(url)))
+            .await?;
         match reply.status.as_u16() {
             // Zendesk answers a missing ticket with JSON ({"error": "RecordNotFound", ...}); any other 404 is
             // a wrong subdomain or a proxy's page, not an answer about the case.
@@ -66,7 +69,7 @@ impl Zendesk {
             .authorised(self.http.client().put(url))
             .header("content-type", "application/json")
             .body(payload.to_string());
-        let reply = self.http.exchange(request).await?;
+        let reply = self.http.exchange(Purpose::Note, request).await?;
         if reply.status.is_success() {
             Ok(())
         } else {

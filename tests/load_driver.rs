@@ -1,0 +1,145 @@
+//! The load driver (`afterhours-load`), run briefly as `benches/load.sh` runs it: the built server on the real
+//! redis-server that `scripts/test` starts (AFTERHOURS_TEST_REDIS_URL) under a key prefix of its own, the fake
+//! case system and the ceiling as processes of their own. Every phase runs for a moment; every call it places
+//! must end where its scenario says, and every webhook must answer 200 with valid TwiML. This checks that the
+//! driver and the server agree on the whole call, not how fast either is.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DRIVER: &str = env!("CARGO_BIN_EXE_afterhours-load");
+const SERVER: &str = env!("CARGO_BIN_EXE_afterhours");
+const TOKEN: &str = "load-test-token";
+
+fn redis_url() -> String {
+    std::env::var("AFTERHOURS_TEST_REDIS_URL")
+        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server")
+}
+
+fn shipped(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A child process, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `afterhours-load SUBCOMMAND` on a free port and returns it with the URL it says it listens on.
+fn helper_server(subcommand: &str) -> (Process, String) {
+    let mut child = Command::new(DRIVER)
+        .args([subcommand, "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("{subcommand} did not say where it listens: {line:?}"))
+        .to_owned();
+    (Process(child), url)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn afterhours(prefix: &str, port: u16, cases: &str) -> Command {
+    let mut command = Command::new(SERVER);
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AFTERHOURS_CONFIG", shipped("config/afterhours.toml"))
+        .env("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN)
+        .env("AFTERHOURS_REDIS__URL", redis_url())
+        .env("AFTERHOURS_REDIS__PREFIX", prefix)
+        .env("AFTERHOURS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("AFTERHOURS_SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("AFTERHOURS_CASES__BASE_URL", cases)
+        .env("AFTERHOURS_LINES__US__MODE", "always-after-hours")
+        .env("AFTERHOURS_LOG", "error");
+    command
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "afterhours serve did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn every_call_the_driver_places_ends_where_its_scenario_says() {
+    let prefix = format!("test:load:{}:", std::process::id());
+    let (_cases, cases_url) = helper_server("cases");
+    let (ceiling, ceiling_url) = helper_server("ceiling");
+    let port = free_port();
+    let imported = afterhours(&prefix, port, &cases_url)
+        .args(["rotation", "import"])
+        .arg(shipped("config/oncall.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let server = Process(afterhours(&prefix, port, &cases_url).arg("serve").spawn().unwrap());
+    wait_for_port(port);
+
+    let output = Command::new(DRIVER)
+        .args(["run", "--server", &format!("http://127.0.0.1:{port}")])
+        .args(["--server-pid", &server.0.id().to_string()])
+        .args(["--ceiling", &ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
+        .args(["--token", TOKEN])
+        .args(["--calls", "60", "--ramp-ms", "50", "--think-ms", "20"])
+        .args(["--seconds", "0.5", "--latency-seconds", "0.5", "--rounds", "1"])
+        .args(["--connections", "8", "--only", "whisper"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the driver saw errors:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for section in [
+        "### 60 complete calls",
+        "### Maximum: complete calls",
+        "### Latency at half the maximum",
+        "| bridge/whisper | nothing |",
+        "Errors: none",
+    ] {
+        assert!(report.contains(section), "no {section:?} in the report:\n{report}");
+    }
+    // Each scenario's webhooks were measured: the main path, the decline, the wrong entry and the voicemail.
+    for label in [
+        "| incoming |",
+        "| case_number/digits (case lookup) |",
+        "| case_number/digits (wrong entry) |",
+        "| bridge/accept (decline) |",
+        "| voicemail/recorded |",
+        "| status |",
+    ] {
+        assert!(report.contains(label), "no latency row {label:?}:\n{report}");
+    }
+}
