@@ -28,6 +28,8 @@ pub const STATUS_CACHE_AGE: &str = "afterhours_status_cache_age_seconds";
 /// Bridges that used the cached on-call chain or the line's fallback numbers, by source.
 pub const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
 
+/// Case notes queued or being sent (retries included).
+pub const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";
 /// Round trips to Redis: each command or pipeline sent and answered.
 pub const REDIS_ROUND_TRIPS: &str = "afterhours_redis_round_trips_total";
 

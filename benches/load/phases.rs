@@ -48,22 +48,23 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     };
 
     let maximum = if args.runs("maximum") {
-        settle(args.server_pid).await;
+        settle(&client, &args.server, args.server_pid).await;
         eprintln!("maximum: {} callers for {:.1} s", args.connections, 2.0 * args.seconds);
         Some(maximum_phase(&afterhours, &args).await)
     } else {
         None
     };
 
+    let templates = capture_templates(&afterhours).await?;
     let latency = match &maximum {
         Some(maximum) if args.runs("latency") => {
-            settle(args.server_pid).await;
+            settle(&client, &args.server, args.server_pid).await;
             let rate = maximum.calls_per_second / 2.0;
             eprintln!(
                 "latency: complete calls at {rate:.0} calls/s for {:.1} s",
                 args.latency_seconds
             );
-            Some(latency_phase(&afterhours, &args, rate).await)
+            Some(latency_phase(&afterhours, &ceiling, &templates, &client, &args, rate).await)
         }
         _ => None,
     };
@@ -71,8 +72,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     let mut steps = Vec::new();
     if args.runs("webhooks") {
         let wanted = |t: &Webhook| args.only.as_ref().is_none_or(|only| t.label.contains(only.as_str()));
-        for template in capture_templates(&afterhours).await?.iter().filter(|t| wanted(t)) {
-            settle(args.server_pid).await;
+        for template in templates.iter().filter(|t| wanted(t)) {
+            settle(&client, &args.server, args.server_pid).await;
             eprintln!("webhook {:?}: afterhours, then the ceiling", template.label);
             steps.push(step_phase(&afterhours, &ceiling, &client, template, &args).await);
         }
@@ -99,19 +100,23 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     Ok(print_errors(&errors))
 }
 
-/// Waits (at most 30 s) until the server is idle, using under a tenth of a core: the work a phase left
-/// behind (case notes, call-log writes) must not be counted in the next.
-async fn settle(pid: u32) {
+/// Waits (at most 60 s) until the server is idle, using under a tenth of a core with no case note pending
+/// (`afterhours_case_notes_pending`, retries waiting included): the work a phase left behind must not be
+/// counted in the next.
+async fn settle(client: &reqwest::Client, server: &str, pid: u32) {
     let window = Duration::from_millis(250);
-    for _ in 0..120 {
+    for _ in 0..240 {
         let Some(before) = process::cpu_time(pid) else { return };
         tokio::time::sleep(window).await;
         let Some(after) = process::cpu_time(pid) else { return };
-        if after.saturating_sub(before) < window / 10 {
+        let notes = metric_sum(client, server, "afterhours_case_notes_pending")
+            .await
+            .unwrap_or(0.0);
+        if after.saturating_sub(before) < window / 10 && notes < 1.0 {
             return;
         }
     }
-    eprintln!("the server is still busy after 30 s; measuring anyway");
+    eprintln!("the server is still busy after 60 s; measuring anyway");
 }
 
 async fn wait_until_ready(client: &reqwest::Client, server: &str) -> Result<(), String> {
@@ -467,6 +472,11 @@ async fn replay(provider: &Provider, template: &Webhook, args: &RunArgs, pid: u3
 
 /// The server's count of Redis round trips so far, from `/metrics`.
 async fn round_trips(client: &reqwest::Client, server: &str) -> Option<f64> {
+    metric_sum(client, server, "afterhours_redis_round_trips_total").await
+}
+
+/// The sum of a metric's series on the server's `/metrics`; none when it has none.
+async fn metric_sum(client: &reqwest::Client, server: &str, name: &str) -> Option<f64> {
     let text = client
         .get(format!("{server}/metrics"))
         .send()
@@ -475,12 +485,12 @@ async fn round_trips(client: &reqwest::Client, server: &str) -> Option<f64> {
         .text()
         .await
         .ok()?;
-    let lines: Vec<f64> = text
+    let values: Vec<f64> = text
         .lines()
-        .filter(|line| line.starts_with("afterhours_redis_round_trips_total"))
+        .filter(|line| line.starts_with(name))
         .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
         .collect();
-    (!lines.is_empty()).then(|| lines.iter().sum())
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -490,9 +500,18 @@ struct Latency {
     calls_per_second: f64,
     webhooks_per_second: f64,
     recorder: Recorder,
+    /// The same webhooks sent to the ceiling on the same schedule.
+    ceiling: Recorder,
 }
 
-async fn latency_phase(provider: &Provider, args: &RunArgs, rate: f64) -> Latency {
+async fn latency_phase(
+    afterhours: &Provider,
+    ceiling: &Provider,
+    templates: &[Webhook],
+    client: &reqwest::Client,
+    args: &RunArgs,
+    rate: f64,
+) -> Latency {
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(args.latency_seconds.max(0.5));
@@ -501,9 +520,12 @@ async fn latency_phase(provider: &Provider, args: &RunArgs, rate: f64) -> Latenc
     let mut at = started;
     while at < end {
         tokio::time::sleep_until(at.into()).await;
-        let provider = provider.clone();
+        let provider = afterhours.clone();
         tasks.spawn(async move {
-            let mut recorder = Recorder::default();
+            let mut recorder = Recorder {
+                sent: Some(Vec::new()),
+                ..Recorder::default()
+            };
             let result = provider::place_call(&provider, index, Duration::ZERO, &mut recorder).await;
             call_failed(&mut recorder, result);
             recorder
@@ -511,13 +533,47 @@ async fn latency_phase(provider: &Provider, args: &RunArgs, rate: f64) -> Latenc
         index += 1;
         at += interval;
     }
-    let recorder = collect(tasks).await;
+    let mut recorder = collect(tasks).await;
     let seconds = started.elapsed().as_secs_f64();
+    let sent = recorder.sent.take().unwrap_or_default();
+    settle(client, &args.server, args.server_pid).await;
+    eprintln!("latency: the same webhooks at the same moments, to the ceiling");
+    let ceiling = replay_schedule(ceiling, templates, sent).await;
     Latency {
         calls_per_second: (index - 4_000_000) as f64 / seconds,
         webhooks_per_second: recorder.requests as f64 / seconds,
         recorder,
+        ceiling,
     }
+}
+
+/// Sends each webhook of `sent` again, to the ceiling, at the same moment after the start as it was sent to
+/// afterhours (open loop: a slow answer does not delay the next request), under the same label.
+async fn replay_schedule(ceiling: &Provider, templates: &[Webhook], mut sent: Vec<(Instant, String)>) -> Recorder {
+    sent.sort_by_key(|(at, _)| *at);
+    let Some(first) = sent.first().map(|(at, _)| *at) else {
+        return Recorder::default();
+    };
+    let templates: Arc<BTreeMap<String, Webhook>> =
+        Arc::new(templates.iter().map(|t| (t.label.clone(), t.clone())).collect());
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for (n, (at, label)) in sent.into_iter().enumerate() {
+        let Some(template) = templates.get(&label).cloned() else {
+            continue;
+        };
+        tokio::time::sleep_until((started + (at - first)).into()).await;
+        let ceiling = ceiling.clone();
+        tasks.spawn(async move {
+            let mut recorder = Recorder::default();
+            let params = fresh(&template, n as u64);
+            if let Err(failure) = ceiling.post(&template.url, &params, &label, &mut recorder).await {
+                recorder.error(&failure.kind(), || failure.detail());
+            }
+            recorder
+        });
+    }
+    collect(tasks).await
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -620,32 +676,51 @@ fn print_latency(args: &RunArgs, latency: &Latency) {
         latency.calls_per_second, latency.webhooks_per_second
     );
     println!();
-    println!("| webhook | count | p50 ms | p99 ms | p99.9 ms | added by the service, p99 ms |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    let mut latencies = latency.recorder.latencies.clone();
+    println!(
+        "Each webhook as the driver saw it; then the same webhooks sent to the ceiling at the same moments. \
+         Added by the service = afterhours' p99 less the ceiling's p99 (and less the case system's delay for a \
+         lookup)."
+    );
+    println!();
+    println!("| webhook | count | p50 ms | p99 ms | p99.9 ms | ceiling p99 ms | added by the service, p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let mut ours = latency.recorder.latencies.clone();
+    let mut theirs = latency.ceiling.latencies.clone();
     let delay = u32::try_from(args.case_delay_ms * 1000).unwrap_or(u32::MAX);
-    for (label, samples) in &mut latencies {
+    for (label, samples) in &mut ours {
         let p = Percentiles::of(samples);
+        let bare = theirs.get_mut(label).map(|s| Percentiles::of(s));
         let own = if label.contains("case lookup") { delay } else { 0 };
         println!(
-            "| {label} | {} | {} | {} | {} | {} |",
+            "| {label} | {} | {} | {} | {} | {} | {} |",
             p.count,
             ms(p.p50),
             ms(p.p99),
             ms(p.p999),
-            ms(p.p99.saturating_sub(own))
+            bare.map_or("-".to_owned(), |b| ms(b.p99)),
+            bare.map_or("-".to_owned(), |b| signed_ms(
+                i64::from(p.p99) - i64::from(own) - i64::from(b.p99)
+            ))
         );
     }
-    let mut all: Vec<u32> = latencies.into_values().flatten().collect();
+    let mut all: Vec<u32> = ours.into_values().flatten().collect();
     let overall = Percentiles::of(&mut all);
+    let mut all_bare: Vec<u32> = theirs.into_values().flatten().collect();
+    let bare = Percentiles::of(&mut all_bare);
     println!(
-        "| all | {} | {} | {} | {} | |",
+        "| all | {} | {} | {} | {} | {} | |",
         overall.count,
         ms(overall.p50),
         ms(overall.p99),
-        ms(overall.p999)
+        ms(overall.p999),
+        ms(bare.p99)
     );
     println!();
+}
+
+/// Microseconds as signed milliseconds: the service can come out ahead of the ceiling within the noise.
+fn signed_ms(micros: i64) -> String {
+    format!("{:+.2}", micros as f64 / 1000.0)
 }
 
 /// Every error of every phase; true when there was none.

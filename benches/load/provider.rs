@@ -96,6 +96,9 @@ impl Provider {
             .extend_pairs(params)
             .finish();
         let started = Instant::now();
+        if let Some(sent) = &mut recorder.sent {
+            sent.push((started, label.to_owned()));
+        }
         let response = self
             .client
             .post(format!("{}{path}", self.target))

@@ -2,7 +2,7 @@
 //! hot path) and they are merged at the end of a phase.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::provider::Webhook;
 
@@ -14,6 +14,8 @@ pub(crate) struct Recorder {
     pub(crate) requests: u64,
     /// When set, every webhook posted is kept here.
     pub(crate) capture: Option<Vec<Webhook>>,
+    /// When set, when each webhook was sent and its label.
+    pub(crate) sent: Option<Vec<(Instant, String)>>,
 }
 
 /// Errors of one kind: how many, and the first one in full.
@@ -45,6 +47,9 @@ impl Recorder {
 
     pub(crate) fn merge(&mut self, other: Recorder) {
         self.requests += other.requests;
+        if let Some(sent) = other.sent {
+            self.sent.get_or_insert_with(Vec::new).extend(sent);
+        }
         for (label, samples) in other.latencies {
             self.latencies.entry(label).or_default().extend(samples);
         }

@@ -8,6 +8,15 @@ use tokio_util::task::TaskTracker;
 
 use super::{CaseId, CaseSystem};
 
+/// Takes a note off the pending gauge when its task ends, however it ends.
+struct Decrement(metrics::Gauge);
+
+impl Drop for Decrement {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -32,7 +41,10 @@ impl Notes {
     /// Queues a note; returns at once.
     pub fn send(&self, case: CaseId, body: String) {
         let (cases, attempts, backoff) = (self.cases.clone(), self.attempts, self.backoff);
+        let pending = metrics::gauge!(crate::metrics::CASE_NOTES_PENDING);
+        pending.increment(1.0);
         self.tracker.spawn(async move {
+            let _done = Decrement(pending);
             for attempt in 1..=attempts {
                 match cases.add_note(&case, &body).await {
                     Ok(()) => {
