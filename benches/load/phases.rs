@@ -300,25 +300,28 @@ async fn maximum_phase(provider: &Provider, args: &RunArgs) -> Maximum {
 // ---------------------------------------------------------------------------------------------------------
 // Each webhook on its own, against the ceiling.
 
-/// What a webhook's answer waits for, which decides its target.
+/// What a webhook's answer waits for, which decides its target; and what it sets off after answering (a
+/// call-log note in Redis, the case note).
 fn needs(label: &str) -> &'static str {
+    let redis =
+        ["incoming", "status"].contains(&label) || label.contains("(accept)") || label.starts_with("bridge/dialed");
     if label.contains("case lookup") {
         "case system"
-    } else if label == "incoming"
-        || label == "status"
-        || label.contains("(accept)")
-        || label.starts_with("bridge/dialed")
-    {
+    } else if label.starts_with("voicemail/") {
+        "Redis; the case note after"
+    } else if redis {
         "Redis"
-    } else {
+    } else if label == "bridge/whisper" {
         "nothing"
+    } else {
+        "nothing; a call-log note after"
     }
 }
 
 fn target(needs: &str) -> Option<f64> {
     match needs {
-        "nothing" => Some(0.8),
-        "Redis" => Some(0.5),
+        "nothing" | "nothing; a call-log note after" => Some(0.8),
+        "Redis" | "Redis; the case note after" => Some(0.5),
         _ => None,
     }
 }
