@@ -121,3 +121,34 @@ async fn the_log_needs_the_admin_token() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+/// Each webhook notes only what it changed; the record still holds everything the call got to, once.
+#[tokio::test]
+async fn the_record_keeps_what_earlier_webhooks_noted_and_each_decision_once() {
+    let app = friday_night().env("AFTERHOURS_ADMIN__TOKEN", ADMIN).start().await;
+    let greeting = app.incoming(CALLER, US_LINE).await;
+    // A wrong entry, then the case: the case system cannot be reached, so the call is bridged unverified.
+    let retry = app.follow(greeting.action(), &[("Digits", "12")]).await;
+    let dial = app.follow(retry.action(), &[("Digits", "123456")]).await;
+    assert!(dial.dial_action.is_some(), "{}", dial.xml);
+    status_callback(&app, "completed", "60").await;
+
+    let records = until_logged(&app, 1).await;
+    let record = &records[0];
+    assert_eq!(record["summary"]["line"], "us");
+    assert_eq!(record["summary"]["from"], CALLER);
+    assert_eq!(record["summary"]["case"], "123456");
+    assert_eq!(record["summary"]["decision"], "unverified");
+    let events: Vec<&str> = record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    let closed = events
+        .iter()
+        .filter(|e| e.starts_with("business hours: closed"))
+        .count();
+    assert_eq!(closed, 1, "each decision once: {events:#?}");
+    assert!(events.iter().any(|e| e.contains("123456")), "{events:#?}");
+}
