@@ -364,6 +364,14 @@ fn fresh(template: &Webhook, n: u64) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Posts `template` again with fresh call ids, its latency filed under `label`; a failure is counted.
+async fn post_fresh(provider: &Provider, template: &Webhook, label: &str, n: u64, recorder: &mut Recorder) {
+    let params = fresh(template, n);
+    if let Err(failure) = provider.post(&template.url, &params, label, recorder).await {
+        recorder.error(&failure.kind(), || failure.detail());
+    }
+}
+
 pub(crate) struct StepResult {
     label: String,
     needs: &'static str,
@@ -451,13 +459,7 @@ async fn replay(provider: &Provider, template: &Webhook, args: &RunArgs, pid: u3
     let (_, recorder, took) = closed_loop(args.connections, args.duration(), move |n, mut recorder| {
         let (provider, template) = (provider.clone(), template.clone());
         async move {
-            let params = fresh(&template, n);
-            if let Err(failure) = provider
-                .post(&template.url, &params, &template.label, &mut recorder)
-                .await
-            {
-                recorder.error(&failure.kind(), || failure.detail());
-            }
+            post_fresh(&provider, &template, &template.label, n, &mut recorder).await;
             recorder
         }
     })
@@ -569,10 +571,7 @@ async fn replay_schedule(ceiling: &Provider, templates: &[Webhook], mut sent: Ve
         let ceiling = ceiling.clone();
         tasks.spawn(async move {
             let mut recorder = Recorder::default();
-            let params = fresh(&template, n as u64);
-            if let Err(failure) = ceiling.post(&template.url, &params, &label, &mut recorder).await {
-                recorder.error(&failure.kind(), || failure.detail());
-            }
+            post_fresh(&ceiling, &template, &label, n as u64, &mut recorder).await;
             recorder
         });
     }

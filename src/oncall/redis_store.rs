@@ -117,6 +117,10 @@ impl<'a> From<&'a CallNote> for StoredNote<'a> {
     }
 }
 
+/// The SHA1 that `EVALSHA` names [`CLOSE_CALL`] by, computed once.
+static CLOSE_CALL_SHA: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| Script::new(CLOSE_CALL).get_hash().to_owned());
+
 #[derive(Clone)]
 pub struct RedisStore {
     /// The connection to the primary; replaced when Sentinel names a new primary.
@@ -482,14 +486,13 @@ impl Store for RedisStore {
     fn close_calls<'a>(&'a self, closes: &'a [CallClose]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
         Box::pin(async move {
             // One round trip: the script is loaded (a no-op when Redis has it) and run once per call.
-            let script = Script::new(CLOSE_CALL);
             let mut pipe = redis::pipe();
             pipe.cmd("SCRIPT").arg("LOAD").arg(CLOSE_CALL).ignore();
             for close in closes {
                 let sid = &close.call_sid;
                 let json = |value: Result<String, serde_json::Error>| value.map_err(|e| corrupt("call status", e));
                 pipe.cmd("EVALSHA")
-                    .arg(script.get_hash())
+                    .arg(CLOSE_CALL_SHA.as_str())
                     .arg(3)
                     .arg(self.key(&format!("call:{{{sid}}}:once:logged")))
                     .arg(self.key(&format!("call:{{{sid}}}:notes")))
