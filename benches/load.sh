@@ -87,7 +87,7 @@ if [ -n "${LOAD_PERF:-}" ]; then
     # Profiling: the server runs under `perf record`, written to $LOAD_PERF (see README, Performance).
     perf record -F 999 --call-graph dwarf,16384 -o "$LOAD_PERF" -- "$bin/afterhours" serve 2>"$workdir/server.log" &
 else
-    "$bin/afterhours" serve 2>"$workdir/server.log" &
+    env ${SERVER_THREADS:+TOKIO_WORKER_THREADS=$SERVER_THREADS} "$bin/afterhours" serve 2>"$workdir/server.log" &
 fi
 server_pid=$!
 pids+=($server_pid)
@@ -99,6 +99,7 @@ status=0
 "$bin/afterhours-load" run \
     --server "http://127.0.0.1:$server_port" --server-pid "$server_pid" \
     --ceiling "http://127.0.0.1:$ceiling_port" --ceiling-pid "$ceiling_pid" \
+    --redis "redis://127.0.0.1:$redis_port" --redis-pid "$(cat "$workdir/redis.pid")" \
     --case-delay-ms "$case_delay_ms" "$@" || status=$?
 if [ -s "$workdir/server.log" ]; then
     echo "afterhours logged (last 20 lines):" >&2

@@ -8,13 +8,14 @@
 //! configured, a few minutes after the call hung up.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::background::Deferred;
 use crate::oncall::store::{Store, StoreError};
 
 /// What the record says of the call as a whole (the latest value of each field wins).
@@ -137,29 +138,17 @@ enum Write {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Write>,
-    task: Arc<WriterTask>,
+    task: Arc<Deferred<WriterTask>>,
 }
 
-struct WriterTask {
-    started: OnceLock<()>,
-    /// What the task takes when it starts.
-    waiting: Mutex<Option<Unstarted>>,
-}
-
-struct Unstarted {
-    queue: mpsc::Receiver<Write>,
-    store: Arc<dyn Store>,
-}
+type WriterTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 impl Writer {
     pub fn new(store: Arc<dyn Store>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
         Self {
             queue,
-            task: Arc::new(WriterTask {
-                started: OnceLock::new(),
-                waiting: Mutex::new(Some(Unstarted { queue: receiver, store })),
-            }),
+            task: Arc::new(Deferred::new(Box::pin(run(receiver, store)))),
         }
     }
 
@@ -192,12 +181,7 @@ impl Writer {
     }
 
     fn start(&self) {
-        self.task.started.get_or_init(|| {
-            let taken = self.task.waiting.lock().ok().and_then(|mut waiting| waiting.take());
-            if let Some(Unstarted { queue, store }) = taken {
-                tokio::spawn(run(queue, store));
-            }
-        });
+        self.task.start();
     }
 }
 

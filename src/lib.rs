@@ -17,8 +17,10 @@
 //! - [`webhook`], [`server`], [`admin`]: HTTP intake (body limit, signature), the axum application, the admin API.
 //! - [`cli`], [`simulate`], [`telemetry`], [`metrics`]: the command line, the terminal walk of a call, logs,
 //!   metrics.
+//! - [`background`]: tasks that start on first use.
 
 pub mod admin;
+pub mod background;
 pub mod calendar;
 pub mod calllog;
 pub mod cases;

@@ -93,7 +93,7 @@ impl Response {
 
     /// The document as XML text, with its declaration.
     pub fn to_xml(&self) -> String {
-        let mut writer = Writer::new(Vec::with_capacity(1024));
+        let mut writer = Writer::new(Vec::with_capacity(2048));
         // Writing into a Vec cannot fail; the results are discarded on purpose.
         let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
         let _ = writer.create_element("Response").write_inner_content(|w| {
@@ -116,6 +116,10 @@ impl Response {
 /// True when the UTF-8 text holds a character XML 1.0 cannot carry: a control character other than tab, line
 /// feed and carriage return, or U+FFFE / U+FFFF (`EF BF BE`, `EF BF BF`). A byte scan: no decoding.
 fn needs_cleaning(bytes: &[u8]) -> bool {
+    // Almost every document has neither kind of byte: this first scan is the whole cost.
+    if !bytes.iter().any(|&b| b < 0x20 || b == 0xEF) {
+        return false;
+    }
     bytes.iter().enumerate().any(|(i, &b)| {
         (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
             || (b == 0xEF && bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)))

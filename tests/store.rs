@@ -334,6 +334,84 @@ async fn many_calls_are_noted_and_closed_together(store: Arc<dyn Store>) {
 }
 both_stores!(many_calls_are_noted_and_closed_together);
 
+/// What many webhooks at once ask the store (on Redis, sent together in shared round trips): each gets its
+/// own answer, as if it had asked alone.
+async fn webhooks_at_once_each_get_their_own_answer(store: Arc<dyn Store>) {
+    let (ttl, window) = (Duration::from_secs(60), Duration::from_secs(3600));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..300u32 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let (from, call) = (format!("+1555010{:04}", n % 3), format!("CA-{n}"));
+            // Each call counted twice (a replayed webhook), claimed twice, accepted by two engineers.
+            let counted = store.count_call(&from, &call, window).await.unwrap();
+            let again = store.count_call(&from, &call, window).await.unwrap();
+            assert!(again >= counted);
+            let claims = [
+                store.claim_once(&call, "noted", ttl).await.unwrap(),
+                store.claim_once(&call, "noted", ttl).await.unwrap(),
+            ];
+            assert_eq!(claims, [true, false], "{call}");
+            store
+                .record_acceptance(&call, 0, &format!("first-{n}"), ttl)
+                .await
+                .unwrap();
+            store.record_acceptance(&call, 0, "second", ttl).await.unwrap();
+            let accepted = store.acceptance(&call, 0).await.unwrap();
+            assert_eq!(accepted, Some(format!("first-{n}")), "{call}");
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    for caller in 0..3 {
+        let from = format!("+1555010{caller:04}");
+        let count = store.count_call(&from, &format!("CA-{caller}"), window).await.unwrap();
+        assert_eq!(count, 100, "each of the caller's 100 calls once, the replays not again");
+    }
+}
+both_stores!(webhooks_at_once_each_get_their_own_answer);
+
+/// A command Redis refuses (here a key of the wrong type) fails the webhook that sent it, not the others
+/// that shared its round trip.
+#[tokio::test]
+async fn a_command_redis_refuses_fails_only_its_own_webhook() {
+    let prefix = format!("test:{}:refused:", std::process::id());
+    let store: Arc<dyn Store> = Arc::new(RedisStore::new(&redis_url(), &prefix).unwrap());
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    // The acceptance of call CA-bad is a list, not a string: GET on it is refused.
+    let _: () = redis::cmd("RPUSH")
+        .arg(format!("{prefix}call:{{CA-bad}}:accepted:0"))
+        .arg("x")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let ttl = Duration::from_secs(60);
+    store.record_acceptance("CA-good", 0, "alice", ttl).await.unwrap();
+    let (bad, good, none) = tokio::join!(
+        store.acceptance("CA-bad", 0),
+        store.acceptance("CA-good", 0),
+        store.acceptance("CA-none", 0),
+    );
+    assert!(matches!(bad, Err(StoreError::Backend(_))), "{bad:?}");
+    assert_eq!(good.unwrap().as_deref(), Some("alice"));
+    assert_eq!(none.unwrap(), None);
+}
+
+/// A note whose events happened after its own time keeps each event's time.
+async fn each_event_keeps_its_time(store: Arc<dyn Store>) {
+    let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let mut noted = note("CA-t", t, &[("line", "us")], &["first", "later"]);
+    noted.events[1].at = t + chrono::Duration::milliseconds(1500);
+    store.note_calls(&[noted.clone()]).await.unwrap();
+    assert_eq!(store.close_calls(&[close("CA-t", None, None)]).await.unwrap(), [true]);
+    let records = store.calls(None, 10).await.unwrap();
+    assert_eq!(records[0].started, Some(t));
+    assert_eq!(records[0].events, noted.events);
+}
+both_stores!(each_event_keeps_its_time);
+
 fn note(call_sid: &str, started: DateTime<Utc>, summary: &[(&str, &str)], events: &[&str]) -> CallNote {
     CallNote {
         call_sid: call_sid.to_owned(),

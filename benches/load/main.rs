@@ -5,6 +5,7 @@
 //! - `cases` serves the fake case system, answering after a fixed delay;
 //! - `ceiling` serves a bare axum handler with a fixed TwiML body.
 
+mod leftovers;
 mod phases;
 mod process;
 mod provider;
@@ -35,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Measure: complete calls, each webhook's throughput against the ceiling, latency at half the maximum
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the fake case system (generic HTTP/JSON adapter format)
     Cases {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -65,6 +66,16 @@ pub(crate) struct RunArgs {
     /// The ceiling's process id
     #[arg(long)]
     pub(crate) ceiling_pid: u32,
+    /// Redis's process id, for its CPU time (optional)
+    #[arg(long)]
+    pub(crate) redis_pid: Option<u32>,
+    /// The server's Redis: before each measurement, the calls and rate-limit windows earlier ones left are
+    /// removed from it (optional)
+    #[arg(long)]
+    pub(crate) redis: Option<String>,
+    /// The server's Redis key prefix (`redis.prefix`)
+    #[arg(long, default_value = "afterhours:")]
+    pub(crate) redis_prefix: String,
     /// The provider's auth token the server checks signatures with
     #[arg(long, env = "AFTERHOURS_PROVIDER__AUTH_TOKEN")]
     pub(crate) token: String,
@@ -121,7 +132,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Run(args) => phases::run(args).await,
+            Command::Run(args) => phases::run(*args).await,
             Command::Cases { listen, delay_ms } => servers::cases(listen, Duration::from_millis(delay_ms))
                 .await
                 .map(|()| true)

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::RunArgs;
-use crate::process;
 use crate::provider::{self, Provider, Webhook};
 use crate::stats::{Percentiles, Recorder, ms};
+use crate::{leftovers, process};
 
 /// Runs every phase and prints the report. `Ok(false)` when any call or webhook failed.
 pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
@@ -48,17 +48,20 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     };
 
     let maximum = if args.runs("maximum") {
-        settle(&client, &args.server, args.server_pid).await;
+        settle(&client, &args).await;
         eprintln!("maximum: {} callers for {:.1} s", args.connections, 2.0 * args.seconds);
         Some(maximum_phase(&afterhours, &args).await)
     } else {
         None
     };
 
-    let templates = capture_templates(&afterhours).await?;
+    let Templates {
+        webhooks: templates,
+        setups,
+    } = capture_templates(&afterhours).await?;
     let latency = match &maximum {
         Some(maximum) if args.runs("latency") => {
-            settle(&client, &args.server, args.server_pid).await;
+            settle(&client, &args).await;
             let rate = maximum.calls_per_second / 2.0;
             eprintln!(
                 "latency: complete calls at {rate:.0} calls/s for {:.1} s",
@@ -73,9 +76,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     if args.runs("webhooks") {
         let wanted = |t: &Webhook| args.only.as_ref().is_none_or(|only| t.label.contains(only.as_str()));
         for template in templates.iter().filter(|t| wanted(t)) {
-            settle(&client, &args.server, args.server_pid).await;
+            settle(&client, &args).await;
             eprintln!("webhook {:?}: afterhours, then the ceiling", template.label);
-            steps.push(step_phase(&afterhours, &ceiling, &client, template, &args).await);
+            let setup = setups.get(&template.label);
+            steps.push(step_phase(&afterhours, &ceiling, &client, (template, setup), &args).await);
         }
     }
 
@@ -100,10 +104,25 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     Ok(print_errors(&errors))
 }
 
+/// Waits until the server is idle, then removes what earlier measurements left in Redis: the work a phase
+/// left behind must not be counted in the next.
+async fn settle(client: &reqwest::Client, args: &RunArgs) {
+    wait_until_idle(client, &args.server, args.server_pid).await;
+    remove_leftovers(args).await;
+}
+
+/// With `--redis`: the calls and rate-limit windows earlier measurements left (see [`leftovers`]).
+async fn remove_leftovers(args: &RunArgs) {
+    if let Some(url) = &args.redis
+        && let Err(error) = leftovers::remove(url, &args.redis_prefix).await
+    {
+        eprintln!("cannot remove the keys earlier measurements left in Redis: {error}");
+    }
+}
+
 /// Waits (at most 60 s) until the server is idle, using under a tenth of a core with no case note pending
-/// (`afterhours_case_notes_pending`, retries waiting included): the work a phase left behind must not be
-/// counted in the next.
-async fn settle(client: &reqwest::Client, server: &str, pid: u32) {
+/// (`afterhours_case_notes_pending`, retries waiting included).
+async fn wait_until_idle(client: &reqwest::Client, server: &str, pid: u32) {
     let window = Duration::from_millis(250);
     for _ in 0..240 {
         let Some(before) = process::cpu_time(pid) else { return };
@@ -328,8 +347,9 @@ fn target(needs: &str) -> Option<f64> {
 
 /// Walks one call of each scenario, keeping the first request of every kind of webhook, to be replayed
 /// with fresh call ids.
-async fn capture_templates(provider: &Provider) -> Result<Vec<Webhook>, String> {
+async fn capture_templates(provider: &Provider) -> Result<Templates, String> {
     let mut seen: BTreeMap<String, Webhook> = BTreeMap::new();
+    let mut setups = BTreeMap::new();
     for index in 3_000_000..3_000_010 {
         let mut recorder = Recorder {
             capture: Some(Vec::new()),
@@ -338,24 +358,51 @@ async fn capture_templates(provider: &Provider) -> Result<Vec<Webhook>, String> 
         provider::place_call(provider, index, Duration::ZERO, &mut recorder)
             .await
             .map_err(|f| format!("a template call failed: {}", f.detail()))?;
-        for webhook in recorder.capture.take().unwrap_or_default() {
-            seen.entry(webhook.label.clone()).or_insert(webhook);
+        let call = recorder.capture.take().unwrap_or_default();
+        for (at, webhook) in call.iter().enumerate() {
+            if seen.contains_key(&webhook.label) {
+                continue;
+            }
+            if webhook.label == BRIDGED {
+                // The engineer's acceptance of this same call, before its dial ended.
+                let accepted = call[..at]
+                    .iter()
+                    .rev()
+                    .find(|w| w.label.starts_with("bridge/accept (accept)"));
+                let Some(accepted) = accepted else { continue };
+                setups.insert(webhook.label.clone(), accepted.clone());
+            }
+            seen.insert(webhook.label.clone(), webhook.clone());
         }
     }
-    Ok(seen.into_values().collect())
+    Ok(Templates {
+        webhooks: seen.into_values().collect(),
+        setups,
+    })
+}
+
+/// The end of a dial the engineer accepted: what it answers depends on the acceptance recorded for its call.
+const BRIDGED: &str = "bridge/dialed (bridged)";
+
+/// One webhook of each kind, from complete calls.
+struct Templates {
+    webhooks: Vec<Webhook>,
+    /// For a webhook whose answer depends on what an earlier webhook of its call stored: that webhook. It is
+    /// sent before each measurement, and the webhook is then replayed with its own call's id.
+    setups: BTreeMap<String, Webhook>,
 }
 
 /// The template's fields with fresh call ids (and a fresh caller for a new call, to stay clear of the rate
-/// limit), so that no replay is taken for a retry of another.
-fn fresh(template: &Webhook, n: u64) -> Vec<(String, String)> {
+/// limit), so that no replay is taken for a retry of another; a webhook with a setup keeps its call's id.
+fn fresh(template: &Webhook, n: u64, keep_call: bool) -> Vec<(String, String)> {
     let sid = provider::call_sid();
     template
         .params
         .iter()
         .map(|(key, value)| {
             let value = match key.as_str() {
-                "CallSid" => sid.clone(),
-                "ParentCallSid" => provider::call_sid(),
+                "CallSid" if !keep_call => sid.clone(),
+                "ParentCallSid" if !keep_call => provider::call_sid(),
                 "From" | "Caller" if template.label == "incoming" => format!("+1556{:07}", n % 10_000_000),
                 _ => value.clone(),
             };
@@ -365,8 +412,14 @@ fn fresh(template: &Webhook, n: u64) -> Vec<(String, String)> {
 }
 
 /// Posts `template` again with fresh call ids, its latency filed under `label`; a failure is counted.
-async fn post_fresh(provider: &Provider, template: &Webhook, label: &str, n: u64, recorder: &mut Recorder) {
-    let params = fresh(template, n);
+async fn post_fresh(
+    provider: &Provider,
+    template: &Webhook,
+    label: &str,
+    (n, keep_call): (u64, bool),
+    recorder: &mut Recorder,
+) {
+    let params = fresh(template, n, keep_call);
     if let Err(failure) = provider.post(&template.url, &params, label, recorder).await {
         recorder.error(&failure.kind(), || failure.detail());
     }
@@ -382,22 +435,19 @@ pub(crate) struct StepResult {
     round_trips: Option<f64>,
 }
 
-/// Requests answered over some seconds, and the CPU time the server used meanwhile.
+/// Requests answered over some seconds, and the CPU time used meanwhile.
 #[derive(Default)]
 struct Throughput {
     seconds: f64,
-    cpu: Option<Duration>,
+    cpu: Cpu,
     recorder: Recorder,
 }
 
 impl Throughput {
     fn add(&mut self, other: Throughput) {
+        let first = self.recorder.requests == 0;
         self.seconds += other.seconds;
-        self.cpu = match (self.cpu, other.cpu) {
-            (Some(a), Some(b)) => Some(a + b),
-            (None, b) if self.recorder.requests == 0 => b,
-            _ => None,
-        };
+        self.cpu = self.cpu.add(other.cpu, first);
         self.recorder.merge(other.recorder);
     }
 
@@ -405,12 +455,54 @@ impl Throughput {
         self.recorder.requests as f64 / self.seconds.max(1e-9)
     }
 
-    /// Server CPU time per request, in microseconds.
-    fn cpu_micros(&self) -> Option<f64> {
+    /// CPU time per request, in microseconds, of one of the processes.
+    fn micros(&self, of: impl Fn(&Cpu) -> Option<Duration>) -> Option<f64> {
         let requests = self.recorder.requests;
-        self.cpu
+        of(&self.cpu)
             .filter(|_| requests > 0)
             .map(|cpu| cpu.as_secs_f64() * 1e6 / requests as f64)
+    }
+}
+
+/// CPU time (user and system) of the server under test, Redis (with `--redis-pid`) and the driver itself:
+/// a snapshot, or what was used between two.
+#[derive(Default, Clone, Copy)]
+struct Cpu {
+    server: Option<Duration>,
+    redis: Option<Duration>,
+    driver: Option<Duration>,
+}
+
+impl Cpu {
+    fn now(server_pid: u32, redis_pid: Option<u32>) -> Self {
+        Cpu {
+            server: process::cpu_time(server_pid),
+            redis: redis_pid.and_then(process::cpu_time),
+            driver: process::cpu_time(std::process::id()),
+        }
+    }
+
+    fn since(self, before: Cpu) -> Self {
+        let used = |after: Option<Duration>, before: Option<Duration>| Some(after?.saturating_sub(before?));
+        Cpu {
+            server: used(self.server, before.server),
+            redis: used(self.redis, before.redis),
+            driver: used(self.driver, before.driver),
+        }
+    }
+
+    /// The sum; `first` when `self` holds nothing yet.
+    fn add(self, other: Cpu, first: bool) -> Self {
+        let sum = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (None, b) if first => b,
+            _ => None,
+        };
+        Cpu {
+            server: sum(self.server, other.server),
+            redis: sum(self.redis, other.redis),
+            driver: sum(self.driver, other.driver),
+        }
     }
 }
 
@@ -420,22 +512,36 @@ async fn step_phase(
     afterhours: &Provider,
     ceiling: &Provider,
     client: &reqwest::Client,
-    template: &Webhook,
+    (template, setup): (&Webhook, Option<&Webhook>),
     args: &RunArgs,
 ) -> StepResult {
+    let keep_call = setup.is_some();
     let mut measured = Throughput::default();
     let mut bare = Throughput::default();
     let mut ratios = Vec::new();
     let mut trips = Some(0.0);
     for _ in 0..args.rounds.max(1) {
+        remove_leftovers(args).await;
+        if let Some(setup) = setup
+            && let Err(failure) = afterhours
+                .post(&setup.url, &setup.params, &setup.label, &mut Recorder::default())
+                .await
+        {
+            eprintln!(
+                "{}: its setup ({}) failed: {}",
+                template.label,
+                setup.label,
+                failure.detail()
+            );
+        }
         let trips_before = round_trips(client, &args.server).await;
-        let ours = replay(afterhours, template, args, args.server_pid).await;
+        let ours = replay(afterhours, template, args, (args.server_pid, args.redis_pid), keep_call).await;
         let trips_after = round_trips(client, &args.server).await;
         trips = match (trips, trips_before, trips_after) {
             (Some(sum), Some(before), Some(after)) => Some(sum + after - before),
             _ => None,
         };
-        let theirs = replay(ceiling, template, args, args.ceiling_pid).await;
+        let theirs = replay(ceiling, template, args, (args.ceiling_pid, None), keep_call).await;
         ratios.push(ours.per_second() / theirs.per_second().max(1.0));
         measured.add(ours);
         bare.add(theirs);
@@ -452,25 +558,28 @@ async fn step_phase(
     }
 }
 
-/// One closed-loop run of a webhook: requests, time and the server's CPU time.
-async fn replay(provider: &Provider, template: &Webhook, args: &RunArgs, pid: u32) -> Throughput {
-    let cpu_before = process::cpu_time(pid);
+/// One closed-loop run of a webhook: requests, time and the CPU time used (of the server `pids.0` and of
+/// Redis, `pids.1`).
+async fn replay(
+    provider: &Provider,
+    template: &Webhook,
+    args: &RunArgs,
+    (pid, redis_pid): (u32, Option<u32>),
+    keep_call: bool,
+) -> Throughput {
+    let before = Cpu::now(pid, redis_pid);
     let (provider, template) = (provider.clone(), Arc::new(template.clone()));
     let (_, recorder, took) = closed_loop(args.connections, args.duration(), move |n, mut recorder| {
         let (provider, template) = (provider.clone(), template.clone());
         async move {
-            post_fresh(&provider, &template, &template.label, n, &mut recorder).await;
+            post_fresh(&provider, &template, &template.label, (n, keep_call), &mut recorder).await;
             recorder
         }
     })
     .await;
-    let cpu = match (cpu_before, process::cpu_time(pid)) {
-        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
-        _ => None,
-    };
     Throughput {
         seconds: took.as_secs_f64(),
-        cpu,
+        cpu: Cpu::now(pid, redis_pid).since(before),
         recorder,
     }
 }
@@ -541,7 +650,7 @@ async fn latency_phase(
     let mut recorder = collect(tasks).await;
     let seconds = started.elapsed().as_secs_f64();
     let sent = recorder.sent.take().unwrap_or_default();
-    settle(client, &args.server, args.server_pid).await;
+    settle(client, args).await;
     eprintln!("latency: the same webhooks at the same moments, to the ceiling");
     let ceiling = replay_schedule(ceiling, templates, sent).await;
     Latency {
@@ -571,7 +680,7 @@ async fn replay_schedule(ceiling: &Provider, templates: &[Webhook], mut sent: Ve
         let ceiling = ceiling.clone();
         tasks.spawn(async move {
             let mut recorder = Recorder::default();
-            post_fresh(&ceiling, &template, &label, n as u64, &mut recorder).await;
+            post_fresh(&ceiling, &template, &label, (n as u64, false), &mut recorder).await;
             recorder
         });
     }
@@ -645,9 +754,9 @@ fn print_steps(args: &RunArgs, steps: &[StepResult]) {
     );
     println!();
     println!(
-        "| webhook | answer waits for | afterhours req/s | ceiling req/s | ratio | target | server CPU µs/req (ceiling) | Redis round trips/req |"
+        "| webhook | answer waits for | afterhours req/s | ceiling req/s | ratio | target | server CPU µs/req (ceiling) | Redis CPU µs/req | driver CPU µs/req (ceiling) | Redis round trips/req |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for step in steps {
         let ratio = step.ratio;
         let verdict = match target(step.needs) {
@@ -655,17 +764,23 @@ fn print_steps(args: &RunArgs, steps: &[StepResult]) {
             Some(t) => format!("≥ {t} ✗"),
             None => "-".to_owned(),
         };
-        let cpu = |t: &Throughput| t.cpu_micros().map_or("-".to_owned(), |c| format!("{c:.0}"));
+        let micros = |t: &Throughput, of: fn(&Cpu) -> Option<Duration>| {
+            t.micros(of).map_or("-".to_owned(), |c| format!("{c:.0}"))
+        };
+        let (ours, bare) = (&step.afterhours, &step.ceiling);
         println!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} | {} | {} ({}) | {} |",
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {} | {} ({}) | {} | {} ({}) | {} |",
             step.label,
             step.needs,
-            step.afterhours.per_second(),
-            step.ceiling.per_second(),
+            ours.per_second(),
+            bare.per_second(),
             ratio,
             verdict,
-            cpu(&step.afterhours),
-            cpu(&step.ceiling),
+            micros(ours, |c| c.server),
+            micros(bare, |c| c.server),
+            micros(ours, |c| c.redis),
+            micros(ours, |c| c.driver),
+            micros(bare, |c| c.driver),
             step.round_trips.map_or("-".to_owned(), |r| format!("{r:.2}")),
         );
     }

@@ -26,12 +26,14 @@ use std::sync::{Arc, RwLock};
 
 use redis::aio::ConnectionManager;
 use redis::sentinel::Sentinel;
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, Cmd, Script};
+
+use super::autopipeline::AutoPipeline;
 
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use super::store::{Store, StoreError};
 use crate::BoxFuture;
-use crate::calllog::{CallClose, CallEvent, CallNote, CallRecord};
+use crate::calllog::{CallClose, CallNote, CallRecord};
 use chrono::{DateTime, Utc};
 
 /// Replaces a rotation if its version is the expected one (or none is expected), and bumps the version.
@@ -99,21 +101,42 @@ redis.call('DEL', KEYS[2])
 return 1
 "#;
 
-/// A webhook's note as the notes list keeps it (short names: one is written per webhook).
+/// A webhook's note as the notes list keeps it (short names: one is written per webhook). Times are
+/// RFC 3339, formatted once per note: its events almost always happened at the note's time.
 #[derive(serde::Serialize)]
 struct StoredNote<'a> {
-    t: String,
+    t: &'a str,
     s: &'a [(String, String)],
-    e: &'a [CallEvent],
+    e: Vec<StoredEvent<'a>>,
 }
 
-impl<'a> From<&'a CallNote> for StoredNote<'a> {
-    fn from(note: &'a CallNote) -> Self {
-        Self {
-            t: note.started.to_rfc3339(),
+/// A [`crate::calllog::CallEvent`] as a note keeps it: the fields of its JSON.
+#[derive(serde::Serialize)]
+struct StoredEvent<'a> {
+    at: std::borrow::Cow<'a, str>,
+    what: &'a str,
+}
+
+impl StoredNote<'_> {
+    fn json(note: &CallNote) -> Result<String, serde_json::Error> {
+        let t = note.started.to_rfc3339();
+        let e = note
+            .events
+            .iter()
+            .map(|event| StoredEvent {
+                at: if event.at == note.started {
+                    std::borrow::Cow::Borrowed(t.as_str())
+                } else {
+                    std::borrow::Cow::Owned(event.at.to_rfc3339())
+                },
+                what: &event.what,
+            })
+            .collect();
+        serde_json::to_string(&StoredNote {
+            t: &t,
             s: &note.summary,
-            e: &note.events,
-        }
+            e,
+        })
     }
 }
 
@@ -125,6 +148,8 @@ static CLOSE_CALL_SHA: std::sync::LazyLock<String> =
 pub struct RedisStore {
     /// The connection to the primary; replaced when Sentinel names a new primary.
     connection: Arc<RwLock<ConnectionManager>>,
+    /// The same connection, for the commands a webhook waits on.
+    waited: AutoPipeline,
     prefix: String,
 }
 
@@ -151,7 +176,17 @@ fn manager(client: redis::Client) -> Result<ConnectionManager, StoreError> {
 /// The connection, counting each round trip to Redis (a command, or a pipeline) in
 /// `afterhours_redis_round_trips_total`: what the load driver divides by the webhooks it sent.
 #[derive(Clone)]
-struct Counted(ConnectionManager);
+pub(super) struct Counted(ConnectionManager);
+
+impl Counted {
+    /// The connection to the current primary.
+    pub(super) fn of(connection: &RwLock<ConnectionManager>) -> Self {
+        match connection.read() {
+            Ok(slot) => Counted(slot.clone()),
+            Err(poisoned) => Counted(poisoned.into_inner().clone()),
+        }
+    }
+}
 
 impl redis::aio::ConnectionLike for Counted {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
@@ -187,10 +222,7 @@ impl RedisStore {
     /// after a failure; a command fails after 500 ms without an answer.
     pub fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(backend)?;
-        Ok(Self {
-            connection: Arc::new(RwLock::new(manager(client)?)),
-            prefix: prefix.to_owned(),
-        })
+        Ok(Self::on(manager(client)?, prefix))
     }
 
     /// A store on the primary that Redis Sentinel names for `master_name`, asking `sentinels` (URLs of
@@ -200,10 +232,7 @@ impl RedisStore {
         let client = sentinel.master_for(master_name, None).map_err(backend)?;
         let mut primary = client.get_connection_info().addr().to_string();
         tracing::info!(%primary, master_name, "Redis primary from Sentinel");
-        let store = Self {
-            connection: Arc::new(RwLock::new(manager(client)?)),
-            prefix: prefix.to_owned(),
-        };
+        let store = Self::on(manager(client)?, prefix);
         let (connection, name) = (Arc::downgrade(&store.connection), master_name.to_owned());
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(SENTINEL_POLL);
@@ -231,12 +260,18 @@ impl RedisStore {
         Ok(store)
     }
 
+    fn on(manager: ConnectionManager, prefix: &str) -> Self {
+        let connection = Arc::new(RwLock::new(manager));
+        Self {
+            waited: AutoPipeline::new(connection.clone()),
+            connection,
+            prefix: prefix.to_owned(),
+        }
+    }
+
     /// The connection to the current primary.
     fn conn(&self) -> Counted {
-        match self.connection.read() {
-            Ok(slot) => Counted(slot.clone()),
-            Err(poisoned) => Counted(poisoned.into_inner().clone()),
-        }
+        Counted::of(&self.connection)
     }
 
     fn key(&self, rest: &str) -> String {
@@ -367,11 +402,10 @@ impl RedisStore {
 
     /// SET key value NX EX ttl: true when this call set it.
     async fn set_once(&self, key: String, value: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut connection = self.conn();
         let options = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::EX(ttl.as_secs().max(1)));
-        let set: Option<String> = connection.set_options(key, value, options).await.map_err(backend)?;
+        let (set,): (Option<String>,) = self.waited.query(vec![Cmd::set_options(key, value, options)]).await?;
         Ok(set.is_some())
     }
 
@@ -452,16 +486,13 @@ impl Store for RedisStore {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() / seconds);
             let key = self.key(&format!("rate:{{{from}}}:{slot}"));
-            let mut connection = self.conn();
             // One round trip: add the call to the window's set, count the set, let it expire after the window.
-            let (count, _): (u64, bool) = redis::pipe()
-                .sadd(&key, call_sid)
-                .ignore()
-                .scard(&key)
-                .expire(&key, seconds as i64)
-                .query_async(&mut connection)
-                .await
-                .map_err(backend)?;
+            let commands = vec![
+                Cmd::sadd(&key, call_sid),
+                Cmd::scard(&key),
+                Cmd::expire(&key, seconds as i64),
+            ];
+            let (_, count, _): (u64, u64, bool) = self.waited.query(commands).await?;
             Ok(count)
         })
     }
@@ -472,7 +503,7 @@ impl Store for RedisStore {
             let mut pipe = redis::pipe();
             for note in notes {
                 let key = self.key(&format!("call:{{{}}}:notes", note.call_sid));
-                let json = serde_json::to_string(&StoredNote::from(note)).map_err(|e| corrupt("call note", e))?;
+                let json = StoredNote::json(note).map_err(|e| corrupt("call note", e))?;
                 pipe.rpush(&key, json)
                     .ignore()
                     .expire(&key, note.ttl.as_secs().max(1) as i64)
@@ -531,11 +562,11 @@ impl Store for RedisStore {
 
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
-            let mut connection = self.conn();
-            connection
-                .get(self.acceptance_key(call_sid, attempt))
-                .await
-                .map_err(backend)
+            let (engineer,) = self
+                .waited
+                .query(vec![Cmd::get(self.acceptance_key(call_sid, attempt))])
+                .await?;
+            Ok(engineer)
         })
     }
 }
