@@ -87,7 +87,7 @@ if [ -n "${LOAD_PERF:-}" ]; then
     # Profiling: the server runs under `perf record`, written to $LOAD_PERF (see README, Performance).
     perf record -F 999 --call-graph dwarf,16384 -o "$LOAD_PERF" -- "$bin/afterhours" serve 2>"$workdir/server.log" &
 else
-    env ${SERVER_THREADS:+TOKIO_WORKER_THREADS=$SERVER_THREADS} "$bin/afterhours" serve 2>"$workdir/server.log" &
+    "$bin/afterhours" serve 2>"$workdir/server.log" &
 fi
 server_pid=$!
 pids+=($server_pid)
