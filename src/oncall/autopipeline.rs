@@ -69,6 +69,8 @@ impl AutoPipeline {
 async fn run(mut queue: mpsc::Receiver<Group>, connection: Arc<RwLock<ConnectionManager>>) {
     let mut groups = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut groups, BATCH).await > 0 {
+        // A webhook that stopped waiting (its deadline passed) still has its commands sent: an acceptance or a
+        // count written late is still right, and a later webhook of the call may read it.
         let mut pipe = redis::pipe();
         // Each group's replies, errors included, go back to it: one group's refused command is not another's.
         pipe.ignore_errors();
