@@ -514,3 +514,43 @@ fn without_redis_oncall_reads_the_shipped_file_and_overrides_are_refused() {
     assert!(!add.success, "{add:?}");
     assert!(add.stderr.contains("edit that file instead"), "{add:?}");
 }
+
+/// `afterhours oncall | head -1`, `afterhours flow graph ... | head`: a reader that stops early ends the
+/// command quietly and successfully, as it does any Unix tool; it used to panic ("failed printing to stdout").
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    for args in [
+        &["oncall", "--line", "us", "--at", FRIDAY_NIGHT][..],
+        &["flow", "graph", "critical-incident"],
+        &[
+            "simulate",
+            "--to",
+            "+18005550100",
+            "--from",
+            "+15551234567",
+            "--at",
+            FRIDAY_NIGHT,
+        ],
+    ] {
+        // A pipe whose reader is already gone: the first write fails with a broken pipe.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(env!("CARGO_BIN_EXE_afterhours"))
+            .arg("--config")
+            .arg(shipped("config/afterhours.toml"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env(TOKEN.0, TOKEN.1)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "afterhours {args:?}: {:?}\n{stderr}",
+            output.status
+        );
+        assert!(!stderr.contains("panicked"), "afterhours {args:?}:\n{stderr}");
+    }
+}

@@ -1,6 +1,21 @@
 //! The command line: `serve`, `check`, `simulate`, `flow graph`, `sign`, and the on-call commands
 //! (`oncall`, `rotation`, `override`) in [`oncall`].
 
+/// `println!` for the commands' output, minus its panic when the reader has gone (`afterhours calls | head`):
+/// the command then stops quietly, as Unix tools do.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!`, the same way as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
 mod oncall;
 
 use std::path::{Path, PathBuf};
@@ -250,7 +265,7 @@ async fn check(path: &Path) -> ExitCode {
         eprintln!("warning: {warning}");
     }
     for line in &config.overrides {
-        println!("environment override: {line}");
+        outln!("environment override: {line}");
     }
     if let Err(code) = check_redis(&config).await {
         return code;
@@ -265,7 +280,7 @@ async fn check(path: &Path) -> ExitCode {
             )
         })
         .collect();
-    println!("{}: OK; lines: {}", path.display(), lines.join("; "));
+    outln!("{}: OK; lines: {}", path.display(), lines.join("; "));
     ExitCode::SUCCESS
 }
 
@@ -369,6 +384,10 @@ async fn simulate(path: &Path, args: SimulateArgs) -> ExitCode {
     };
     match crate::simulate::walk(&state, &args.to, &args.from, &script, &mut out).await {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader has gone (`afterhours simulate ... | head`): it read what it wanted.
+        Err(crate::simulate::SimulateError::Io(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
@@ -389,7 +408,7 @@ fn flow_graph(config_path: &Path, name: &str) -> ExitCode {
     };
     match Flow::load(&path) {
         Ok(flow) => {
-            print!("{}", flow.mermaid());
+            out!("{}", flow.mermaid());
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -419,9 +438,23 @@ fn sign(path: &Path, url: &str, params: &[String]) -> ExitCode {
         };
         pairs.push((name.to_owned(), value.to_owned()));
     }
-    println!(
+    outln!(
         "{}",
         crate::signature::compute(token.expose_secret().as_bytes(), url, &pairs)
     );
     ExitCode::SUCCESS
+}
+
+/// Writes to standard output. When the reader closed the pipe, the process exits at once with success: what
+/// it was asked for was read as far as the reader wanted. Any other failure to write is an error (exit 1).
+pub(crate) fn write_out(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {error}");
+        std::process::exit(1);
+    }
 }

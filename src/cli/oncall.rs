@@ -147,7 +147,7 @@ pub(super) async fn oncall(path: &Path, args: OncallArgs) -> ExitCode {
         return fail(format!("no line {:?}", args.line.unwrap_or_default()));
     }
     for line in lines {
-        println!(
+        outln!(
             "line {} ({}), policy {}, at {}",
             line.key,
             line.number,
@@ -156,7 +156,7 @@ pub(super) async fn oncall(path: &Path, args: OncallArgs) -> ExitCode {
         );
         match data.on_call(&line.escalation_policy, at) {
             Some(chain) => print_chain(&chain, line.tz, &line.zone_name),
-            None => println!("  no escalation policy {:?} in the store", line.escalation_policy),
+            None => outln!("  no escalation policy {:?} in the store", line.escalation_policy),
         }
     }
     ExitCode::SUCCESS
@@ -165,10 +165,10 @@ pub(super) async fn oncall(path: &Path, args: OncallArgs) -> ExitCode {
 fn print_chain(chain: &Chain, tz: chrono_tz::Tz, zone: &str) {
     for (i, tier) in chain.tiers.iter().enumerate() {
         if tier.people.is_empty() {
-            println!("  tier {}: nobody (skipped)", i + 1);
+            outln!("  tier {}: nobody (skipped)", i + 1);
             continue;
         }
-        println!("  tier {} (rings {} s):", i + 1, tier.ring_timeout_secs);
+        outln!("  tier {} (rings {} s):", i + 1, tier.ring_timeout_secs);
         for person in &tier.people {
             let until = person.until.map_or_else(
                 || "always".to_owned(),
@@ -179,17 +179,18 @@ fn print_chain(chain: &Chain, tz: chrono_tz::Tz, zone: &str) {
                 .as_deref()
                 .map(|r| format!(" [{r}]"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "    {} {} {until}{through}",
-                person.engineer.name, person.engineer.phone
+                person.engineer.name,
+                person.engineer.phone
             );
         }
     }
     if chain.repeat > 0 {
-        println!("  then the tiers again, {} more time(s)", chain.repeat);
+        outln!("  then the tiers again, {} more time(s)", chain.repeat);
     }
     if chain.is_empty() {
-        println!("  NOBODY is on call: calls go straight to voicemail");
+        outln!("  NOBODY is on call: calls go straight to voicemail");
     }
 }
 
@@ -208,9 +209,9 @@ pub(super) async fn calls(path: &Path, args: CallsArgs) -> ExitCode {
         Ok(records) => {
             for record in records {
                 if args.json {
-                    println!("{}", serde_json::to_string(&record).unwrap_or_default());
+                    outln!("{}", serde_json::to_string(&record).unwrap_or_default());
                 } else {
-                    println!("{}", record.one_line());
+                    outln!("{}", record.one_line());
                 }
             }
             ExitCode::SUCCESS
@@ -241,7 +242,7 @@ pub(super) async fn rotation(path: &Path, command: RotationCommand) -> ExitCode 
             };
             match import(store.as_ref(), &data).await {
                 Ok(()) => {
-                    println!(
+                    outln!(
                         "imported {} engineers, {} rotations, {} overrides, {} policies",
                         data.engineers.len(),
                         data.rotations.len(),
@@ -255,7 +256,7 @@ pub(super) async fn rotation(path: &Path, command: RotationCommand) -> ExitCode 
         }
         RotationCommand::Export => match load(store.as_ref()).await {
             Ok(data) => {
-                print!("{}", file::to_toml(&data));
+                out!("{}", file::to_toml(&data));
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -290,9 +291,13 @@ pub(super) async fn override_command(path: &Path, command: OverrideCommand) -> E
             };
             match store.add_override(item.clone()).await {
                 Ok(()) => {
-                    println!(
+                    outln!(
                         "added override {} ({} on {} from {} to {})",
-                        item.id, item.engineer, item.rotation, item.start, item.end
+                        item.id,
+                        item.engineer,
+                        item.rotation,
+                        item.start,
+                        item.end
                     );
                     ExitCode::SUCCESS
                 }
@@ -305,7 +310,7 @@ pub(super) async fn override_command(path: &Path, command: OverrideCommand) -> E
                     continue;
                 }
                 for o in overrides {
-                    println!(
+                    outln!(
                         "{}\t{}\t{}\t{}\t{}",
                         o.rotation,
                         o.id,
@@ -323,7 +328,7 @@ pub(super) async fn override_command(path: &Path, command: OverrideCommand) -> E
             }
             match store.remove_override(&rotation, &id).await {
                 Ok(true) => {
-                    println!("removed override {id} from {rotation}");
+                    outln!("removed override {id} from {rotation}");
                     ExitCode::SUCCESS
                 }
                 Ok(false) => fail(format!("rotation {rotation:?} has no override {id:?}")),
