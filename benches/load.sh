@@ -16,41 +16,12 @@ echo "building (release)" >&2
 cargo build --release --quiet --bin afterhours --bin afterhours-load
 bin=target/release
 
-if ! command -v redis-server >/dev/null 2>&1; then
-    echo "redis-server not found: installing it from Debian's packages" >&2
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
-fi
-
-taken=" "
-free_port() {
-    for _ in $(seq 1 100); do
-        local candidate=$((20000 + RANDOM % 20000))
-        case "$taken" in *" $candidate "*) continue ;; esac
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-            taken="$taken$candidate "
-            echo "$candidate"
-            return
-        fi
-    done
-    echo "no free port found" >&2
-    exit 1
-}
-
-wait_for_port() { # port what
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
-        sleep 0.1
-    done
-    echo "$2 did not start listening on port $1" >&2
-    exit 1
-}
+source scripts/lib.sh
+ensure_redis_server
 
 workdir=$(mktemp -d)
 pids=()
-redis_port=$(free_port)
+free_port redis_port
 stop_all() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -59,19 +30,17 @@ stop_all() {
 }
 trap stop_all EXIT
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-    --dir "$workdir" --pidfile "$workdir/redis.pid" --logfile "$workdir/redis.log"
-wait_for_port "$redis_port" redis-server
+start_redis "$redis_port" "$workdir"
 
-cases_port=$(free_port)
+free_port cases_port
 "$bin/afterhours-load" cases --listen "127.0.0.1:$cases_port" --delay-ms "$case_delay_ms" 2>"$workdir/cases.log" &
 pids+=($!)
-ceiling_port=$(free_port)
+free_port ceiling_port
 "$bin/afterhours-load" ceiling --listen "127.0.0.1:$ceiling_port" 2>"$workdir/ceiling.log" &
 ceiling_pid=$!
 pids+=($ceiling_pid)
 
-server_port=$(free_port)
+free_port server_port
 export AFTERHOURS_CONFIG=config/afterhours.toml
 export AFTERHOURS_PROVIDER__AUTH_TOKEN=load-test-token
 export AFTERHOURS_REDIS__URL="redis://127.0.0.1:$redis_port"
