@@ -1,10 +1,9 @@
-//! TwiML: the voice XML the provider executes, as a small typed tree rendered with quick-xml.
+//! TwiML: the voice XML the provider executes, as a small typed tree rendered with quick-xml's escaping.
 //!
 //! Only the verbs the flows use are modelled. Every text node and attribute goes through quick-xml's
 //! escaping, so prompt text taken from configuration or a case system can never break the document.
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::escape::escape;
 
 /// How `<Say>` speaks: the provider's voice name and the language tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,22 +92,18 @@ impl Response {
 
     /// The document as XML text, with its declaration.
     pub fn to_xml(&self) -> String {
-        let mut writer = Writer::new(Vec::with_capacity(2048));
-        // Writing into a Vec cannot fail; the results are discarded on purpose.
-        let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
-        let _ = writer.create_element("Response").write_inner_content(|w| {
-            for verb in &self.verbs {
-                write_verb(w, verb)?;
-            }
-            Ok(())
-        });
-        let xml = String::from_utf8(writer.into_inner()).unwrap_or_default();
+        let mut xml = Xml(String::with_capacity(2048));
+        xml.0.push_str(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#);
+        for verb in &self.verbs {
+            xml.verb(verb);
+        }
+        xml.0.push_str("</Response>");
         // XML 1.0 cannot carry most control characters, nor U+FFFE and U+FFFF, not even escaped: a document
         // with one is refused whole. The markup has none, so any here came from a text or value: drop them.
-        if !needs_cleaning(xml.as_bytes()) {
-            xml
+        if !needs_cleaning(xml.0.as_bytes()) {
+            xml.0
         } else {
-            xml.chars().filter(|c| is_xml_char(*c)).collect()
+            xml.0.chars().filter(|c| is_xml_char(*c)).collect()
         }
     }
 }
@@ -131,83 +126,132 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
 }
 
-type XmlResult = std::io::Result<()>;
+/// An attribute's value escaped: as text, and tabs and line feeds as character references, which a parser
+/// would otherwise turn into spaces (attribute-value normalisation).
+fn escape_attribute(value: &str) -> std::borrow::Cow<'_, str> {
+    let escaped = escape(value);
+    if escaped.contains(['\t', '\n']) {
+        std::borrow::Cow::Owned(escaped.replace('\t', "&#9;").replace('\n', "&#10;"))
+    } else {
+        escaped
+    }
+}
 
-fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> XmlResult {
-    match verb {
-        Verb::Say { text, voice } => {
-            w.create_element("Say")
-                .with_attribute(("voice", voice.name.as_str()))
-                .with_attribute(("language", voice.language.as_str()))
-                .write_text_content(BytesText::new(text))?;
-        }
-        Verb::Pause { seconds } => {
-            w.create_element("Pause")
-                .with_attribute(("length", seconds.to_string().as_str()))
-                .write_empty()?;
-        }
-        Verb::Gather(gather) => {
-            let mut element = w
-                .create_element("Gather")
-                .with_attribute(("input", "dtmf"))
-                .with_attribute(("action", gather.action.as_str()))
-                .with_attribute(("method", "POST"))
-                .with_attribute(("timeout", gather.timeout_secs.to_string().as_str()));
-            let finish = gather.finish_on_key.map(String::from);
-            if let Some(key) = &finish {
-                element = element.with_attribute(("finishOnKey", key.as_str()));
+/// The document being written: the markup is ours and fixed, and every text and attribute value goes
+/// through quick-xml's escaping (`&`, `<`, `>`, `'`, `"`, and in attributes tabs and line feeds). Written
+/// straight into one buffer: building each element as an event first allocated for every attribute.
+struct Xml(String);
+
+impl Xml {
+    fn verb(&mut self, verb: &Verb) {
+        match verb {
+            Verb::Say { text, voice } => {
+                self.open("Say", &[("voice", &voice.name), ("language", &voice.language)]);
+                self.text(text);
+                self.close("Say");
             }
-            let digits = gather.num_digits.map(|n| n.to_string());
-            if let Some(n) = &digits {
-                element = element.with_attribute(("numDigits", n.as_str()));
-            }
-            if gather.action_on_empty_result {
-                element = element.with_attribute(("actionOnEmptyResult", "true"));
-            }
-            element.write_inner_content(|w| {
-                for verb in &gather.prompt {
-                    write_verb(w, verb)?;
+            Verb::Pause { seconds } => self.empty("Pause", &[("length", &seconds.to_string())]),
+            Verb::Gather(gather) => {
+                let (finish, digits) = (
+                    gather.finish_on_key.map(String::from),
+                    gather.num_digits.map(|n| n.to_string()),
+                );
+                let mut attributes = vec![
+                    ("input", "dtmf"),
+                    ("action", gather.action.as_str()),
+                    ("method", "POST"),
+                ];
+                let timeout = gather.timeout_secs.to_string();
+                attributes.push(("timeout", &timeout));
+                if let Some(key) = &finish {
+                    attributes.push(("finishOnKey", key));
                 }
-                Ok(())
-            })?;
-        }
-        Verb::Redirect { url } => {
-            w.create_element("Redirect")
-                .with_attribute(("method", "POST"))
-                .write_text_content(BytesText::new(url))?;
-        }
-        Verb::Hangup => {
-            w.create_element("Hangup").write_empty()?;
-        }
-        Verb::Dial(dial) => {
-            w.create_element("Dial")
-                .with_attribute(("action", dial.action.as_str()))
-                .with_attribute(("method", "POST"))
-                .with_attribute(("callerId", dial.caller_id.as_str()))
-                .with_attribute(("timeout", dial.timeout_secs.to_string().as_str()))
-                .with_attribute(("timeLimit", dial.time_limit_secs.to_string().as_str()))
-                .write_inner_content(|w| {
-                    for number in &dial.numbers {
-                        w.create_element("Number")
-                            .with_attribute(("url", number.url.as_str()))
-                            .with_attribute(("method", "POST"))
-                            .write_text_content(BytesText::new(&number.phone))?;
-                    }
-                    Ok(())
-                })?;
-        }
-        Verb::Record(record) => {
-            w.create_element("Record")
-                .with_attribute(("action", record.action.as_str()))
-                .with_attribute(("method", "POST"))
-                .with_attribute(("maxLength", record.max_length_secs.to_string().as_str()))
-                .with_attribute(("finishOnKey", record.finish_on_key.to_string().as_str()))
-                .with_attribute(("timeout", record.timeout_secs.to_string().as_str()))
-                .with_attribute(("playBeep", "true"))
-                .write_empty()?;
+                if let Some(n) = &digits {
+                    attributes.push(("numDigits", n));
+                }
+                if gather.action_on_empty_result {
+                    attributes.push(("actionOnEmptyResult", "true"));
+                }
+                self.open("Gather", &attributes);
+                for verb in &gather.prompt {
+                    self.verb(verb);
+                }
+                self.close("Gather");
+            }
+            Verb::Redirect { url } => {
+                self.open("Redirect", &[("method", "POST")]);
+                self.text(url);
+                self.close("Redirect");
+            }
+            Verb::Hangup => self.empty("Hangup", &[]),
+            Verb::Dial(dial) => {
+                let (timeout, limit) = (dial.timeout_secs.to_string(), dial.time_limit_secs.to_string());
+                self.open(
+                    "Dial",
+                    &[
+                        ("action", &dial.action),
+                        ("method", "POST"),
+                        ("callerId", &dial.caller_id),
+                        ("timeout", &timeout),
+                        ("timeLimit", &limit),
+                    ],
+                );
+                for number in &dial.numbers {
+                    self.open("Number", &[("url", &number.url), ("method", "POST")]);
+                    self.text(&number.phone);
+                    self.close("Number");
+                }
+                self.close("Dial");
+            }
+            Verb::Record(record) => {
+                let (length, timeout) = (record.max_length_secs.to_string(), record.timeout_secs.to_string());
+                self.empty(
+                    "Record",
+                    &[
+                        ("action", &record.action),
+                        ("method", "POST"),
+                        ("maxLength", &length),
+                        ("finishOnKey", &record.finish_on_key.to_string()),
+                        ("timeout", &timeout),
+                        ("playBeep", "true"),
+                    ],
+                );
+            }
         }
     }
-    Ok(())
+
+    /// `<name a="v"...` without the end of the tag.
+    fn start(&mut self, name: &str, attributes: &[(&str, &str)]) {
+        self.0.push('<');
+        self.0.push_str(name);
+        for (key, value) in attributes {
+            self.0.push(' ');
+            self.0.push_str(key);
+            self.0.push_str("=\"");
+            self.0.push_str(&escape_attribute(value));
+            self.0.push('"');
+        }
+    }
+
+    fn open(&mut self, name: &str, attributes: &[(&str, &str)]) {
+        self.start(name, attributes);
+        self.0.push('>');
+    }
+
+    fn empty(&mut self, name: &str, attributes: &[(&str, &str)]) {
+        self.start(name, attributes);
+        self.0.push_str("/>");
+    }
+
+    fn text(&mut self, text: &str) {
+        self.0.push_str(&escape(text));
+    }
+
+    fn close(&mut self, name: &str) {
+        self.0.push_str("</");
+        self.0.push_str(name);
+        self.0.push('>');
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +284,24 @@ mod tests {
         let xml = response.to_xml();
         assert!(xml.contains("Tom &amp; Jerry &lt;b&gt;"), "{xml}");
         assert!(xml.contains("/voice/step/a?line=us&amp;attempt=2</Redirect>"), "{xml}");
+    }
+
+    #[test]
+    fn attribute_values_keep_their_tabs_and_line_feeds() {
+        let mut response = Response::new();
+        response
+            .push(Verb::Redirect { url: "u".into() })
+            .push(Verb::Record(Record {
+                action: "https://x.example/r?a=1\t2\n3\r4\"'".into(),
+                max_length_secs: 1,
+                finish_on_key: '#',
+                timeout_secs: 1,
+            }));
+        let xml = response.to_xml();
+        assert!(
+            xml.contains(r#"action="https://x.example/r?a=1&#9;2&#10;3&#13;4&quot;&apos;""#),
+            "{xml}"
+        );
     }
 
     #[test]
