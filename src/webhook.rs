@@ -33,7 +33,9 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
             return StatusCode::PAYLOAD_TOO_LARGE.into_response();
         }
     };
-    let params: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+    // Sized once: Twilio sends a score of fields, and growing the list to that size copied it four times.
+    let mut params = Vec::with_capacity(bytes.iter().filter(|b| **b == b'&').count() + 1);
+    params.extend(form_urlencoded::parse(&bytes).into_owned());
     let config = &state.config;
     if config.settings.provider.validate_signatures {
         let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
