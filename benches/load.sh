@@ -69,7 +69,7 @@ status=0
     --server "http://127.0.0.1:$server_port" --server-pid "$server_pid" \
     --ceiling "http://127.0.0.1:$ceiling_port" --ceiling-pid "$ceiling_pid" \
     --redis "redis://127.0.0.1:$redis_port" --redis-pid "$(cat "$workdir/redis.pid")" \
-    --case-delay-ms "$case_delay_ms" "$@" || status=$?
+    --cases "http://127.0.0.1:$cases_port" --case-delay-ms "$case_delay_ms" "$@" || status=$?
 if [ -s "$workdir/server.log" ]; then
     echo "afterhours logged (last 20 lines):" >&2
     tail -n 20 "$workdir/server.log" >&2

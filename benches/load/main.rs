@@ -79,7 +79,11 @@ pub(crate) struct RunArgs {
     /// The provider's auth token the server checks signatures with
     #[arg(long, env = "AFTERHOURS_PROVIDER__AUTH_TOKEN")]
     pub(crate) token: String,
-    /// The fake case system's delay, taken out of the latency the service adds
+    /// The fake case system (`afterhours-load cases`): its own time per lookup, read from its `/stats`, is
+    /// taken out of the latency the service adds (without it, `--case-delay-ms` is)
+    #[arg(long)]
+    pub(crate) cases: Option<String>,
+    /// The fake case system's delay
     #[arg(long, default_value_t = 5)]
     pub(crate) case_delay_ms: u64,
     /// Complete calls in the concurrency phase

@@ -618,6 +618,8 @@ struct Latency {
     recorder: Recorder,
     /// The same webhooks sent to the ceiling on the same schedule.
     ceiling: Recorder,
+    /// The fake case system's own p99 time per lookup meanwhile (µs), when it was asked.
+    case_system_p99: Option<u32>,
 }
 
 async fn latency_phase(
@@ -629,6 +631,7 @@ async fn latency_phase(
     rate: f64,
 ) -> Latency {
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let _ = case_system_p99(client, args).await; // Its lookups so far are not this phase's.
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(args.latency_seconds.max(0.5));
     let mut tasks = JoinSet::new();
@@ -652,6 +655,7 @@ async fn latency_phase(
     let mut recorder = collect(tasks).await;
     let seconds = started.elapsed().as_secs_f64();
     let sent = recorder.sent.take().unwrap_or_default();
+    let case_system_p99 = case_system_p99(client, args).await;
     settle(client, args).await;
     eprintln!("latency: the same webhooks at the same moments, to the ceiling");
     let ceiling = replay_schedule(ceiling, templates, sent).await;
@@ -660,7 +664,17 @@ async fn latency_phase(
         webhooks_per_second: recorder.requests as f64 / seconds,
         recorder,
         ceiling,
+        case_system_p99,
     }
+}
+
+/// With `--cases`: the fake case system's p99 time per lookup since it was last asked (its `/stats`).
+async fn case_system_p99(client: &reqwest::Client, args: &RunArgs) -> Option<u32> {
+    let url = format!("{}/stats", args.cases.as_ref()?);
+    let text = client.get(url).send().await.ok()?.text().await.ok()?;
+    let stats: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let count = stats["count"].as_u64()?;
+    (count > 0).then(|| stats["p99_us"].as_u64().and_then(|p| u32::try_from(p).ok()))?
 }
 
 /// Sends each webhook of `sent` again, to the ceiling, at the same moment after the start as it was sent to
@@ -797,15 +811,21 @@ fn print_latency(args: &RunArgs, latency: &Latency) {
     println!();
     println!(
         "Each webhook as the driver saw it; then the same webhooks sent to the ceiling at the same moments. \
-         Added by the service = afterhours' p99 less the ceiling's p99 (and less the case system's delay for a \
-         lookup)."
+         Added by the service = afterhours' p99 less the ceiling's p99 (and, for a lookup, less the case \
+         system's: {}).",
+        match latency.case_system_p99 {
+            Some(p99) => format!("its own p99 time per lookup, {} ms, as it measured it", ms(p99)),
+            None => format!("its delay, {} ms", args.case_delay_ms),
+        }
     );
     println!();
     println!("| webhook | count | p50 ms | p99 ms | p99.9 ms | ceiling p99 ms | added by the service, p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut ours = latency.recorder.latencies.clone();
     let mut theirs = latency.ceiling.latencies.clone();
-    let delay = u32::try_from(args.case_delay_ms * 1000).unwrap_or(u32::MAX);
+    let delay = latency
+        .case_system_p99
+        .unwrap_or_else(|| u32::try_from(args.case_delay_ms * 1000).unwrap_or(u32::MAX));
     for (label, samples) in &mut ours {
         let p = Percentiles::of(samples);
         let bare = theirs.get_mut(label).map(|s| Percentiles::of(s));

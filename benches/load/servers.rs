@@ -5,8 +5,8 @@
 //!   from the same stack as afterhours, to compare against in the same run.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,21 +15,59 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::stats::Percentiles;
+
 /// Case numbers starting with this digit are not critical; every other case is a critical production
 /// incident of ACME Corp, open. Numbers starting with 9 do not exist.
 pub(crate) const NOT_CRITICAL_PREFIX: char = '2';
 
-/// Serves the fake case system until the process is stopped.
+/// The fake case system: how long it waits before answering, and how long each lookup took it (from its
+/// handler's start to its answer), kept until `GET /stats` reads them.
+struct Fake {
+    delay: Duration,
+    lookups: Mutex<Vec<u32>>,
+}
+
+/// Serves the fake case system until the process is stopped. `GET /stats` answers the p50 and p99 of its own
+/// time per lookup since the last `/stats` (JSON: `count`, `p50_us`, `p99_us`): the delay it was asked for,
+/// plus the timer's rounding (Tokio's timers tick in milliseconds), which the driver takes out of the
+/// service's latency.
 pub(crate) async fn cases(listen: SocketAddr, delay: Duration) -> std::io::Result<()> {
+    let fake = Arc::new(Fake {
+        delay,
+        lookups: Mutex::new(Vec::new()),
+    });
     let app = Router::new()
         .route("/cases/{id}", get(case))
         .route("/cases/{id}/notes", post(note))
-        .with_state(Arc::new(delay));
+        .route("/stats", get(stats))
+        .with_state(fake);
     serve(listen, app, "fake case system").await
 }
 
-async fn case(State(delay): State<Arc<Duration>>, Path(id): Path<String>) -> Response {
-    tokio::time::sleep(*delay).await;
+async fn stats(State(fake): State<Arc<Fake>>) -> Response {
+    let mut lookups = fake
+        .lookups
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default();
+    let p = Percentiles::of(&mut lookups);
+    let body = serde_json::json!({"count": p.count, "p50_us": p.p50, "p99_us": p.p99});
+    json(StatusCode::OK, body.to_string())
+}
+
+async fn case(State(fake): State<Arc<Fake>>, Path(id): Path<String>) -> Response {
+    let started = Instant::now();
+    tokio::time::sleep(fake.delay).await;
+    let response = lookup(&id);
+    let took = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+    if let Ok(mut lookups) = fake.lookups.lock() {
+        lookups.push(took);
+    }
+    response
+}
+
+fn lookup(id: &str) -> Response {
     if id.starts_with('9') {
         return json(StatusCode::NOT_FOUND, r#"{"error":"not found"}"#.to_owned());
     }
@@ -49,8 +87,8 @@ async fn case(State(delay): State<Arc<Duration>>, Path(id): Path<String>) -> Res
     json(StatusCode::OK, body.to_string())
 }
 
-async fn note(State(delay): State<Arc<Duration>>) -> Response {
-    tokio::time::sleep(*delay).await;
+async fn note(State(fake): State<Arc<Fake>>) -> Response {
+    tokio::time::sleep(fake.delay).await;
     json(StatusCode::CREATED, r#"{"id":"n-1"}"#.to_owned())
 }
 
