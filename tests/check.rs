@@ -518,3 +518,14 @@ fn flow_graph_of_a_broken_flow_prints_its_errors() {
     assert_error_line(&run, &[&at, "steps.greeting.next", "\"hourz\""]);
     assert_eq!(run.stdout, "", "{run:?}");
 }
+
+/// The README's first command, `cargo run --release -- serve`: with the load driver beside it, the package has
+/// two binaries, and `cargo run` must know which one is the service.
+#[test]
+fn cargo_run_runs_the_service() {
+    let manifest: toml::Table = std::fs::read_to_string(manifest_dir().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(manifest["package"]["default-run"].as_str(), Some("afterhours"));
+}
