@@ -285,3 +285,48 @@ async fn redis_errors_in_the_middle_of_a_pipeline_fall_back_like_an_outage() {
         ["+15550109999"]
     );
 }
+
+/// A Redis that takes connections and never answers (a hung primary, a network partition that drops
+/// packets): each webhook gives up on it at its own deadline, and the calls go on as in an outage: the
+/// greeting, then the fallback numbers. Many webhooks at once too: the ones queued behind a stuck round trip
+/// are no worse off.
+#[tokio::test]
+async fn a_redis_that_never_answers_delays_each_webhook_by_its_deadline_only() {
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = hung.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hung.accept().await {
+            held.push(socket); // read nothing, answer nothing
+        }
+    });
+    let cases = case_system().await;
+    let app = friday_night()
+        .cases(&cases.uri())
+        .env("AFTERHOURS_REDIS__URL", &format!("redis://{address}"))
+        .env("AFTERHOURS_LINES__US__FALLBACK_NUMBERS", "[\"+15550109999\"]")
+        .start()
+        .await;
+
+    // A hang would stop the test at tokio's timeout below, not at some client default.
+    let app = std::sync::Arc::new(app);
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let app = app.clone();
+        calls.spawn(async move {
+            let first = app.incoming(&format!("+1555012{n:04}"), US_LINE).await;
+            assert!(first.says_contains("case number"), "{}", first.xml);
+            app.follow(first.action(), &[("Digits", "123456")]).await
+        });
+    }
+    // Each of a call's two webhooks waits at most its deadline (400 ms) on Redis; none waits for another's.
+    let all = tokio::time::timeout(Duration::from_secs(30), calls.join_all()).await;
+    for twiml in all.expect("the webhooks answered") {
+        assert_eq!(
+            twiml.dial_numbers.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(),
+            ["+15550109999"],
+            "{}",
+            twiml.xml
+        );
+    }
+}
