@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::flow::engine::{Ctx, Trace, Transition};
 use crate::flow::prompt::Prompt;
-use crate::oncall::cache::Source;
+use crate::oncall::cache::{Attempts, Source};
 use crate::oncall::model::{Engineer, OnCall, TierOnCall};
 use crate::twiml::{self, Dial, DialNumber, Verb};
 use crate::voice::STORE_DEADLINE;
@@ -117,7 +117,7 @@ impl Bridge {
 
     /// The tiers to try, in order (repeats included, empty tiers skipped); `None` when there is nobody.
     /// With the store down, the last on-call data read; with none, the line's fallback numbers.
-    async fn chain(&self, ctx: &mut Ctx<'_>) -> Option<Vec<TierOnCall>> {
+    async fn chain(&self, ctx: &mut Ctx<'_>) -> Option<Attempts> {
         let policy = ctx.line.escalation_policy.clone();
         let read = match ctx.services.store.clone() {
             Some(store) => ctx.services.oncall_cache.read(store.as_ref(), STORE_DEADLINE).await,
@@ -138,21 +138,21 @@ impl Bridge {
                 return self.fallback(ctx);
             }
         };
-        let Some(chain) = data.on_call(&policy, ctx.now) else {
+        let Some(attempts) = ctx.services.oncall_cache.attempts(&data, &policy, ctx.now) else {
             tracing::error!(policy, line = %ctx.line.key, "bridge: the escalation policy does not exist");
             ctx.note(format!("bridge: no escalation policy {policy:?}"));
             return self.fallback(ctx);
         };
-        if chain.is_empty() {
+        if attempts.is_empty() {
             tracing::error!(policy, line = %ctx.line.key, "bridge: nobody is on call in any tier");
             ctx.note(format!("bridge: nobody is on call in policy {policy:?}"));
             return self.fallback(ctx);
         }
-        Some(chain.attempts().into_iter().cloned().collect())
+        Some(attempts)
     }
 
     /// One tier of the line's fallback numbers, when it has any.
-    fn fallback(&self, ctx: &mut Ctx<'_>) -> Option<Vec<TierOnCall>> {
+    fn fallback(&self, ctx: &mut Ctx<'_>) -> Option<Attempts> {
         let line = ctx.line;
         if line.fallback_numbers.is_empty() {
             return None;
@@ -177,10 +177,10 @@ impl Bridge {
                 rotation: None,
             })
             .collect();
-        Some(vec![TierOnCall {
+        Some(std::sync::Arc::new(vec![TierOnCall {
             people,
             ring_timeout_secs: crate::oncall::model::DEFAULT_RING_TIMEOUT_SECS,
-        }])
+        }]))
     }
 
     /// The dial ended: accepted by a human, or on to the next tier.
