@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,7 +25,7 @@ use crate::oncall::redis_store::RedisStore;
 use crate::oncall::store::{Store, StoreError};
 use crate::twiml::{self, Verb, Voice};
 use crate::voice::{self, Answer, Route};
-use crate::webhook::{self, WebhookParams};
+use crate::webhook::Signed;
 
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
@@ -123,7 +123,7 @@ pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     })
 }
 
-/// All routes. `/voice/` routes sit behind the signature check.
+/// All routes. Every `/voice/` handler takes a [`Signed`] webhook: nothing runs before its signature holds.
 pub fn router(state: AppState) -> Router {
     // Metrics recorded before the recorder exists would be lost.
     let _ = crate::metrics::handle();
@@ -132,8 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route("/voice/step/{step}", post(step))
         .route("/voice/step/{step}/{event}", post(step_event))
         .route("/voice/status", post(status))
-        .route("/voice/{*rest}", post(unknown_voice_route))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), webhook::verify));
+        .route("/voice/{*rest}", post(unknown_voice_route));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -220,45 +219,39 @@ async fn metrics_text() -> Response {
         .into_response()
 }
 
-async fn incoming(State(state): State<AppState>, Extension(params): Extension<WebhookParams>) -> Response {
-    respond(&state, voice::answer(&state, Route::Incoming, "", params.0).await)
+async fn incoming(State(state): State<AppState>, webhook: Signed) -> Response {
+    respond(&state, voice::answer(&state, Route::Incoming, "", webhook.params).await)
 }
 
-async fn step(
-    State(state): State<AppState>,
-    Path(step): Path<String>,
-    RawQuery(query): RawQuery,
-    Extension(params): Extension<WebhookParams>,
-) -> Response {
+async fn step(State(state): State<AppState>, mut webhook: Signed) -> Response {
+    let step: String = match webhook.path(&state).await {
+        Ok(step) => step,
+        Err(rejection) => return rejection,
+    };
     let route = Route::Step {
         step: &step,
         event: None,
     };
-    respond(
-        &state,
-        voice::answer(&state, route, query.as_deref().unwrap_or(""), params.0).await,
-    )
+    let answer = voice::answer(&state, route, webhook.query(), webhook.params.clone()).await;
+    respond(&state, answer)
 }
 
-async fn step_event(
-    State(state): State<AppState>,
-    Path((step, event)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    Extension(params): Extension<WebhookParams>,
-) -> Response {
+async fn step_event(State(state): State<AppState>, mut webhook: Signed) -> Response {
+    let (step, event): (String, String) = match webhook.path(&state).await {
+        Ok(names) => names,
+        Err(rejection) => return rejection,
+    };
     let route = Route::Step {
         step: &step,
         event: Some(&event),
     };
-    respond(
-        &state,
-        voice::answer(&state, route, query.as_deref().unwrap_or(""), params.0).await,
-    )
+    let answer = voice::answer(&state, route, webhook.query(), webhook.params.clone()).await;
+    respond(&state, answer)
 }
 
 /// Call-status callbacks: the final one closes the call's record into the call log, with its duration.
-async fn status(State(state): State<AppState>, Extension(params): Extension<WebhookParams>) -> Response {
-    let input = crate::flow::engine::CallInput::from_shared(params.0);
+async fn status(State(state): State<AppState>, webhook: Signed) -> Response {
+    let input = crate::flow::engine::CallInput::from_shared(webhook.params);
     let get = |name: &str| input.param(name).unwrap_or("").to_owned();
     let (call_sid, call_status) = (get("CallSid"), get("CallStatus"));
     tracing::info!(
@@ -279,8 +272,8 @@ async fn status(State(state): State<AppState>, Extension(params): Extension<Webh
 }
 
 /// A signed request to a `/voice/` path we do not serve: the caller still hears something.
-async fn unknown_voice_route(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
-    tracing::warn!(path = uri.path(), "webhook to an unknown path");
+async fn unknown_voice_route(State(state): State<AppState>, webhook: Signed) -> Response {
+    tracing::warn!(path = webhook.uri().path(), "webhook to an unknown path");
     twiml_response(voice::apology(&state, crate::voice::TECHNICAL_PROBLEM, "unknown path"))
 }
 

@@ -111,8 +111,10 @@ impl Response {
 /// True when the UTF-8 text holds a character XML 1.0 cannot carry: a control character other than tab, line
 /// feed and carriage return, or U+FFFE / U+FFFF (`EF BF BE`, `EF BF BF`). A byte scan: no decoding.
 fn needs_cleaning(bytes: &[u8]) -> bool {
-    // Almost every document has neither kind of byte: this first scan is the whole cost.
-    if !bytes.iter().any(|&b| b < 0x20 || b == 0xEF) {
+    // Almost every document has neither kind of byte: this first scan is the whole cost (a fold over chunks,
+    // without a branch per byte, so the compiler can compare 32 bytes at a time).
+    let suspect = |chunk: &[u8]| chunk.iter().fold(false, |seen, &b| seen | (b < 0x20) | (b == 0xEF));
+    if !bytes.chunks(64).any(suspect) {
         return false;
     }
     bytes.iter().enumerate().any(|(i, &b)| {

@@ -84,6 +84,17 @@ async fn step_urls_are_checked_too() {
     assert_eq!(reply.status, 403);
     let reply = app.post("/voice/status", None, "CallStatus=completed".into()).await;
     assert_eq!(reply.status, 403);
+    // Every /voice/ route, and before its path is read: a step without an event, an unknown path, a step name
+    // that is not even UTF-8.
+    for path in [
+        "/voice/step/case_number?line=us",
+        "/voice/whatever/else",
+        "/voice/step/%FF/x",
+    ] {
+        let reply = app.post(path, Some("forged"), "Digits=1".into()).await;
+        assert_eq!(reply.status, 403, "{path}");
+        assert!(reply.body.is_empty(), "{path}: {}", reply.body);
+    }
 }
 
 #[tokio::test]
