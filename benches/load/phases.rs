@@ -855,6 +855,21 @@ fn print_latency(args: &RunArgs, latency: &Latency) {
         ms(bare.p99)
     );
     println!();
+    if stalled(&bare) {
+        println!(
+            "**The ceiling's replay stalled** (its p99 {} ms against its p50 {} ms: the machine paused it): the \
+             added column says nothing in this run.",
+            ms(bare.p99),
+            ms(bare.p50)
+        );
+        println!();
+    }
+}
+
+/// A replay whose p99 is both over 10 ms and 20 times its median was paused (the virtual machine, another
+/// process), not slow: a bare handler answers in well under a millisecond.
+fn stalled(p: &Percentiles) -> bool {
+    p.count > 0 && p.p99 > 10_000 && p.p99 > p.p50.saturating_mul(20)
 }
 
 /// Microseconds as signed milliseconds: the service can come out ahead of the ceiling within the noise.
@@ -885,4 +900,22 @@ fn print_errors(recorders: &[(&str, &Recorder)]) -> bool {
         println!("- {kind}: {count} (first: {example})");
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paused_ceiling_replay_is_told_from_a_slow_one() {
+        let p = |p50, p99| Percentiles {
+            count: 1000,
+            p50,
+            p99,
+            p999: p99,
+        };
+        assert!(stalled(&p(400, 36_950)), "the 17:57 run: 0.4 ms median, 37 ms p99");
+        assert!(!stalled(&p(400, 1_700)), "a busy machine");
+        assert!(!stalled(&p(6_000, 12_000)), "slow throughout, not paused");
+    }
 }
