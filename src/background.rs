@@ -3,22 +3,21 @@
 //! their task only once something is sent to them, inside one.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Mutex, OnceLock};
 
-/// A future to spawn once, the first time [`Deferred::start`] is called.
-pub struct Deferred<F> {
+/// A task to spawn once, the first time [`Deferred::start`] is called.
+pub struct Deferred {
+    /// Set once the task is spawned: later starts are one atomic read, no lock.
     started: OnceLock<()>,
-    waiting: Mutex<Option<F>>,
+    waiting: Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
 }
 
-impl<F> Deferred<F>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    pub fn new(task: F) -> Self {
+impl Deferred {
+    pub fn new(task: impl Future<Output = ()> + Send + 'static) -> Self {
         Self {
             started: OnceLock::new(),
-            waiting: Mutex::new(Some(task)),
+            waiting: Mutex::new(Some(Box::pin(task))),
         }
     }
 

@@ -138,17 +138,15 @@ enum Write {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Write>,
-    task: Arc<Deferred<WriterTask>>,
+    task: Arc<Deferred>,
 }
-
-type WriterTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 impl Writer {
     pub fn new(store: Arc<dyn Store>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
         Self {
             queue,
-            task: Arc::new(Deferred::new(Box::pin(run(receiver, store)))),
+            task: Arc::new(Deferred::new(run(receiver, store))),
         }
     }
 

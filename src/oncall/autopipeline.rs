@@ -28,13 +28,11 @@ struct Group {
     reply: oneshot::Sender<Result<Vec<Value>, StoreError>>,
 }
 
-type Task = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
 /// Sends groups of commands to Redis, the groups that queued up meanwhile together. Cheap to clone.
 #[derive(Clone)]
 pub(super) struct AutoPipeline {
     queue: mpsc::Sender<Group>,
-    task: Arc<Deferred<Task>>,
+    task: Arc<Deferred>,
 }
 
 impl AutoPipeline {
@@ -44,7 +42,7 @@ impl AutoPipeline {
         let (queue, receiver) = mpsc::channel(QUEUE);
         Self {
             queue,
-            task: Arc::new(Deferred::new(Box::pin(run(receiver, connection)))),
+            task: Arc::new(Deferred::new(run(receiver, connection))),
         }
     }
 
