@@ -46,17 +46,22 @@ impl std::fmt::Debug for Run {
     }
 }
 
-/// Runs `afterhours --config config/afterhours.toml ARGS...` with only `PATH` and `env` in its environment.
-fn afterhours(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_afterhours"))
+/// `afterhours --config config/afterhours.toml ARGS...` with only `PATH` and `env` in its environment.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_afterhours"));
+    command
         .arg("--config")
         .arg(shipped("config/afterhours.toml"))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
+        .envs(env.iter().copied());
+    command
+}
+
+/// Runs [`command`] to its end.
+fn afterhours(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = command(args, env).output().unwrap();
     Run {
         success: output.status.success(),
         stdout: String::from_utf8(output.stdout).unwrap(),
@@ -535,16 +540,7 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
         // A pipe whose reader is already gone: the first write fails with a broken pipe.
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let output = Command::new(env!("CARGO_BIN_EXE_afterhours"))
-            .arg("--config")
-            .arg(shipped("config/afterhours.toml"))
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env(TOKEN.0, TOKEN.1)
-            .stdout(writer)
-            .output()
-            .unwrap();
+        let output = command(args, &[TOKEN]).stdout(writer).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             output.status.success(),

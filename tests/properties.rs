@@ -16,8 +16,8 @@ use afterhours::cases::CaseSystem;
 use afterhours::cases::file::FileCases;
 use afterhours::clock::FixedClock;
 use afterhours::config::Config;
-use afterhours::flow::Flow;
 use afterhours::flow::state::{CallState, MAX_VALUE_BYTES};
+use afterhours::flow::{Flow, steps};
 use afterhours::server::{AppState, router};
 use afterhours::signature;
 use afterhours::twiml::{Dial, DialNumber, Gather, Record, Response, Verb, Voice};
@@ -609,28 +609,16 @@ struct StepSpec {
     odd: Option<(String, toml::Value)>,
 }
 
+/// Every step kind with its outcomes, as the crate declares them, and one kind that does not exist.
 const GENERATED_KINDS: &[(&str, &[&str])] = &[
-    ("say", &["next"]),
-    ("gather", &["entered", "failed"]),
-    ("business_hours", &["open", "closed"]),
-    ("hangup", &[]),
-    (
-        "verify_case",
-        &[
-            "verified",
-            "unverified",
-            "not_found",
-            "not_critical",
-            "not_production",
-            "closed",
-            "caller_not_registered",
-            "not_entitled",
-            "unavailable",
-        ],
-    ),
-    ("bridge", &["accepted", "exhausted"]),
-    ("voicemail", &["recorded", "empty"]),
-    ("status", &["next"]),
+    ("say", steps::say::OUTCOMES),
+    ("gather", steps::gather::OUTCOMES),
+    ("business_hours", steps::business_hours::OUTCOMES),
+    ("hangup", steps::hangup::OUTCOMES),
+    ("verify_case", steps::verify_case::OUTCOMES),
+    ("bridge", steps::bridge::OUTCOMES),
+    ("voicemail", steps::voicemail::OUTCOMES),
+    ("status", steps::status::OUTCOMES),
     // No such kind: always last.
     ("transfer", &["next"]),
 ];

@@ -63,12 +63,7 @@ async fn a_call_leaves_one_record_with_its_decisions_and_duration() {
     assert_eq!(record["summary"]["from"], CALLER, "the full number, for call-backs");
     assert_eq!(record["duration_secs"], 42);
     assert_eq!(record["status"], "completed");
-    let events: Vec<&str> = record["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["what"].as_str().unwrap())
-        .collect();
+    let events = events(record);
     assert!(
         events.iter().any(|e| e.starts_with("business hours: open")),
         "{events:?}"
@@ -139,16 +134,21 @@ async fn the_record_keeps_what_earlier_webhooks_noted_and_each_decision_once() {
     assert_eq!(record["summary"]["from"], CALLER);
     assert_eq!(record["summary"]["case"], "123456");
     assert_eq!(record["summary"]["decision"], "unverified");
-    let events: Vec<&str> = record["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["what"].as_str().unwrap())
-        .collect();
+    let events = events(record);
     let closed = events
         .iter()
         .filter(|e| e.starts_with("business hours: closed"))
         .count();
     assert_eq!(closed, 1, "each decision once: {events:#?}");
     assert!(events.iter().any(|e| e.contains("123456")), "{events:#?}");
+}
+
+/// What a record (as the admin API returns it) says happened, in order.
+fn events(record: &serde_json::Value) -> Vec<&str> {
+    record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect()
 }
