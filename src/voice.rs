@@ -218,6 +218,7 @@ fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<Stri
     }
     Some(Effect::LogCall {
         call_sid: input.param("ParentCallSid").unwrap_or(&input.call_sid).to_owned(),
+        at: ctx.now,
         summary,
         events,
     })
@@ -266,11 +267,12 @@ pub fn dispatch(state: &AppState, effects: Vec<Effect>) {
             }
             Effect::LogCall {
                 call_sid,
+                at,
                 summary,
                 events,
             } => state.call_log.note(CallNote {
                 call_sid,
-                started: state.clock.now(),
+                started: at,
                 summary,
                 events,
                 ttl: Duration::from_secs(state.config.settings.call_log.ttl_secs),

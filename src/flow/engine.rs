@@ -117,6 +117,8 @@ pub enum Effect {
     /// Add what this webhook decided to the call's record in the call log.
     LogCall {
         call_sid: String,
+        /// When the webhook came: the note's time, and its events'.
+        at: DateTime<Utc>,
         summary: Vec<(String, String)>,
         events: Vec<CallEvent>,
     },
