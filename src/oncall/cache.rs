@@ -173,25 +173,18 @@ mod tests {
         // A week apart the rotation has moved on: the memo never answers for another second.
         let friday = at("2026-11-27T20:00:00-05:00");
         let week_later = friday + chrono::Duration::days(7);
-        let worked = cache.attempts(&data, "default", friday).unwrap();
-        assert_eq!(
-            *worked,
-            data.on_call("default", friday)
+        let worked_out = |t| -> Vec<TierOnCall> {
+            data.on_call("default", t)
                 .unwrap()
                 .attempts()
                 .into_iter()
                 .cloned()
-                .collect::<Vec<_>>()
-        );
-        let later = cache.attempts(&data, "default", week_later).unwrap();
+                .collect()
+        };
+        assert_eq!(*cache.attempts(&data, "default", friday).unwrap(), worked_out(friday));
         assert_eq!(
-            *later,
-            data.on_call("default", week_later)
-                .unwrap()
-                .attempts()
-                .into_iter()
-                .cloned()
-                .collect::<Vec<_>>()
+            *cache.attempts(&data, "default", week_later).unwrap(),
+            worked_out(week_later)
         );
     }
 }
