@@ -347,7 +347,7 @@ fn webhook(c: &mut Criterion) {
     let xml = answer.response.to_xml();
     assert!(xml.contains("enter your case number"), "{xml}");
     let mut group = c.benchmark_group("webhook");
-    // In-process: the line, the rate-limit count in the embedded store, the flow up to the gather, TwiML.
+    // In-process: the line, the flow up to the gather (the rate limit counts later, at the case number), TwiML.
     group.bench_function("incoming_night_answer", |b| {
         b.to_async(&rt)
             .iter(|| async { voice::answer(&state, Route::Incoming, "", black_box(params.clone())).await })

@@ -91,6 +91,7 @@ impl AppState {
             store: Some(store),
             status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
             oncall_cache: OnCallCache::default(),
+            limits: settings.limits.clone(),
         };
         Self {
             config,

@@ -87,9 +87,6 @@ async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: 
             };
             tracing::info!(call_sid = %input.call_sid, line = %line.key, from = %mask(&input.from), "incoming call");
             metrics::counter!(crate::metrics::CALLS_STARTED, "line" => line.key.clone()).increment(1);
-            if let Some(busy) = rate_limited(state, line, &input).await {
-                return busy;
-            }
             (line, CallState::new(&line.key), Entry::Start)
         }
         Route::Step { step, event } => {
@@ -118,43 +115,6 @@ async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: 
         }
     };
     run_flow(state, line, entry, &input, call_state).await
-}
-
-/// Turns away a caller who called this often within the window (counted in the store, so across replicas).
-/// A store that cannot count lets the call through: a night line fails open.
-async fn rate_limited(state: &AppState, line: &Line, input: &CallInput) -> Option<Answer> {
-    let limits = &state.config.settings.limits;
-    let store = state.store()?;
-    let window = Duration::from_secs(limits.window_secs);
-    let counted = tokio::time::timeout(STORE_DEADLINE, store.count_call(&input.from, &input.call_sid, window)).await;
-    let calls = match counted {
-        Ok(Ok(calls)) => calls,
-        Ok(Err(error)) => {
-            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "count_call").increment(1);
-            tracing::warn!(%error, "rate limit not checked: the store cannot count");
-            return None;
-        }
-        Err(_) => {
-            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "count_call").increment(1);
-            tracing::warn!("rate limit not checked: the store did not answer in time");
-            return None;
-        }
-    };
-    if calls <= u64::from(limits.calls_per_window) {
-        return None;
-    }
-    metrics::counter!(crate::metrics::RATE_LIMITED, "line" => line.key.clone()).increment(1);
-    tracing::warn!(from = %mask(&input.from), calls, line = %line.key, "caller over the rate limit");
-    let text = format!(
-        "We are sorry, this line is busy with your earlier calls. An engineer will call you back if your case needs \
-         it; you can also reach us through {}. Goodbye.",
-        line.support_channel
-    );
-    Some(apology(
-        state,
-        &text,
-        &format!("rate limit: call {calls} from this number within the window"),
-    ))
 }
 
 async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallInput, call_state: CallState) -> Answer {

@@ -619,6 +619,7 @@ const GENERATED_KINDS: &[(&str, &[&str])] = &[
     ("bridge", steps::bridge::OUTCOMES),
     ("voicemail", steps::voicemail::OUTCOMES),
     ("status", steps::status::OUTCOMES),
+    ("rate_limit", steps::rate_limit::OUTCOMES),
     // No such kind: always last.
     ("transfer", &["next"]),
 ];
@@ -750,9 +751,17 @@ fn render_flow(steps: &[StepSpec], start: usize) -> String {
 /// A chain of steps whose outcomes all lead forward and which ends at a hangup: always a valid flow.
 fn valid_chain() -> impl Strategy<Value = String> {
     let kinds = prop::sample::select(
-        ["say", "gather", "business_hours", "bridge", "voicemail", "status"]
-            .map(kind_index)
-            .to_vec(),
+        [
+            "say",
+            "gather",
+            "business_hours",
+            "bridge",
+            "voicemail",
+            "status",
+            "rate_limit",
+        ]
+        .map(kind_index)
+        .to_vec(),
     );
     prop::collection::vec((kinds, prop::collection::vec(any::<Index>(), 9)), 0..8).prop_map(|middle| {
         let n = middle.len() + 1;

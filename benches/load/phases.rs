@@ -322,9 +322,9 @@ async fn maximum_phase(provider: &Provider, args: &RunArgs) -> Maximum {
 /// The external systems a webhook needs, which decide its target: what its answer waits for ("Redis"), or
 /// what it writes after answering ("Redis, after the answer": its call-log note or the record's close).
 fn needs(label: &str) -> &'static str {
-    let waits_on_redis = label == "incoming" || label.contains("(accept)") || label.starts_with("bridge/dialed");
+    let waits_on_redis = label.contains("(accept)") || label.starts_with("bridge/dialed");
     if label.contains("case lookup") {
-        "the case system"
+        "the case system, Redis"
     } else if label.starts_with("voicemail/") {
         "Redis; the case system after"
     } else if waits_on_redis {
@@ -332,7 +332,8 @@ fn needs(label: &str) -> &'static str {
     } else if label == "bridge/whisper" {
         "nothing"
     } else {
-        // The status callback, a decline, a wrong entry: answered at once, their call-log write queued.
+        // The incoming call, the status callback, a decline, a wrong entry: answered at once, their call-log
+        // write queued.
         "Redis, after the answer"
     }
 }
@@ -394,8 +395,9 @@ struct Templates {
     setups: BTreeMap<String, Webhook>,
 }
 
-/// The template's fields with fresh call ids (and a fresh caller for a new call, to stay clear of the rate
-/// limit), so that no replay is taken for a retry of another; a webhook with a setup keeps its call's id.
+/// The template's fields with fresh call ids (and a fresh caller for the webhooks of a new call that the rate
+/// limit counts, to stay clear of it), so that no replay is taken for a retry of another; a webhook with a
+/// setup keeps its call's id.
 fn fresh(template: &Webhook, n: u64, keep_call: bool) -> Vec<(String, String)> {
     let sid = provider::call_sid();
     template
@@ -405,7 +407,9 @@ fn fresh(template: &Webhook, n: u64, keep_call: bool) -> Vec<(String, String)> {
             let value = match key.as_str() {
                 "CallSid" if !keep_call => sid.clone(),
                 "ParentCallSid" if !keep_call => provider::call_sid(),
-                "From" | "Caller" if template.label == "incoming" => format!("+1556{:07}", n % 10_000_000),
+                "From" | "Caller" if template.label == "incoming" || template.label.starts_with("case_number") => {
+                    format!("+1556{:07}", n % 10_000_000)
+                }
                 _ => value.clone(),
             };
             (key.clone(), value)

@@ -102,6 +102,8 @@ pub struct Services {
     pub status: Option<crate::status::StatusCache>,
     /// The last on-call data read, for when the store is down.
     pub oncall_cache: OnCallCache,
+    /// How often one number may call (`[limits]`), for the `rate_limit` step.
+    pub limits: crate::config::LimitSettings,
 }
 
 /// Work a step asks for that happens after the webhook is answered.

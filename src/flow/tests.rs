@@ -77,7 +77,9 @@ fn the_shipped_critical_incident_flow_loads_and_starts_with_the_greeting() {
     assert_eq!(flow.start, "greeting");
     assert_eq!(flow.next("hours", "closed").unwrap(), "status");
     assert_eq!(flow.next("status", "next").unwrap(), "case_number");
-    assert_eq!(flow.next("case_number", "entered").unwrap(), "verify");
+    assert_eq!(flow.next("case_number", "entered").unwrap(), "limit");
+    assert_eq!(flow.next("limit", "allowed").unwrap(), "verify");
+    assert_eq!(flow.next("limit", "limited").unwrap(), "busy");
     assert_eq!(flow.next("verify", "not_found").unwrap(), "not_found");
     assert_eq!(
         flow.next("not_found", "next").unwrap(),
@@ -374,7 +376,7 @@ fn an_unknown_step_kind_is_refused_with_the_known_ones() {
     assert_eq!(
         error(&text),
         "voice-flows/t.toml:9: steps.bye.kind: unknown step kind \"hang_up\": \
-         expected one of say, gather, business_hours, hangup, verify_case, bridge, voicemail, status"
+         expected one of say, gather, business_hours, hangup, verify_case, bridge, voicemail, status, rate_limit"
     );
 }
 
@@ -384,7 +386,7 @@ fn a_step_without_a_kind_is_refused() {
     assert_eq!(
         error(&text),
         "voice-flows/t.toml:4: steps.hello.kind: missing: every step needs a kind, \
-         one of say, gather, business_hours, hangup, verify_case, bridge, voicemail, status"
+         one of say, gather, business_hours, hangup, verify_case, bridge, voicemail, status, rate_limit"
     );
 }
 

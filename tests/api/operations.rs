@@ -63,11 +63,12 @@ async fn readyz_says_degraded_when_redis_does_not_answer() {
 async fn the_seventh_call_within_ten_minutes_from_one_number_hears_that_the_line_is_busy() {
     let app = friday_night().start().await;
     for call in 0..6 {
-        assert!(call_number(&app, call).await.gather_action.is_some());
+        let entered = call_number(&app, CALLER, call).await;
+        assert!(!entered.says_contains("this line is busy"), "{}", entered.said());
     }
-    // The same call's webhook replayed is not another call.
-    assert!(call_number(&app, 5).await.gather_action.is_some());
-    let busy = call_number(&app, 6).await;
+    // The same call's case number entered again is not another call.
+    assert!(!call_number(&app, CALLER, 5).await.says_contains("this line is busy"));
+    let busy = call_number(&app, CALLER, 6).await;
     assert!(
         busy.says_contains("this line is busy with your earlier calls"),
         "{}",
@@ -76,7 +77,8 @@ async fn the_seventh_call_within_ten_minutes_from_one_number_hears_that_the_line
     assert!(busy.says_contains("the support portal"), "{}", busy.said());
     assert!(busy.hangup);
     // Another number is not affected.
-    assert!(app.incoming("+15557654321", US_LINE).await.gather_action.is_some());
+    let other = call_number(&app, "+15557654321", 7).await;
+    assert!(!other.says_contains("this line is busy"), "{}", other.said());
 }
 
 #[tokio::test]
@@ -85,16 +87,53 @@ async fn the_limit_is_configurable() {
         .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "2")
         .start()
         .await;
-    call_number(&app, 1).await;
-    call_number(&app, 2).await;
-    assert!(call_number(&app, 3).await.says_contains("this line is busy"));
+    call_number(&app, CALLER, 1).await;
+    call_number(&app, CALLER, 2).await;
+    assert!(call_number(&app, CALLER, 3).await.says_contains("this line is busy"));
 }
 
-/// Call number `n` from the same caller: a CallSid of its own.
-async fn call_number(app: &TestApp, n: u32) -> Twiml {
-    let mut fields = call_fields(CALLER, US_LINE);
+#[tokio::test]
+async fn a_caller_over_the_limit_is_not_looked_up_nor_dialled() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let cases = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&cases)
+        .await;
+    let app = friday_night()
+        .cases(&cases.uri())
+        .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "1")
+        .start()
+        .await;
+    call_number(&app, CALLER, 1).await;
+    assert_eq!(cases.received_requests().await.unwrap().len(), 1);
+
+    let busy = call_number(&app, CALLER, 2).await;
+
+    assert!(busy.says_contains("this line is busy"), "{}", busy.said());
+    assert!(busy.dial_numbers.is_empty(), "{}", busy.xml);
+    assert_eq!(
+        cases.received_requests().await.unwrap().len(),
+        1,
+        "no lookup for the second call"
+    );
+}
+
+/// Call `n` from `from` (a CallSid of its own): the greeting, which waits on nothing and so asks for the case
+/// number whatever the count, then the case number entered; the answer to that.
+async fn call_number(app: &TestApp, from: &str, n: u32) -> Twiml {
+    let mut fields = call_fields(from, US_LINE);
     fields[0].1 = format!("CA{n:032}");
-    app.post_signed("/voice/incoming", &fields).await.twiml()
+    let greeting = app.post_signed("/voice/incoming", &fields).await.twiml();
+    assert!(
+        greeting.gather_action.is_some() && !greeting.says_contains("busy"),
+        "{}",
+        greeting.xml
+    );
+    let path = greeting.action().strip_prefix(PUBLIC_URL).unwrap().to_owned();
+    fields.push(("Digits".into(), "123456".into()));
+    app.post_signed(&path, &fields).await.twiml()
 }
 
 #[tokio::test]
@@ -106,20 +145,19 @@ async fn a_storm_of_a_thousand_calls_from_one_number_is_answered_and_held_off() 
         let calls: Vec<_> = (0..50)
             .map(|i| {
                 let app = app.clone();
-                tokio::spawn(async move {
-                    let mut fields = call_fields(CALLER, US_LINE);
-                    fields[0].1 = format!("CA{:032}", batch * 50 + i);
-                    app.post_signed("/voice/incoming", &fields).await
-                })
+                tokio::spawn(async move { call_number(&app, CALLER, batch * 50 + i).await })
             })
             .collect();
         for call in calls {
-            let reply = call.await.unwrap();
-            let twiml = reply.twiml();
+            let twiml = call.await.unwrap();
             if twiml.says_contains("this line is busy") {
                 busy += 1;
             } else {
-                assert!(twiml.gather_action.is_some(), "{}", twiml.xml);
+                assert!(
+                    !twiml.dial_numbers.is_empty() || twiml.gather_action.is_some(),
+                    "{}",
+                    twiml.xml
+                );
                 answered += 1;
             }
         }

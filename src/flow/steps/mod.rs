@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod business_hours;
 pub mod gather;
 pub mod hangup;
+pub mod rate_limit;
 pub mod say;
 pub mod status;
 pub mod verify_case;
@@ -26,6 +27,7 @@ pub enum StepKind {
     Bridge(bridge::Bridge),
     Voicemail(voicemail::Voicemail),
     Status(status::Status),
+    RateLimit(rate_limit::RateLimit),
 }
 
 /// The names accepted for `kind = "..."`.
@@ -38,6 +40,7 @@ pub const KINDS: &[&str] = &[
     "bridge",
     "voicemail",
     "status",
+    "rate_limit",
 ];
 
 impl StepKind {
@@ -53,6 +56,7 @@ impl StepKind {
             "bridge" => StepKind::Bridge(from_table(settings)?),
             "voicemail" => StepKind::Voicemail(from_table(settings)?),
             "status" => StepKind::Status(from_table(settings)?),
+            "rate_limit" => StepKind::RateLimit(from_table(settings)?),
             other => {
                 return Err((
                     "kind".into(),
@@ -72,6 +76,7 @@ impl StepKind {
             StepKind::Bridge(_) => "bridge",
             StepKind::Voicemail(_) => "voicemail",
             StepKind::Status(_) => "status",
+            StepKind::RateLimit(_) => "rate_limit",
         }
     }
 
@@ -86,6 +91,7 @@ impl StepKind {
             StepKind::Bridge(_) => bridge::OUTCOMES,
             StepKind::Voicemail(_) => voicemail::OUTCOMES,
             StepKind::Status(_) => status::OUTCOMES,
+            StepKind::RateLimit(_) => rate_limit::OUTCOMES,
         }
     }
 
@@ -103,7 +109,9 @@ impl StepKind {
             StepKind::Bridge(b) => b.prompts(),
             StepKind::Voicemail(v) => vec![("prompt", &v.prompt)],
             StepKind::Status(s) => s.prompts(),
-            StepKind::BusinessHours(_) | StepKind::Hangup(_) | StepKind::VerifyCase(_) => vec![],
+            StepKind::BusinessHours(_) | StepKind::Hangup(_) | StepKind::VerifyCase(_) | StepKind::RateLimit(_) => {
+                vec![]
+            }
         }
     }
 
@@ -138,6 +146,7 @@ impl StepKind {
             StepKind::Bridge(b) => b.run(ctx).await,
             StepKind::Voicemail(v) => v.run(ctx),
             StepKind::Status(s) => s.run(ctx),
+            StepKind::RateLimit(r) => r.run(ctx).await,
         }
     }
 
