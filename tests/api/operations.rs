@@ -120,6 +120,34 @@ async fn a_caller_over_the_limit_is_not_looked_up_nor_dialled() {
     );
 }
 
+#[tokio::test]
+async fn a_flow_that_starts_with_the_limit_turns_the_caller_away_before_the_greeting() {
+    let shipped = include_str!("../../voice-flows/critical-incident.toml");
+    let limit_first = shipped
+        .replace("start = \"greeting\"", "start = \"limit\"")
+        .replace("allowed = \"verify\"", "allowed = \"greeting\"")
+        .replace("entered = \"limit\"", "entered = \"verify\"");
+    let flows = std::env::temp_dir().join(format!("afterhours-limit-first-{}", std::process::id()));
+    std::fs::create_dir_all(&flows).unwrap();
+    std::fs::write(flows.join("critical-incident.toml"), limit_first).unwrap();
+    let app = friday_night()
+        .env("AFTERHOURS_PATHS__FLOWS", flows.to_str().unwrap())
+        .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "1")
+        .start()
+        .await;
+    let mut fields = call_fields(CALLER, US_LINE);
+
+    let first = app.post_signed("/voice/incoming", &fields).await.twiml();
+    fields[0].1 = format!("CA{:032}", 2);
+    let second = app.post_signed("/voice/incoming", &fields).await.twiml();
+
+    let _ = std::fs::remove_dir_all(&flows);
+    assert!(first.says_contains("Thank you for calling"), "{}", first.said());
+    assert!(second.says_contains("this line is busy"), "{}", second.said());
+    assert!(!second.says_contains("Thank you for calling"), "{}", second.said());
+    assert!(second.hangup);
+}
+
 /// Call `n` from `from` (a CallSid of its own): the greeting, which waits on nothing and so asks for the case
 /// number whatever the count, then the case number entered; the answer to that.
 async fn call_number(app: &TestApp, from: &str, n: u32) -> Twiml {
