@@ -33,16 +33,12 @@ impl RateLimit {
         let calls = match counted {
             Ok(Ok(calls)) => calls,
             Ok(Err(error)) => {
-                metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "count_call").increment(1);
                 tracing::warn!(%error, "rate limit not checked: the store cannot count");
-                ctx.note("rate limit: not checked (the store cannot count)".to_owned());
-                return Transition::Next("allowed");
+                return not_checked(ctx, "the store cannot count");
             }
             Err(_) => {
-                metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "count_call").increment(1);
                 tracing::warn!("rate limit not checked: the store did not answer in time");
-                ctx.note("rate limit: not checked (the store did not answer in time)".to_owned());
-                return Transition::Next("allowed");
+                return not_checked(ctx, "the store did not answer in time");
             }
         };
         let allowed = u64::from(limits.calls_per_window);
@@ -61,4 +57,11 @@ impl RateLimit {
         ));
         Transition::Next("limited")
     }
+}
+
+/// The store could not count (`why`): the call goes on, and the miss is counted and noted.
+fn not_checked(ctx: &mut Ctx<'_>, why: &str) -> Transition {
+    metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "count_call").increment(1);
+    ctx.note(format!("rate limit: not checked ({why})"));
+    Transition::Next("allowed")
 }
