@@ -6,7 +6,9 @@
 # (see `target/release/afterhours-load run --help`), e.g. `benches/load.sh --calls 2000 --seconds 8`.
 #
 # Environment: CASE_DELAY_MS (the fake case system's delay, default 5), LOAD_LOG (afterhours' log filter,
-# default warn), LOAD_PERF (a file: profile the server with `perf record -g` into it).
+# default warn), LOAD_PERF (a file: profile the server with `perf record -g` into it), LOAD_SERVER_BIN (an
+# `afterhours` binary to measure instead of the one just built, e.g. a copy of another commit's build, to
+# compare two builds in one sitting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,7 @@ case_delay_ms=${CASE_DELAY_MS:-5}
 echo "building (release)" >&2
 cargo build --release --quiet --bin afterhours --bin afterhours-load
 bin=target/release
+server_bin=${LOAD_SERVER_BIN:-$bin/afterhours}
 
 source scripts/lib.sh
 ensure_redis_server
@@ -51,12 +54,12 @@ export AFTERHOURS_CASES__BASE_URL="http://127.0.0.1:$cases_port"
 export AFTERHOURS_LINES__US__MODE=always-after-hours
 export AFTERHOURS_LOG=${LOAD_LOG:-warn}
 
-"$bin/afterhours" rotation import config/oncall.toml >/dev/null
+"$server_bin" rotation import config/oncall.toml >/dev/null
 if [ -n "${LOAD_PERF:-}" ]; then
     # Profiling: the server runs under `perf record`, written to $LOAD_PERF (see README, Performance).
-    perf record -F 999 --call-graph dwarf,16384 -o "$LOAD_PERF" -- "$bin/afterhours" serve 2>"$workdir/server.log" &
+    perf record -F 999 --call-graph dwarf,16384 -o "$LOAD_PERF" -- "$server_bin" serve 2>"$workdir/server.log" &
 else
-    "$bin/afterhours" serve 2>"$workdir/server.log" &
+    "$server_bin" serve 2>"$workdir/server.log" &
 fi
 server_pid=$!
 pids+=($server_pid)

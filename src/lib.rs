@@ -28,6 +28,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod flow;
+pub mod form;
 pub mod lines;
 pub mod metrics;
 pub mod oncall;

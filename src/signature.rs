@@ -11,18 +11,43 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
+use crate::form::Form;
+
 /// The name of the header Twilio signs its webhooks with.
 pub const HEADER: &str = "X-Twilio-Signature";
 
 /// base64(HMAC-SHA1(token, url + sorted name/value pairs)).
 pub fn compute(token: &[u8], url: &str, params: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    // Names by byte order; a repeated name contributes each of its values, values sorted too.
-    sorted.sort_by(|a, b| {
+    sign(token, url, &sorted(pairs_of(params)))
+}
+
+/// True when `signature` is the provider's signature of `url` and `params` under `token`, with the URL as
+/// given, or with its default port removed or added.
+pub fn is_valid(token: &[u8], url: &str, params: &[(String, String)], signature: &str) -> bool {
+    matches(token, url, &sorted(pairs_of(params)), signature)
+}
+
+/// [`is_valid`] for a webhook's form as it was decoded.
+pub fn is_valid_form(token: &[u8], url: &str, form: &Form, signature: &str) -> bool {
+    matches(token, url, &sorted(form.iter()), signature)
+}
+
+fn pairs_of(params: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    params.iter().map(|(name, value)| (name.as_str(), value.as_str()))
+}
+
+/// Names by byte order; a repeated name contributes each of its values, values sorted too.
+fn sorted<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
+    let mut sorted: Vec<_> = pairs.collect();
+    sorted.sort_unstable_by(|a, b| {
         a.0.as_bytes()
             .cmp(b.0.as_bytes())
             .then(a.1.as_bytes().cmp(b.1.as_bytes()))
     });
+    sorted
+}
+
+fn sign(token: &[u8], url: &str, sorted: &[(&str, &str)]) -> String {
     let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(token).expect("HMAC takes a key of any length");
     mac.update(url.as_bytes());
     for (name, value) in sorted {
@@ -32,26 +57,23 @@ pub fn compute(token: &[u8], url: &str, params: &[(String, String)]) -> String {
     BASE64.encode(mac.finalize().into_bytes())
 }
 
-/// True when `signature` is the provider's signature of `url` and `params` under `token`, with the URL as
-/// given, or with its default port removed or added.
-pub fn is_valid(token: &[u8], url: &str, params: &[(String, String)], signature: &str) -> bool {
+fn matches(token: &[u8], url: &str, sorted: &[(&str, &str)], signature: &str) -> bool {
     let given = signature.trim().as_bytes();
     // Each comparison is constant-time; which URL variant matched is no secret, so the first match ends the
-    // check (most requests match the URL as given: one HMAC instead of two).
-    url_variants(url)
-        .iter()
-        .any(|candidate| bool::from(compute(token, candidate, params).as_bytes().ct_eq(given)))
+    // check (most requests match the URL as given: one HMAC, and no copy of the URL).
+    let holds = |candidate: &str| bool::from(sign(token, candidate, sorted).as_bytes().ct_eq(given));
+    holds(url) || toggled_default_port(url).is_some_and(|other| holds(&other))
 }
 
-/// The URL as given, then with its scheme's default port toggled (added when absent, removed when present).
-fn url_variants(url: &str) -> Vec<String> {
-    let mut variants = vec![url.to_owned()];
+/// The URL with its scheme's default port toggled (added when absent, removed when present); none when
+/// it names another port or is not HTTP.
+fn toggled_default_port(url: &str) -> Option<String> {
     let (scheme, port) = if let Some(rest) = url.strip_prefix("https://") {
         ("https://", (rest, ":443"))
     } else if let Some(rest) = url.strip_prefix("http://") {
         ("http://", (rest, ":80"))
     } else {
-        return variants;
+        return None;
     };
     let (rest, default_port) = port;
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -60,12 +82,11 @@ fn url_variants(url: &str) -> Vec<String> {
     let host_end = authority.rfind(']').map_or(0, |i| i + 1);
     match authority[host_end..].rfind(':') {
         Some(i) if &authority[host_end + i..] == default_port => {
-            variants.push(format!("{scheme}{}{tail}", &authority[..host_end + i]));
+            Some(format!("{scheme}{}{tail}", &authority[..host_end + i]))
         }
-        Some(_) => {} // another port: signed as it is
-        None => variants.push(format!("{scheme}{authority}{default_port}{tail}")),
+        Some(_) => None, // another port: signed as it is
+        None => Some(format!("{scheme}{authority}{default_port}{tail}")),
     }
-    variants
 }
 
 #[cfg(test)]
@@ -146,20 +167,30 @@ mod tests {
     }
 
     #[test]
-    fn default_port_variants_by_scheme() {
+    fn the_default_port_is_toggled_by_scheme() {
+        let toggled = |url| toggled_default_port(url);
+        assert_eq!(toggled("http://a.example/x").as_deref(), Some("http://a.example:80/x"));
         assert_eq!(
-            url_variants("http://a.example/x"),
-            ["http://a.example/x", "http://a.example:80/x"]
+            toggled("https://a.example:443?q=1").as_deref(),
+            Some("https://a.example?q=1")
         );
-        assert_eq!(
-            url_variants("https://a.example:443?q=1"),
-            ["https://a.example:443?q=1", "https://a.example?q=1"]
-        );
-        assert_eq!(url_variants("https://a.example:8443/x"), ["https://a.example:8443/x"]);
-        assert_eq!(
-            url_variants("https://[::1]/x"),
-            ["https://[::1]/x", "https://[::1]:443/x"]
-        );
-        assert_eq!(url_variants("ftp://a.example/x"), ["ftp://a.example/x"]);
+        assert_eq!(toggled("https://a.example:8443/x"), None);
+        assert_eq!(toggled("https://[::1]/x").as_deref(), Some("https://[::1]:443/x"));
+        assert_eq!(toggled("ftp://a.example/x"), None);
+    }
+
+    #[test]
+    fn a_decoded_form_is_checked_as_its_pairs_are() {
+        let params = twilio_example_params();
+        let body = "CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212";
+        let form = Form::parse(body.as_bytes());
+        assert!(is_valid_form(b"12345", URL, &form, &compute(b"12345", URL, &params)));
+        assert!(is_valid_form(b"12345", URL, &form, "kvajT1Ptam85bY51eRf/AJRuM3w="));
+        assert!(!is_valid_form(
+            b"12345",
+            URL,
+            &Form::parse(b"CallSid=CA1"),
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
     }
 }

@@ -49,7 +49,7 @@ pub struct Answer {
 }
 
 /// The form parameters of a webhook, in the order they came, shared by the signature check and the flow.
-pub type Params = Arc<Vec<(String, String)>>;
+pub type Params = Arc<crate::form::Form>;
 
 /// Answers one webhook. Never fails: a problem becomes a spoken apology and a hang-up, and is logged. The
 /// whole answer has a deadline well inside the provider's 15 s.

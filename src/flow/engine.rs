@@ -12,6 +12,7 @@ use crate::calendar::spoken_datetime;
 use crate::calllog::CallEvent;
 use crate::cases::{CaseId, CaseSystem};
 use crate::flow::prompt::Prompt;
+use crate::form::Form;
 use crate::lines::Line;
 use crate::oncall::cache::OnCallCache;
 use crate::oncall::store::Store;
@@ -50,18 +51,18 @@ pub struct CallInput {
     pub digits: Option<String>,
     /// Every field of the webhook, for the steps that read others (`DialCallStatus`, `RecordingUrl` ...);
     /// shared with the request, not copied.
-    pub params: Arc<Vec<(String, String)>>,
+    pub params: Arc<Form>,
 }
 
 impl CallInput {
     /// The fields of a webhook.
     pub fn from_params(params: &[(String, String)]) -> Self {
-        Self::from_shared(Arc::new(params.to_vec()))
+        Self::from_shared(Arc::new(Form::from(params)))
     }
 
     /// The fields of a webhook, as the signature check parsed them.
-    pub fn from_shared(params: Arc<Vec<(String, String)>>) -> Self {
-        let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    pub fn from_shared(params: Arc<Form>) -> Self {
+        let get = |name: &str| params.get(name).map(str::to_owned);
         Self {
             call_sid: get("CallSid").unwrap_or_default(),
             from: get("From").unwrap_or_default(),
@@ -72,7 +73,7 @@ impl CallInput {
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params.get(name)
     }
 }
 
