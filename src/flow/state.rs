@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::form::Form;
+
 /// The longest value a variable may hold: URLs stay short, and a case system's long text is not carried.
 pub const MAX_VALUE_BYTES: usize = 200;
 
@@ -72,13 +74,14 @@ impl CallState {
 
     pub fn from_query(query: &str) -> Result<Self, StateError> {
         let mut state = CallState::default();
-        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        // Decoded into one buffer, then copied once into the state's own strings.
+        for (key, value) in Form::parse(query.as_bytes()).iter() {
             let invalid = || StateError::Invalid {
-                key: key.to_string(),
-                value: value.to_string(),
+                key: key.to_owned(),
+                value: value.to_owned(),
             };
             if key == "line" {
-                state.line = value.into_owned();
+                value.clone_into(&mut state.line);
             } else if let Some(step) = key.strip_prefix("n.") {
                 state
                     .attempts
@@ -87,7 +90,7 @@ impl CallState {
                 if value.len() > MAX_VALUE_BYTES || value.chars().any(char::is_control) {
                     return Err(invalid());
                 }
-                state.vars.insert(name.to_owned(), value.into_owned());
+                state.vars.insert(name.to_owned(), value.to_owned());
             }
         }
         if state.line.is_empty() {
