@@ -11,12 +11,16 @@ ensure_redis_server() {
 }
 
 # Sets the variable named $1 to a free loopback port: one nothing answers on, and not one picked before by
-# this script (a server started on an earlier pick may not be listening yet).
+# this script (a server started on an earlier pick may not be listening yet). The port lies below the kernel's
+# range of ephemeral ports (usually from 32768): there, a client connection's port, or one in TIME_WAIT after
+# a load test, fails a server's bind though nothing answers on it.
 taken_ports=" "
 free_port() {
-    local candidate
+    local candidate ephemeral
+    ephemeral=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$ephemeral" -gt 12000 ] 2>/dev/null || ephemeral=32768
     for _ in $(seq 1 100); do
-        candidate=$((20000 + RANDOM % 20000))
+        candidate=$((10000 + RANDOM % (ephemeral - 10000)))
         case "$taken_ports" in *" $candidate "*) continue ;; esac
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
             taken_ports="$taken_ports$candidate "
