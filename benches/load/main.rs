@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         delay_ms: u64,
     },
-    /// Serve the ceiling: a bare axum handler returning a fixed TwiML body
+    /// Serve the ceiling: a bare axum handler returning a fixed TwiML body (which the driver may set)
     Ceiling {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
@@ -107,12 +107,23 @@ pub(crate) struct RunArgs {
     /// Only the webhooks whose label contains this (the `webhooks` phase)
     #[arg(long)]
     pub only: Option<String>,
+    /// What the ceiling answers each webhook with in the `webhooks` phase: `same`, the bytes afterhours
+    /// answered it with, so that the driver reads as much from both; or `fixed`, its own 204-byte TwiML
+    #[arg(long, value_enum, default_value_t = CeilingAnswer::Same)]
+    pub(crate) ceiling_answer: CeilingAnswer,
     /// Length of each throughput measurement (each side of each round), in seconds
     #[arg(long, default_value_t = 2.0)]
     pub(crate) seconds: f64,
     /// Length of the latency measurement, in seconds
     #[arg(long, default_value_t = 8.0)]
     pub(crate) latency_seconds: f64,
+}
+
+/// See `--ceiling-answer`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CeilingAnswer {
+    Same,
+    Fixed,
 }
 
 impl RunArgs {

@@ -5,7 +5,7 @@
 //! 3. the most complete calls per second `--connections` callers get through;
 //! 4. complete calls started at half the maximum rate: each webhook's latency;
 //! 5. each kind of webhook replayed on its own, against afterhours and then the ceiling in turn, with the
-//!    same connections.
+//!    same connections, the ceiling answering with the bytes afterhours answered that webhook with.
 //!
 //! Between phases, the driver waits for the server to be idle again.
 
@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use crate::RunArgs;
 use crate::provider::{self, Provider, Webhook};
 use crate::stats::{Percentiles, Recorder, ms};
+use crate::{CeilingAnswer, RunArgs};
 use crate::{leftovers, process};
 
 /// Runs every phase and prints the report. `Ok(false)` when any call or webhook failed.
@@ -80,6 +80,9 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
             eprintln!("webhook {:?}: afterhours, then the ceiling", template.label);
             let setup = setups.get(&template.label);
             steps.push(step_phase(&afterhours, &ceiling, &client, (template, setup), &args).await);
+        }
+        if let Err(failure) = ceiling.set_ceiling_answer(None).await {
+            eprintln!("the ceiling's own answer could not be restored: {}", failure.detail());
         }
     }
 
@@ -547,6 +550,9 @@ async fn step_phase(
             (Some(sum), Some(before), Some(after)) => Some(sum + after - before),
             _ => None,
         };
+        if args.ceiling_answer == CeilingAnswer::Same {
+            same_answer(afterhours, ceiling, template, keep_call).await;
+        }
         let theirs = replay(ceiling, template, args, (args.ceiling_pid, None), keep_call).await;
         ratios.push(ours.per_second() / theirs.per_second().max(1.0));
         measured.add(ours);
@@ -561,6 +567,27 @@ async fn step_phase(
         afterhours: measured,
         ceiling: bare,
         round_trips: trips.filter(|_| requests > 0).map(|t| t / requests as f64),
+    }
+}
+
+/// Has the ceiling answer with what afterhours answers `template` with (once more, with fresh ids), so that the
+/// driver receives and parses the same bytes from both: the ratio is then the servers' alone. When that answer
+/// cannot be had, the ceiling keeps the one it has, and the report says so.
+async fn same_answer(afterhours: &Provider, ceiling: &Provider, template: &Webhook, keep_call: bool) {
+    let params = fresh(template, 9_999_999, keep_call);
+    let answer = afterhours
+        .post_text(&template.url, &params, &template.label, &mut Recorder::default())
+        .await;
+    let set = match answer {
+        Ok(answer) => ceiling.set_ceiling_answer(Some(answer)).await,
+        Err(failure) => Err(failure),
+    };
+    if let Err(failure) = set {
+        eprintln!(
+            "{}: the ceiling keeps its answer, afterhours' could not be set: {}",
+            template.label,
+            failure.detail()
+        );
     }
 }
 
@@ -768,8 +795,12 @@ fn print_maximum(args: &RunArgs, maximum: &Maximum) {
 }
 
 fn print_steps(args: &RunArgs, steps: &[StepResult]) {
+    let answer = match args.ceiling_answer {
+        CeilingAnswer::Same => "answering with afterhours' TwiML for the webhook, fixed",
+        CeilingAnswer::Fixed => "fixed TwiML of 204 bytes",
+    };
     println!(
-        "### Each webhook against the ceiling (bare axum, fixed TwiML), {} connections",
+        "### Each webhook against the ceiling (bare axum, {answer}), {} connections",
         args.connections
     );
     println!();

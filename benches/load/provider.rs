@@ -81,6 +81,18 @@ impl Provider {
         label: &str,
         recorder: &mut Recorder,
     ) -> Result<Vec<Verb>, Failure> {
+        let text = self.post_text(url, params, label, recorder).await?;
+        twiml::parse(&text).map_err(|e| Failure::InvalidXml(format!("{e}: {text}")))
+    }
+
+    /// POSTs one webhook and returns the answer's text, unparsed; a status other than 200 is a failure.
+    pub(crate) async fn post_text(
+        &self,
+        url: &str,
+        params: &[(String, String)],
+        label: &str,
+        recorder: &mut Recorder,
+    ) -> Result<String, Failure> {
         let path = url
             .strip_prefix(&self.public_url)
             .ok_or_else(|| Failure::InvalidXml(format!("a URL outside {}: {url}", self.public_url)))?;
@@ -114,7 +126,22 @@ impl Provider {
         if status != 200 {
             return Err(Failure::Status(status, text));
         }
-        twiml::parse(&text).map_err(|e| Failure::InvalidXml(format!("{e}: {text}")))
+        Ok(text)
+    }
+
+    /// Has the ceiling answer every webhook with `body` from now on (none: its own fixed body).
+    pub(crate) async fn set_ceiling_answer(&self, body: Option<String>) -> Result<(), Failure> {
+        let response = self
+            .client
+            .put(format!("{}{}", self.target, crate::servers::CEILING_ANSWER_PATH))
+            .body(body.unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| Failure::Transport(e.to_string()))?;
+        match response.status().as_u16() {
+            204 => Ok(()),
+            status => Err(Failure::Status(status, response.text().await.unwrap_or_default())),
+        }
     }
 }
 

@@ -2,10 +2,12 @@
 //! `benches/load.sh` as `afterhours-load cases` and `afterhours-load ceiling`):
 //! - a fake case system speaking the generic HTTP/JSON format, answering after a configurable delay;
 //! - the ceiling: a bare axum handler that parses the webhook's form and returns a fixed TwiML body, built
-//!   from the same stack as afterhours, to compare against in the same run.
+//!   from the same stack as afterhours, to compare against in the same run. The driver can set that body
+//!   (`PUT /ceiling/answer`) to afterhours' own answer to the webhook it is about to replay, so that both
+//!   servers send the driver the same bytes.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -13,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::stats::Percentiles;
 
@@ -96,23 +98,49 @@ fn json(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// A fixed TwiML answer of about 200 bytes, the size of a typical afterhours answer.
+/// The ceiling's own answer: fixed TwiML of 204 bytes, a gather like the one that asks for the case number.
 const CEILING_BODY: &str = concat!(
     r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather action="http://127.0.0.1/voice/step/a" "#,
     r#"numDigits="12" timeout="8"><Say voice="Polly.Joanna">Please enter your case number.</Say></Gather></Response>"#
 );
 
+/// Where the driver sets the ceiling's answer: `PUT` a body (empty: back to [`CEILING_BODY`]).
+pub(crate) const CEILING_ANSWER_PATH: &str = "/ceiling/answer";
+
+/// The body every webhook gets from the ceiling.
+type Answer = Arc<RwLock<Bytes>>;
+
 /// Serves the ceiling until the process is stopped: every POST has its form parsed (as a webhook handler
 /// must) and gets the same body.
 pub(crate) async fn ceiling(listen: SocketAddr) -> std::io::Result<()> {
-    let app = Router::new().route("/{*path}", post(fixed_twiml));
+    let answer: Answer = Arc::new(RwLock::new(Bytes::from_static(CEILING_BODY.as_bytes())));
+    let app = Router::new()
+        .route(CEILING_ANSWER_PATH, put(set_answer))
+        .route("/{*path}", post(fixed_twiml))
+        .with_state(answer);
     serve(listen, app, "ceiling (bare axum)").await
 }
 
-async fn fixed_twiml(body: Bytes) -> Response {
+async fn fixed_twiml(State(answer): State<Answer>, body: Bytes) -> Response {
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     std::hint::black_box(fields);
-    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], CEILING_BODY).into_response()
+    let answer = answer.read().map(|a| a.clone()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], answer).into_response()
+}
+
+async fn set_answer(State(answer): State<Answer>, body: Bytes) -> StatusCode {
+    let body = if body.is_empty() {
+        Bytes::from_static(CEILING_BODY.as_bytes())
+    } else {
+        body
+    };
+    match answer.write() {
+        Ok(mut answer) => {
+            *answer = body;
+            StatusCode::NO_CONTENT
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 async fn serve(listen: SocketAddr, app: Router, what: &str) -> std::io::Result<()> {
