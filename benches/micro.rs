@@ -371,7 +371,44 @@ fn webhook(c: &mut Criterion) {
                 .to_xml()
         })
     });
+    // The engineer's leg fetching its whisper: the call state decoded from the URL's query, the prompt with
+    // the case and the customer, the accept gather's URL with the state encoded again; no store, no network.
+    let whisper = Route::Step {
+        step: "bridge",
+        event: Some("whisper"),
+    };
+    let leg = Arc::new(Form::from(whisper_fields().as_slice()));
+    let xml = rt.block_on(voice::answer(&state, whisper, WHISPER_QUERY, leg.clone())).response.to_xml();
+    assert!(xml.contains("for ACME Corp. Press 1 to accept"), "{xml}");
+    group.bench_function("whisper_answer_and_xml", |b| {
+        b.to_async(&rt).iter(|| async {
+            voice::answer(&state, whisper, black_box(WHISPER_QUERY), black_box(leg.clone()))
+                .await
+                .response
+                .to_xml()
+        })
+    });
     group.finish();
+}
+
+/// The call state in the whisper URL of a tier-1 dial of a verified case (as the load test's calls carry it).
+const WHISPER_QUERY: &str = "line=us&n.bridge=0&n.case_number=1&v.case=700000&v.case_number=700000\
+    &v.customer=ACME+Corp&v.decision=verified&v.dialled=carol&v.engineer=carol";
+
+/// The fields Twilio posts when the engineer's leg answers and fetches its whisper.
+fn whisper_fields() -> Vec<(String, String)> {
+    [
+        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ("CallSid", "CA0123456789abcdef0123456789abcdee"),
+        ("ParentCallSid", "CA0123456789abcdef0123456789abcdef"),
+        ("CallStatus", "in-progress"),
+        ("Direction", "outbound-api"),
+        ("From", US_LINE),
+        ("To", "+15550001111"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 criterion_group! {
