@@ -378,7 +378,10 @@ fn webhook(c: &mut Criterion) {
         event: Some("whisper"),
     };
     let leg = Arc::new(Form::from(whisper_fields().as_slice()));
-    let xml = rt.block_on(voice::answer(&state, whisper, WHISPER_QUERY, leg.clone())).response.to_xml();
+    let xml = rt
+        .block_on(voice::answer(&state, whisper, WHISPER_QUERY, leg.clone()))
+        .response
+        .to_xml();
     assert!(xml.contains("for ACME Corp. Press 1 to accept"), "{xml}");
     group.bench_function("whisper_answer_and_xml", |b| {
         b.to_async(&rt).iter(|| async {

@@ -7,6 +7,7 @@
 //! - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk), the verification decision, notes.
 //! - [`twiml`]: the voice XML we answer with.
 //! - [`signature`]: Twilio's request signature.
+//! - [`form`]: a webhook's form fields, decoded once into one buffer.
 //! - [`config`]: the configuration files, environment overrides and secrets, loaded once.
 //! - [`lines`]: the support lines as served: dialled number → time zone, calendar, flow.
 //! - [`clock`]: the injected time source.
