@@ -26,6 +26,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// The server's allocator (see `src/main.rs`), so that what allocates costs here what it costs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PUBLIC_URL: &str = "https://voice.example.com";
 const TOKEN: &str = "bench-auth-token";
 const US_LINE: &str = "+18005550100";
