@@ -14,7 +14,8 @@ use super::CaseError;
 /// exchange's time limit, instead of opening a connection per call: the case system is spared the burst, and
 /// our memory stays flat (1,000 lookups at once took 20 MB more without it).
 const MAX_LOOKUPS: usize = 64;
-/// The most notes in flight at once, apart from the lookups: a backlog of notes never delays a caller.
+/// The most notes in flight at once, apart from the lookups: a backlog of notes never delays a caller. A note's
+/// time limit starts with its turn: nobody waits on a note, and a backlog is no failure of the case system.
 const MAX_NOTES: usize = 16;
 
 /// What an exchange is for, which decides whose turn it waits for.
@@ -64,22 +65,29 @@ impl HttpClient {
         &self.client
     }
 
-    /// Sends the request and reads the answer, all within the time limit (which includes waiting for a turn).
+    /// Sends the request and reads the answer within the time limit. A lookup's limit includes waiting for its
+    /// turn (a caller is waiting); a note's starts once it has its turn.
     pub(crate) async fn exchange(&self, purpose: Purpose, request: RequestBuilder) -> Result<Reply, CaseError> {
-        let millis = self.timeout.as_millis() as u64;
-        let turns = match purpose {
-            Purpose::Lookup => &self.lookups,
-            Purpose::Note => &self.notes,
-        };
-        let exchange = async {
-            // The semaphores are never closed; if one were, going ahead is the better failure.
-            let _turn = turns.acquire().await.ok();
-            self.exchange_unbounded(request).await
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(CaseError::Timeout(millis)),
+        // The semaphores are never closed; if one were, going ahead is the better failure.
+        match purpose {
+            Purpose::Lookup => {
+                self.within_limit(async {
+                    let _turn = self.lookups.acquire().await.ok();
+                    self.exchange_unbounded(request).await
+                })
+                .await
+            }
+            Purpose::Note => {
+                let _turn = self.notes.acquire().await.ok();
+                self.within_limit(self.exchange_unbounded(request)).await
+            }
         }
+    }
+
+    async fn within_limit(&self, exchange: impl Future<Output = Result<Reply, CaseError>>) -> Result<Reply, CaseError> {
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or(Err(CaseError::Timeout(self.timeout.as_millis() as u64)))
     }
 
     async fn exchange_unbounded(&self, request: RequestBuilder) -> Result<Reply, CaseError> {
@@ -144,4 +152,64 @@ pub(crate) fn json(body: &[u8]) -> Result<serde_json::Value, CaseError> {
             .collect();
         CaseError::Format(format!("{e} (body starts {start:?})"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::task::JoinSet;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// A case system that answers every request after `delay`.
+    async fn slow_case_system(delay: Duration) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_delay(delay))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    /// `count` exchanges at once, each a POST to `server`; their outcomes.
+    async fn at_once(
+        client: &HttpClient,
+        server: &MockServer,
+        purpose: Purpose,
+        count: usize,
+    ) -> Vec<Result<Reply, CaseError>> {
+        let url = format!("{}/cases/1/notes", server.uri());
+        let mut exchanges = JoinSet::new();
+        for _ in 0..count {
+            let (client, url) = (client.clone(), url.clone());
+            exchanges.spawn(async move { client.exchange(purpose, client.client().post(&url)).await });
+        }
+        exchanges.join_all().await
+    }
+
+    #[tokio::test]
+    async fn notes_waiting_for_their_turn_longer_than_the_time_limit_are_still_sent() {
+        // Five rounds of turns of 300 ms each: the last round starts 1.2 s in, past the 1 s limit.
+        let server = slow_case_system(Duration::from_millis(300)).await;
+        let client = HttpClient::new(Duration::from_secs(1), 1024).unwrap();
+
+        let replies = at_once(&client, &server, Purpose::Note, 5 * MAX_NOTES).await;
+
+        let failed: Vec<_> = replies.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(failed.is_empty(), "{failed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_lookup_waiting_for_its_turn_counts_the_wait_in_its_time_limit() {
+        // The second round of turns cannot end before 600 ms, past the 500 ms limit.
+        let server = slow_case_system(Duration::from_millis(300)).await;
+        let client = HttpClient::new(Duration::from_millis(500), 1024).unwrap();
+
+        let replies = at_once(&client, &server, Purpose::Lookup, 2 * MAX_LOOKUPS).await;
+
+        assert!(
+            replies.iter().any(|r| matches!(r, Err(CaseError::Timeout(500)))),
+            "a lookup that waited for its turn timed out"
+        );
+    }
 }
