@@ -56,20 +56,22 @@ fn tuesday_morning() -> DateTime<Utc> {
 /// The shipped configuration, as the API tests load it, with the rate limit out of the way (every iteration
 /// is a call from the same number).
 fn shipped_config() -> Config {
-    let env: Vec<(String, String)> = [
+    let env = owned(&[
         ("AFTERHOURS_SERVER__PUBLIC_URL", PUBLIC_URL),
         ("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN),
         ("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "4000000000"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     Config::load_with_env(&root().join("config/afterhours.toml"), &env).unwrap_or_else(|e| panic!("config: {e}"))
+}
+
+/// Name/value pairs as the configuration loader and the webhook code take them.
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// The fields Twilio posts on the first webhook of an inbound call (10 of them).
 fn incoming_fields() -> Vec<(String, String)> {
-    [
+    owned(&[
         ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
         ("ApiVersion", "2010-04-01"),
         ("CallSid", "CA0123456789abcdef0123456789abcdef"),
@@ -80,10 +82,7 @@ fn incoming_fields() -> Vec<(String, String)> {
         ("From", CALLER),
         ("FromCountry", "US"),
         ("To", US_LINE),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    ])
 }
 
 fn config_criterion() -> Criterion {
@@ -404,7 +403,7 @@ const WHISPER_QUERY: &str = "line=us&n.bridge=0&n.case_number=1&v.case=700000&v.
 
 /// The fields Twilio posts when the engineer's leg answers and fetches its whisper.
 fn whisper_fields() -> Vec<(String, String)> {
-    [
+    owned(&[
         ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
         ("CallSid", "CA0123456789abcdef0123456789abcdee"),
         ("ParentCallSid", "CA0123456789abcdef0123456789abcdef"),
@@ -412,10 +411,7 @@ fn whisper_fields() -> Vec<(String, String)> {
         ("Direction", "outbound-api"),
         ("From", US_LINE),
         ("To", "+15550001111"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    ])
 }
 
 criterion_group! {

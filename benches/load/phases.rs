@@ -572,7 +572,7 @@ async fn step_phase(
 
 /// Has the ceiling answer with what afterhours answers `template` with (once more, with fresh ids), so that the
 /// driver receives and parses the same bytes from both: the ratio is then the servers' alone. When that answer
-/// cannot be had, the ceiling keeps the one it has, and the report says so.
+/// cannot be had, the ceiling keeps the one it has, and the driver says so on stderr.
 async fn same_answer(afterhours: &Provider, ceiling: &Provider, template: &Webhook, keep_call: bool) {
     let params = fresh(template, 9_999_999, keep_call);
     let answer = afterhours

@@ -110,10 +110,14 @@ pub(crate) const CEILING_ANSWER_PATH: &str = "/ceiling/answer";
 /// The body every webhook gets from the ceiling.
 type Answer = Arc<RwLock<Bytes>>;
 
+fn own_answer() -> Bytes {
+    Bytes::from_static(CEILING_BODY.as_bytes())
+}
+
 /// Serves the ceiling until the process is stopped: every POST has its form parsed (as a webhook handler
 /// must) and gets the same body.
 pub(crate) async fn ceiling(listen: SocketAddr) -> std::io::Result<()> {
-    let answer: Answer = Arc::new(RwLock::new(Bytes::from_static(CEILING_BODY.as_bytes())));
+    let answer: Answer = Arc::new(RwLock::new(own_answer()));
     let app = Router::new()
         .route(CEILING_ANSWER_PATH, put(set_answer))
         .route("/{*path}", post(fixed_twiml))
@@ -129,11 +133,7 @@ async fn fixed_twiml(State(answer): State<Answer>, body: Bytes) -> Response {
 }
 
 async fn set_answer(State(answer): State<Answer>, body: Bytes) -> StatusCode {
-    let body = if body.is_empty() {
-        Bytes::from_static(CEILING_BODY.as_bytes())
-    } else {
-        body
-    };
+    let body = if body.is_empty() { own_answer() } else { body };
     match answer.write() {
         Ok(mut answer) => {
             *answer = body;
