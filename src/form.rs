@@ -13,27 +13,36 @@ use std::ops::Range;
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Form {
     text: String,
-    fields: Vec<(Range<usize>, Range<usize>)>,
+    fields: Fields,
 }
+
+/// Each field's name and value, as byte ranges into the form's text.
+type Fields = Vec<(Range<usize>, Range<usize>)>;
 
 impl Form {
     /// Decodes a form body. Never fails: what is not valid is decoded as browsers do.
     pub fn parse(body: &[u8]) -> Self {
-        let pieces = body.split(|b| *b == b'&').filter(|piece| !piece.is_empty());
-        let mut buffer = Vec::with_capacity(body.len());
-        let mut fields = Vec::with_capacity(body.iter().filter(|b| **b == b'&').count() + 1);
-        for piece in pieces {
-            let (name, value) = match piece.iter().position(|b| *b == b'=') {
-                Some(at) => (&piece[..at], &piece[at + 1..]),
-                None => (piece, &[][..]),
-            };
-            let name = push_decoded(&mut buffer, name);
-            let value = push_decoded(&mut buffer, value);
-            fields.push((name, value));
+        // Nearly every body decodes to valid UTF-8: then one check of the whole buffer, and of the fields'
+        // ends falling on character boundaries, stands for a check of each field. Otherwise each field is
+        // decoded again, with its own invalid sequences replaced.
+        let (buffer, fields) = decode(body, Utf8::Unchecked);
+        match String::from_utf8(buffer) {
+            Ok(text)
+                if fields
+                    .iter()
+                    .all(|(name, value)| on_boundaries(&text, name) && on_boundaries(&text, value)) =>
+            {
+                Self { text, fields }
+            }
+            _ => {
+                let (buffer, fields) = decode(body, Utf8::PerField);
+                // Each field was made valid on its own, so the whole is valid and every range falls on a
+                // boundary.
+                let text =
+                    String::from_utf8(buffer).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                Self { text, fields }
+            }
         }
-        // Each field was checked on its own, so the whole is valid and every range falls on a boundary.
-        let text = String::from_utf8(buffer).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        Self { text, fields }
     }
 
     /// A form of the given fields, as they are (`simulate`, tests).
@@ -80,9 +89,37 @@ impl From<&[(String, String)]> for Form {
     }
 }
 
-/// Appends `encoded`, decoded, and returns where it went; a field that does not decode to UTF-8 goes in with
-/// its invalid sequences replaced by U+FFFD.
-fn push_decoded(buffer: &mut Vec<u8>, encoded: &[u8]) -> Range<usize> {
+/// Whether [`decode`] makes each field valid UTF-8 on its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Utf8 {
+    Unchecked,
+    PerField,
+}
+
+/// Every field of `body`, decoded into one buffer, as ranges into it.
+fn decode(body: &[u8], utf8: Utf8) -> (Vec<u8>, Fields) {
+    let pieces = body.split(|b| *b == b'&').filter(|piece| !piece.is_empty());
+    let mut buffer = Vec::with_capacity(body.len());
+    let mut fields = Vec::with_capacity(body.iter().filter(|b| **b == b'&').count() + 1);
+    for piece in pieces {
+        let (name, value) = match piece.iter().position(|b| *b == b'=') {
+            Some(at) => (&piece[..at], &piece[at + 1..]),
+            None => (piece, &[][..]),
+        };
+        let name = push_decoded(&mut buffer, name, utf8);
+        let value = push_decoded(&mut buffer, value, utf8);
+        fields.push((name, value));
+    }
+    (buffer, fields)
+}
+
+fn on_boundaries(text: &str, range: &Range<usize>) -> bool {
+    text.is_char_boundary(range.start) && text.is_char_boundary(range.end)
+}
+
+/// Appends `encoded`, decoded, and returns where it went; with [`Utf8::PerField`], a field that does not
+/// decode to UTF-8 goes in with its invalid sequences replaced by U+FFFD.
+fn push_decoded(buffer: &mut Vec<u8>, encoded: &[u8], utf8: Utf8) -> Range<usize> {
     let start = buffer.len();
     // Runs without `+` or `%` are copied whole: byte by byte, decoding cost three times as much.
     let mut rest = encoded;
@@ -107,7 +144,7 @@ fn push_decoded(buffer: &mut Vec<u8>, encoded: &[u8]) -> Range<usize> {
         }
     }
     buffer.extend_from_slice(rest);
-    if std::str::from_utf8(&buffer[start..]).is_err() {
+    if utf8 == Utf8::PerField && std::str::from_utf8(&buffer[start..]).is_err() {
         let replaced = String::from_utf8_lossy(&buffer[start..]).into_owned();
         buffer.truncate(start);
         buffer.extend_from_slice(replaced.as_bytes());

@@ -1,9 +1,8 @@
-//! TwiML: the voice XML the provider executes, as a small typed tree rendered with quick-xml's escaping.
+//! TwiML: the voice XML the provider executes, as a small typed tree rendered straight into one buffer.
 //!
-//! Only the verbs the flows use are modelled. Every text node and attribute goes through quick-xml's
-//! escaping, so prompt text taken from configuration or a case system can never break the document.
-
-use quick_xml::escape::escape;
+//! Only the verbs the flows use are modelled. Every text node and attribute is escaped as quick-xml escapes
+//! (a test holds it to that crate's), so prompt text taken from configuration or a case system can never
+//! break the document.
 
 /// How `<Say>` speaks: the provider's voice name and the language tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +19,8 @@ impl Default for Voice {
         }
     }
 }
+
+use std::fmt::Write as _;
 
 /// One TwiML verb.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,20 +129,35 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
 }
 
-/// An attribute's value escaped: as text, and tabs and line feeds as character references, which a parser
-/// would otherwise turn into spaces (attribute-value normalisation).
-fn escape_attribute(value: &str) -> std::borrow::Cow<'_, str> {
-    let escaped = escape(value);
-    if escaped.contains(['\t', '\n']) {
-        std::borrow::Cow::Owned(escaped.replace('\t', "&#9;").replace('\n', "&#10;"))
-    } else {
-        escaped
+/// Appends `value` escaped: `<`, `>`, `&`, `'`, `"` and carriage return as quick-xml's `escape` writes them,
+/// and in an attribute also tabs and line feeds as character references, which a parser would otherwise turn
+/// into spaces (attribute-value normalisation). Unescaped runs are copied whole, into the document itself:
+/// no string of its own per value.
+fn push_escaped(out: &mut String, value: &str, in_attribute: bool) {
+    let mut from = 0;
+    for (at, byte) in value.bytes().enumerate() {
+        let reference = match byte {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'\'' => "&apos;",
+            b'"' => "&quot;",
+            b'\r' => "&#13;",
+            b'\t' if in_attribute => "&#9;",
+            b'\n' if in_attribute => "&#10;",
+            _ => continue,
+        };
+        // Every byte matched is ASCII, so `at` is a character boundary.
+        out.push_str(&value[from..at]);
+        out.push_str(reference);
+        from = at + 1;
     }
+    out.push_str(&value[from..]);
 }
 
-/// The document being written: the markup is ours and fixed, and every text and attribute value goes
-/// through quick-xml's escaping (`&`, `<`, `>`, `'`, `"`, and in attributes tabs and line feeds). Written
-/// straight into one buffer: building each element as an event first allocated for every attribute.
+/// The document being written: the markup is ours and fixed, and every text and attribute value is escaped
+/// ([`push_escaped`]). Written straight into one buffer: building each element as an event first allocated
+/// for every attribute.
 struct Xml(String);
 
 impl Xml {
@@ -152,29 +168,27 @@ impl Xml {
                 self.text(text);
                 self.close("Say");
             }
-            Verb::Pause { seconds } => self.empty("Pause", &[("length", &seconds.to_string())]),
+            Verb::Pause { seconds } => {
+                self.start("Pause", &[]);
+                self.number("length", *seconds);
+                self.0.push_str("/>");
+            }
             Verb::Gather(gather) => {
-                let (finish, digits) = (
-                    gather.finish_on_key.map(String::from),
-                    gather.num_digits.map(|n| n.to_string()),
+                self.start(
+                    "Gather",
+                    &[("input", "dtmf"), ("action", &gather.action), ("method", "POST")],
                 );
-                let mut attributes = vec![
-                    ("input", "dtmf"),
-                    ("action", gather.action.as_str()),
-                    ("method", "POST"),
-                ];
-                let timeout = gather.timeout_secs.to_string();
-                attributes.push(("timeout", &timeout));
-                if let Some(key) = &finish {
-                    attributes.push(("finishOnKey", key));
+                self.number("timeout", gather.timeout_secs);
+                if let Some(key) = gather.finish_on_key {
+                    self.key("finishOnKey", key);
                 }
-                if let Some(n) = &digits {
-                    attributes.push(("numDigits", n));
+                if let Some(n) = gather.num_digits {
+                    self.number("numDigits", n);
                 }
                 if gather.action_on_empty_result {
-                    attributes.push(("actionOnEmptyResult", "true"));
+                    self.attributes(&[("actionOnEmptyResult", "true")]);
                 }
-                self.open("Gather", &attributes);
+                self.0.push('>');
                 for verb in &gather.prompt {
                     self.verb(verb);
                 }
@@ -187,17 +201,17 @@ impl Xml {
             }
             Verb::Hangup => self.empty("Hangup", &[]),
             Verb::Dial(dial) => {
-                let (timeout, limit) = (dial.timeout_secs.to_string(), dial.time_limit_secs.to_string());
-                self.open(
+                self.start(
                     "Dial",
                     &[
                         ("action", &dial.action),
                         ("method", "POST"),
                         ("callerId", &dial.caller_id),
-                        ("timeout", &timeout),
-                        ("timeLimit", &limit),
                     ],
                 );
+                self.number("timeout", dial.timeout_secs);
+                self.number("timeLimit", dial.time_limit_secs);
+                self.0.push('>');
                 for number in &dial.numbers {
                     self.open("Number", &[("url", &number.url), ("method", "POST")]);
                     self.text(&number.phone);
@@ -206,18 +220,12 @@ impl Xml {
                 self.close("Dial");
             }
             Verb::Record(record) => {
-                let (length, timeout) = (record.max_length_secs.to_string(), record.timeout_secs.to_string());
-                self.empty(
-                    "Record",
-                    &[
-                        ("action", &record.action),
-                        ("method", "POST"),
-                        ("maxLength", &length),
-                        ("finishOnKey", &record.finish_on_key.to_string()),
-                        ("timeout", &timeout),
-                        ("playBeep", "true"),
-                    ],
-                );
+                self.start("Record", &[("action", &record.action), ("method", "POST")]);
+                self.number("maxLength", record.max_length_secs);
+                self.key("finishOnKey", record.finish_on_key);
+                self.number("timeout", record.timeout_secs);
+                self.attributes(&[("playBeep", "true")]);
+                self.0.push_str("/>");
             }
         }
     }
@@ -226,13 +234,28 @@ impl Xml {
     fn start(&mut self, name: &str, attributes: &[(&str, &str)]) {
         self.0.push('<');
         self.0.push_str(name);
+        self.attributes(attributes);
+    }
+
+    fn attributes(&mut self, attributes: &[(&str, &str)]) {
         for (key, value) in attributes {
             self.0.push(' ');
             self.0.push_str(key);
             self.0.push_str("=\"");
-            self.0.push_str(&escape_attribute(value));
+            push_escaped(&mut self.0, value, true);
             self.0.push('"');
         }
+    }
+
+    /// A number attribute, written in place: no string of its own.
+    fn number(&mut self, key: &str, value: u32) {
+        let _ = write!(self.0, " {key}=\"{value}\"");
+    }
+
+    /// A key of the keypad as an attribute (`finishOnKey`).
+    fn key(&mut self, key: &str, value: char) {
+        let mut buffer = [0; 4];
+        self.attributes(&[(key, value.encode_utf8(&mut buffer))]);
     }
 
     fn open(&mut self, name: &str, attributes: &[(&str, &str)]) {
@@ -246,7 +269,7 @@ impl Xml {
     }
 
     fn text(&mut self, text: &str) {
-        self.0.push_str(&escape(text));
+        push_escaped(&mut self.0, text, false);
     }
 
     fn close(&mut self, name: &str) {
@@ -286,6 +309,30 @@ mod tests {
         let xml = response.to_xml();
         assert!(xml.contains("Tom &amp; Jerry &lt;b&gt;"), "{xml}");
         assert!(xml.contains("/voice/step/a?line=us&amp;attempt=2</Redirect>"), "{xml}");
+    }
+
+    #[test]
+    fn escapes_as_quick_xml_does() {
+        let texts = [
+            "",
+            "plain text",
+            "Tom & Jerry <b>'quoted'</b> \"x\"",
+            "a\r\nb\tc",
+            "&&<<>>",
+            "é日\u{1f4de} & é",
+            "https://x.example/voice/step/a?line=us&v.customer=ACME+Corp&v.case=1",
+        ];
+        for text in texts {
+            let mut out = String::new();
+            push_escaped(&mut out, text, false);
+            assert_eq!(out, quick_xml::escape::escape(text), "text {text:?}");
+            let mut out = String::new();
+            push_escaped(&mut out, text, true);
+            let attribute = quick_xml::escape::escape(text)
+                .replace('\t', "&#9;")
+                .replace('\n', "&#10;");
+            assert_eq!(out, attribute, "attribute {text:?}");
+        }
     }
 
     #[test]

@@ -931,6 +931,19 @@ proptest! {
     }
 
     #[test]
+    fn the_call_state_is_encoded_as_the_form_urlencoded_crate_encodes(state in call_state()) {
+        let mut expected = form_urlencoded::Serializer::new(String::new());
+        expected.append_pair("line", &state.line);
+        for (step, n) in &state.attempts {
+            expected.append_pair(&format!("n.{step}"), &n.to_string());
+        }
+        for (name, value) in &state.vars {
+            expected.append_pair(&format!("v.{name}"), value);
+        }
+        prop_assert_eq!(state.to_query(), expected.finish());
+    }
+
+    #[test]
     fn any_stored_value_is_made_safe_to_carry(mut state in call_state(), name in "[a-z_]{1,12}", value in hostile_text()) {
         state.set(&name, &value);
         prop_assert!(state.vars[&name].len() <= MAX_VALUE_BYTES);

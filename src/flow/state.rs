@@ -61,15 +61,21 @@ impl CallState {
     /// attempt counter, then `v.NAME` for each variable, each in name order.
     pub fn to_query(&self) -> String {
         let mut query = String::with_capacity(160);
-        push_pair(&mut query, "", "line", &self.line);
+        self.push_query(&mut query);
+        query
+    }
+
+    /// Appends [`CallState::to_query`] to `out` (a URL being written).
+    pub fn push_query(&self, out: &mut String) {
+        let start = out.len();
+        push_pair(out, start, "", "line", &self.line);
         for (step, n) in &self.attempts {
-            push_pair(&mut query, "n.", step, "");
-            let _ = write!(query, "{n}");
+            push_pair(out, start, "n.", step, "");
+            let _ = write!(out, "{n}");
         }
         for (name, value) in &self.vars {
-            push_pair(&mut query, "v.", name, value);
+            push_pair(out, start, "v.", name, value);
         }
-        query
     }
 
     pub fn from_query(query: &str) -> Result<Self, StateError> {
@@ -100,16 +106,45 @@ impl CallState {
     }
 }
 
-/// Appends `prefix` + `name` = `value`, form-encoded (the prefixes are `n.` and `v.`, which need no encoding).
-/// Written straight into the query: no allocation per pair.
-fn push_pair(query: &mut String, prefix: &str, name: &str, value: &str) {
-    if !query.is_empty() {
+/// Appends `prefix` + `name` = `value`, form-encoded (the prefixes are `n.` and `v.`, which need no encoding),
+/// after a `&` unless it is the first pair of the query that starts at `start`. Written straight into the
+/// query: no allocation per pair.
+fn push_pair(query: &mut String, start: usize, prefix: &str, name: &str, value: &str) {
+    if query.len() > start {
         query.push('&');
     }
     query.push_str(prefix);
-    query.extend(form_urlencoded::byte_serialize(name.as_bytes()));
+    push_encoded(query, name);
     query.push('=');
-    query.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+    push_encoded(query, value);
+}
+
+/// Appends `text` form-encoded as `form_urlencoded::byte_serialize` does (a test holds it to that crate's):
+/// ASCII letters, digits and `*-._` as they are, a space as `+`, every other byte as `%XX`. Runs that need
+/// no encoding, most of a call state, are copied whole.
+fn push_encoded(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'-' | b'.' | b'_') {
+            continue;
+        }
+        // A run is of kept bytes, all ASCII, so a non-empty one starts and ends on character boundaries.
+        if at > from {
+            out.push_str(&text[from..at]);
+        }
+        if byte == b' ' {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 15)]));
+        }
+        from = at + 1;
+    }
+    if from < text.len() {
+        out.push_str(&text[from..]);
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +166,36 @@ mod tests {
         expected.append_pair("v.customer", "Tom \"Tiger\" O'Brien / ACME + Zürich #1 ?=&");
         assert_eq!(state.to_query(), expected.finish());
         assert_eq!(CallState::from_query(&state.to_query()).unwrap(), state);
+    }
+
+    #[test]
+    fn encodes_as_form_urlencoded_does() {
+        let all_bytes: String = (0..128u8).map(char::from).collect();
+        for text in [
+            "",
+            "ACME Corp",
+            "a+b=c&d",
+            "Zürich 日本 \u{1f4de}",
+            "*-._~!'()",
+            all_bytes.as_str(),
+        ] {
+            let mut out = String::new();
+            push_encoded(&mut out, text);
+            assert_eq!(
+                out,
+                form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_query_can_follow_a_url() {
+        let mut state = CallState::new("us");
+        state.set("case", "1 2");
+        let mut url = "https://x.example/voice/step/a?".to_owned();
+        state.push_query(&mut url);
+        assert_eq!(url, "https://x.example/voice/step/a?line=us&v.case=1+2");
     }
 
     #[test]
