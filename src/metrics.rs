@@ -3,9 +3,11 @@
 //! The recorder is process-wide (the `metrics` facade has one); it is installed on first use, so servers
 //! started by tests in one process share it.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use metrics::Histogram;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Calls that reached a line, by line.
@@ -55,6 +57,39 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 /// The metrics in Prometheus text format.
 pub fn render() -> String {
     handle().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+/// The [`WEBHOOK_SECONDS`] histogram of each label a webhook is recorded under (`incoming`, `unknown`, a
+/// step, `step/event`), asked of the recorder once, at start: asking on every webhook built, hashed and looked
+/// up a key each time. A label not known at start (an event no step takes) is asked for when it comes.
+#[derive(Debug, Default)]
+pub struct WebhookTimers {
+    by_label: HashMap<String, Histogram>,
+}
+
+impl WebhookTimers {
+    /// The histograms of `incoming`, `unknown` and `labels`.
+    pub fn new(labels: impl IntoIterator<Item = String>) -> Self {
+        // Handles asked for before the recorder is installed would record nowhere.
+        let _ = handle();
+        let by_label = ["incoming".to_owned(), "unknown".to_owned()]
+            .into_iter()
+            .chain(labels)
+            .map(|label| {
+                let histogram = metrics::histogram!(WEBHOOK_SECONDS, "step" => label.clone());
+                (label, histogram)
+            })
+            .collect();
+        Self { by_label }
+    }
+
+    /// Records that a webhook under `label` took `elapsed`.
+    pub fn record(&self, label: &str, elapsed: Duration) {
+        match self.by_label.get(label) {
+            Some(histogram) => histogram.record(elapsed),
+            None => metrics::histogram!(WEBHOOK_SECONDS, "step" => label.to_owned()).record(elapsed),
+        }
+    }
 }
 
 /// Records how long something took, in seconds.

@@ -38,6 +38,8 @@ pub struct AppState {
     pub notes: Option<Notes>,
     /// The call log's writer, on the same store.
     pub call_log: crate::calllog::Writer,
+    /// How long webhooks take, by step: one histogram for each step and event of the lines' flows.
+    pub webhook_timers: Arc<crate::metrics::WebhookTimers>,
 }
 
 /// Why the state for a configuration could not be built.
@@ -93,12 +95,14 @@ impl AppState {
             oncall_cache: OnCallCache::default(),
             limits: settings.limits.clone(),
         };
+        let webhook_timers = Arc::new(crate::metrics::WebhookTimers::new(webhook_labels(&config)));
         Self {
             config,
             clock,
             services: Arc::new(services),
             notes,
             call_log,
+            webhook_timers,
         }
     }
 
@@ -122,6 +126,19 @@ pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
         Some(url) => Arc::new(RedisStore::new(url, &config.settings.redis.prefix)?),
         None => Arc::new(MemoryStore::new(config.oncall.clone())),
     })
+}
+
+/// The labels a webhook of one of the lines' flows is recorded under, besides `incoming` and `unknown`:
+/// each step, and each step's events as `step/event` (see `voice::answer`).
+fn webhook_labels(config: &Config) -> Vec<String> {
+    let mut labels = Vec::new();
+    for line in config.lines.iter() {
+        for (name, step) in &line.flow.steps {
+            labels.push(name.clone());
+            labels.extend(step.kind.events().iter().map(|event| format!("{name}/{event}")));
+        }
+    }
+    labels
 }
 
 /// All routes. Every `/voice/` handler takes a [`Signed`] webhook: nothing runs before its signature holds.

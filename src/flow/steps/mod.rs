@@ -101,6 +101,17 @@ impl StepKind {
         matches!(self, StepKind::Gather(_) | StepKind::Bridge(_) | StepKind::Voicemail(_))
     }
 
+    /// The events the provider may report on the step (`/voice/step/{step}/{event}`): those
+    /// [`StepKind::on_event`] takes.
+    pub fn events(&self) -> &'static [&'static str] {
+        match self {
+            StepKind::Gather(_) => &[gather::DIGITS_EVENT],
+            StepKind::Bridge(_) => &[bridge::DIALED, bridge::WHISPER, bridge::ACCEPT],
+            StepKind::Voicemail(_) => &[voicemail::RECORDED],
+            _ => &[],
+        }
+    }
+
     /// Every prompt of the step with its key, for checking placeholders at load.
     pub fn prompts(&self) -> Vec<(&'static str, &Prompt)> {
         match self {
