@@ -77,15 +77,15 @@ async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: 
     let input = CallInput::from_shared(params);
     let (line, call_state, entry) = match route {
         Route::Incoming => {
-            if input.to.is_empty() || input.from.is_empty() {
-                tracing::warn!(call_sid = %input.call_sid, "incoming call without To or From");
+            if input.to().is_empty() || input.from().is_empty() {
+                tracing::warn!(call_sid = %input.call_sid(), "incoming call without To or From");
                 return apology(state, TECHNICAL_PROBLEM, "the webhook has no To or From");
             }
-            let Some(line) = state.config.lines.for_dialled(&input.to) else {
-                tracing::warn!(to = %input.to, from = %mask(&input.from), "call to a number that no line answers");
+            let Some(line) = state.config.lines.for_dialled(input.to()) else {
+                tracing::warn!(to = %input.to(), from = %mask(input.from()), "call to a number that no line answers");
                 return apology(state, UNKNOWN_NUMBER, "no line answers this number");
             };
-            tracing::info!(call_sid = %input.call_sid, line = %line.key, from = %mask(&input.from), "incoming call");
+            tracing::info!(call_sid = %input.call_sid(), line = %line.key, from = %mask(input.from()), "incoming call");
             metrics::counter!(crate::metrics::CALLS_STARTED, "line" => line.key.clone()).increment(1);
             (line, CallState::new(&line.key), Entry::Start)
         }
@@ -123,7 +123,7 @@ async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallI
     let mut ctx = Ctx::new(line, &state.services, state.clock.now(), input, call_state);
     match engine::run(&line.flow, entry, &mut ctx).await {
         Ok(()) => {
-            tracing::debug!(call_sid = %input.call_sid, line = %line.key, trace = ?ctx.trace, "answered");
+            tracing::debug!(call_sid = %input.call_sid(), line = %line.key, trace = ?ctx.trace, "answered");
             if let Some(log) = call_log_entry(&ctx, line, first, &before) {
                 ctx.effects.insert(0, log);
             }
@@ -134,7 +134,7 @@ async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallI
             }
         }
         Err(error) => {
-            tracing::error!(call_sid = %input.call_sid, line = %line.key, %error, "flow failed");
+            tracing::error!(call_sid = %input.call_sid(), line = %line.key, %error, "flow failed");
             apology(state, TECHNICAL_PROBLEM, &error.to_string())
         }
     }
@@ -152,8 +152,8 @@ fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<Stri
     let mut summary = Vec::new();
     if first {
         summary.push(("line".to_owned(), line.key.clone()));
-        summary.push(("from".to_owned(), input.from.clone()));
-        summary.push(("to".to_owned(), input.to.clone()));
+        summary.push(("from".to_owned(), input.from().to_owned()));
+        summary.push(("to".to_owned(), input.to().to_owned()));
     }
     for (name, was) in NOTED_VARS.iter().zip(before) {
         if let Some(value) = ctx.state.vars.get(*name)
@@ -177,7 +177,7 @@ fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<Stri
         return None;
     }
     Some(Effect::LogCall {
-        call_sid: input.param("ParentCallSid").unwrap_or(&input.call_sid).to_owned(),
+        call_sid: input.param("ParentCallSid").unwrap_or(input.call_sid()).to_owned(),
         at: ctx.now,
         summary,
         events,

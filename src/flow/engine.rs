@@ -42,15 +42,11 @@ pub enum Transition {
     End,
 }
 
-/// The fields of a provider webhook that the flow reads.
+/// The fields of a provider webhook that the flow reads, shared with the request, not copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallInput {
-    pub call_sid: String,
-    pub from: String,
-    pub to: String,
-    pub digits: Option<String>,
-    /// Every field of the webhook, for the steps that read others (`DialCallStatus`, `RecordingUrl` ...);
-    /// shared with the request, not copied.
+    /// Every field of the webhook: the common ones have their own accessors; steps read the others
+    /// (`DialCallStatus`, `RecordingUrl` ...) with [`CallInput::param`].
     pub params: Arc<Form>,
 }
 
@@ -62,18 +58,31 @@ impl CallInput {
 
     /// The fields of a webhook, as the signature check parsed them.
     pub fn from_shared(params: Arc<Form>) -> Self {
-        let get = |name: &str| params.get(name).map(str::to_owned);
-        Self {
-            call_sid: get("CallSid").unwrap_or_default(),
-            from: get("From").unwrap_or_default(),
-            to: get("To").unwrap_or_default(),
-            digits: get("Digits"),
-            params,
-        }
+        Self { params }
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name)
+    }
+
+    /// `CallSid`, empty when the webhook has none.
+    pub fn call_sid(&self) -> &str {
+        self.param("CallSid").unwrap_or_default()
+    }
+
+    /// `From`: the caller's number, empty when the webhook has none.
+    pub fn from(&self) -> &str {
+        self.param("From").unwrap_or_default()
+    }
+
+    /// `To`: the number dialled, empty when the webhook has none.
+    pub fn to(&self) -> &str {
+        self.param("To").unwrap_or_default()
+    }
+
+    /// `Digits`: the keys pressed, if the webhook reports any.
+    pub fn digits(&self) -> Option<&str> {
+        self.param("Digits")
     }
 }
 

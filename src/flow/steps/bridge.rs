@@ -189,7 +189,7 @@ impl Bridge {
         let status = ctx.input.param("DialCallStatus").unwrap_or("").to_owned();
         let accepted = match &ctx.services.store {
             Some(store) => {
-                match tokio::time::timeout(STORE_DEADLINE, store.acceptance(&ctx.input.call_sid, index)).await {
+                match tokio::time::timeout(STORE_DEADLINE, store.acceptance(ctx.input.call_sid(), index)).await {
                     Ok(result) => result.map_err(|e| e.to_string()),
                     Err(_) => Err(format!("no answer within {} ms", STORE_DEADLINE.as_millis())),
                 }
@@ -219,7 +219,7 @@ impl Bridge {
                 // The store is down: the record may never have been written. A bridged call that went on
                 // ("completed", "answered") is taken as answered rather than ringing the next tier after it.
                 metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "acceptance").increment(1);
-                tracing::error!(%error, call_sid = %ctx.input.call_sid, "bridge: cannot read the acceptance record");
+                tracing::error!(%error, call_sid = %ctx.input.call_sid(), "bridge: cannot read the acceptance record");
                 if matches!(status.as_str(), "completed" | "answered") {
                     ctx.note(format!(
                         "bridge: acceptance unknown ({error}); the dial {status}: taken as answered"
@@ -288,8 +288,11 @@ impl Bridge {
         let index = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0);
         let engineer = ctx.state.vars.get("engineer").cloned().unwrap_or_default();
         let parent = ctx.input.param("ParentCallSid").unwrap_or("").to_owned();
-        if ctx.input.digits.as_deref() != Some("1") || parent.is_empty() || engineer.is_empty() {
-            ctx.note(format!("bridge: {engineer:?} declined (digits {:?})", ctx.input.digits));
+        if ctx.input.digits() != Some("1") || parent.is_empty() || engineer.is_empty() {
+            ctx.note(format!(
+                "bridge: {engineer:?} declined (digits {:?})",
+                ctx.input.digits()
+            ));
             ctx.response.push(Verb::Hangup);
             return Transition::Wait;
         }

@@ -162,7 +162,7 @@ impl Gather {
 
     /// The provider posts what was pressed (nothing, on a timeout).
     pub(crate) fn on_digits(&self, ctx: &mut Ctx<'_>) -> Transition {
-        let raw = ctx.input.digits.as_deref().unwrap_or("");
+        let raw = ctx.input.digits().unwrap_or("");
         match self.accept(raw) {
             Some(digits) => {
                 ctx.note(format!("gather: got {} digits", digits.len()));

@@ -29,7 +29,7 @@ impl Hangup {
         let call_sid = ctx
             .input
             .param("ParentCallSid")
-            .unwrap_or(&ctx.input.call_sid)
+            .unwrap_or(ctx.input.call_sid())
             .to_owned();
         ctx.effects.push(Effect::CallEnded { call_sid });
         if let Some(note) = super::verify_case::closing_note(ctx) {

@@ -28,7 +28,7 @@ impl RateLimit {
             return Transition::Next("allowed");
         };
         let window = Duration::from_secs(limits.window_secs.max(1));
-        let (from, call_sid) = (&ctx.input.from, &ctx.input.call_sid);
+        let (from, call_sid) = (ctx.input.from(), ctx.input.call_sid());
         let counted = tokio::time::timeout(STORE_DEADLINE, store.count_call(from, call_sid, window)).await;
         let calls = match counted {
             Ok(Ok(calls)) => calls,

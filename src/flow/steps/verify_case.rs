@@ -66,7 +66,7 @@ impl VerifyCase {
             entitled_packages: ctx.services.entitled_packages.clone(),
         };
         let (id, decision) = match &lookup {
-            Some((id, result)) => (id.to_string(), decide(result, &ctx.input.from, &requirements)),
+            Some((id, result)) => (id.to_string(), decide(result, ctx.input.from(), &requirements)),
             None => (typed.clone(), Decision::NotFound),
         };
         match lookup.as_ref().map(|(_, r)| r) {
@@ -146,10 +146,10 @@ pub(crate) fn closing_note(ctx: &Ctx<'_>) -> Option<Effect> {
             )
         }
     };
-    let from = if ctx.input.from.is_empty() {
+    let from = if ctx.input.from().is_empty() {
         "an unknown number"
     } else {
-        ctx.input.from.as_str()
+        ctx.input.from()
     };
     let mut body = format!(
         "After-hours call on {} ({}), line {} ({}), from {from}. Decision: {what}.",
@@ -169,7 +169,7 @@ pub(crate) fn closing_note(ctx: &Ctx<'_>) -> Option<Effect> {
         body.push_str(&format!(" Voicemail: {recording}"));
     }
     Some(Effect::CaseNote {
-        call_sid: ctx.input.call_sid.clone(),
+        call_sid: ctx.input.call_sid().to_owned(),
         case,
         body,
     })
