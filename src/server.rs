@@ -27,9 +27,22 @@ use crate::twiml::{self, Verb, Voice};
 use crate::voice::{self, Answer, Route};
 use crate::webhook::Signed;
 
-/// What every handler shares; cheap to clone.
+/// What every handler shares: one reference-counted [`Shared`]. axum clones the state for every request,
+/// twice (the route's, then the `State` extractor's), so a clone is one count, not one per field: each
+/// count is a cache line both cores write.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state's contents.
+pub struct Shared {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     /// The voice, our base URL and the case system, as the flow engine uses them.
@@ -39,7 +52,7 @@ pub struct AppState {
     /// The call log's writer, on the same store.
     pub call_log: crate::calllog::Writer,
     /// How long webhooks take, by step: one histogram for each step and event of the lines' flows.
-    pub webhook_timers: Arc<crate::metrics::WebhookTimers>,
+    pub webhook_timers: crate::metrics::WebhookTimers,
 }
 
 /// Why the state for a configuration could not be built.
@@ -95,15 +108,15 @@ impl AppState {
             oncall_cache: OnCallCache::default(),
             limits: settings.limits.clone(),
         };
-        let webhook_timers = Arc::new(crate::metrics::WebhookTimers::new(webhook_labels(&config)));
-        Self {
+        let webhook_timers = crate::metrics::WebhookTimers::new(webhook_labels(&config));
+        Self(Arc::new(Shared {
             config,
             clock,
             services: Arc::new(services),
             notes,
             call_log,
             webhook_timers,
-        }
+        }))
     }
 
     /// The on-call store the handlers use.
