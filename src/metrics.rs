@@ -42,16 +42,44 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
-/// The process's recorder, installed on first call; `None` if another recorder was installed first.
+/// How often the recorder's histograms are drained into their buckets ([`PrometheusHandle::run_upkeep`]):
+/// the exporter's own default. Until then, each webhook's time is a sample held in memory.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The name of the thread that runs the upkeep.
+pub const UPKEEP_THREAD: &str = "metrics-upkeep";
+
+/// The process's recorder, installed on first call, with its upkeep thread; `None` if another recorder was
+/// installed first.
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .ok()?;
-            builder.install_recorder().ok()
+            let handle = builder.install_recorder().ok()?;
+            start_upkeep(handle.clone());
+            Some(handle)
         })
         .as_ref()
+}
+
+/// A recorder installed this way has no upkeep task of its own (the exporter spawns one only with its own
+/// HTTP listener): without one, every histogram sample stays in memory until `/metrics` is next scraped, and
+/// a server nobody scrapes grows without end. A thread rather than a task: the recorder is process-wide, and
+/// may be installed outside a runtime or in one that ends (tests, commands).
+fn start_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name(UPKEEP_THREAD.to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the metrics' upkeep thread: histograms grow until scraped");
+    }
 }
 
 /// The metrics in Prometheus text format.
@@ -95,4 +123,31 @@ impl WebhookTimers {
 /// Records how long something took, in seconds.
 pub fn seconds(elapsed: Duration) -> f64 {
     elapsed.as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread_names() -> Vec<String> {
+        std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                    .map(|name| name.trim().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn installing_the_recorder_starts_its_upkeep_thread() {
+        assert!(handle().is_some(), "no other recorder is installed in these tests");
+        // A new thread names itself once it runs.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !thread_names().iter().any(|name| name == UPKEEP_THREAD) {
+            assert!(std::time::Instant::now() < deadline, "{:?}", thread_names());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
