@@ -1,4 +1,5 @@
-//! Metrics: the names and labels we record, and the Prometheus recorder that `GET /metrics` renders.
+//! Metrics: the names and labels we record, the Prometheus recorder that `GET /metrics` renders and the
+//! thread that keeps it drained, and the webhook-duration handles looked up once.
 //!
 //! The recorder is process-wide (the `metrics` facade has one); it is installed on first use, so servers
 //! started by tests in one process share it.
