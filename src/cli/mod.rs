@@ -1,5 +1,5 @@
 //! The command line: `serve`, `check`, `simulate`, `flow graph`, `sign`, and the on-call commands
-//! (`oncall`, `rotation`, `override`) in [`oncall`].
+//! (`oncall`, `rotation`, `override`) in its `oncall` module.
 
 /// `println!` for the commands' output, minus its panic when the reader has gone (`afterhours calls | head`):
 /// the command then stops quietly, as Unix tools do.

@@ -101,8 +101,8 @@ impl StepKind {
         matches!(self, StepKind::Gather(_) | StepKind::Bridge(_) | StepKind::Voicemail(_))
     }
 
-    /// The events the provider may report on the step (`/voice/step/{step}/{event}`): those
-    /// [`StepKind::on_event`] takes.
+    /// The events the provider may report on the step (`/voice/step/{step}/{event}`): those `on_event`
+    /// takes.
     pub fn events(&self) -> &'static [&'static str] {
         match self {
             StepKind::Gather(_) => &[gather::DIGITS_EVENT],
