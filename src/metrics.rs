@@ -121,9 +121,13 @@ impl WebhookTimers {
     }
 }
 
-/// Records how long something took, in seconds.
-pub fn seconds(elapsed: Duration) -> f64 {
-    elapsed.as_secs_f64()
+/// The label a webhook to `step` (with `event`, if any) is recorded under: `step/event`, or the step alone
+/// for an event longer than any of ours, so that made-up URLs cannot multiply the series.
+pub fn step_label(step: &str, event: Option<&str>) -> String {
+    match event {
+        Some(event) if event.len() <= 16 => format!("{step}/{event}"),
+        _ => step.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -142,13 +142,18 @@ pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
 }
 
 /// The labels a webhook of one of the lines' flows is recorded under, besides `incoming` and `unknown`:
-/// each step, and each step's events as `step/event` (see `voice::answer`).
+/// each step, and each of its events ([`crate::metrics::step_label`]).
 fn webhook_labels(config: &Config) -> Vec<String> {
     let mut labels = Vec::new();
     for line in config.lines.iter() {
         for (name, step) in &line.flow.steps {
             labels.push(name.clone());
-            labels.extend(step.kind.events().iter().map(|event| format!("{name}/{event}")));
+            labels.extend(
+                step.kind
+                    .events()
+                    .iter()
+                    .map(|event| crate::metrics::step_label(name, Some(event))),
+            );
         }
     }
     labels

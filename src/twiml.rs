@@ -4,6 +4,8 @@
 //! (a test holds it to that crate's), so prompt text taken from configuration or a case system can never
 //! break the document.
 
+use std::fmt::Write as _;
+
 /// How `<Say>` speaks: the provider's voice name and the language tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Voice {
@@ -19,8 +21,6 @@ impl Default for Voice {
         }
     }
 }
-
-use std::fmt::Write as _;
 
 /// One TwiML verb.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -102,10 +102,7 @@ async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: 
                 return apology(state, TECHNICAL_PROBLEM, "the line in the URL is not configured");
             };
             if line.flow.steps.contains_key(step) {
-                *label = match event {
-                    Some(event) if event.len() <= 16 => format!("{step}/{event}"),
-                    _ => step.to_owned(),
-                };
+                *label = crate::metrics::step_label(step, event);
             }
             let entry = match event {
                 Some(event) => Entry::Event { step, event },
