@@ -107,6 +107,7 @@ impl AppState {
             status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
             oncall_cache: OnCallCache::default(),
             limits: settings.limits.clone(),
+            at_limit: Default::default(),
         };
         let webhook_timers = crate::metrics::WebhookTimers::new(webhook_labels(&config));
         Self(Arc::new(Shared {

@@ -10,8 +10,11 @@ use super::Flow;
 use super::state::CallState;
 use crate::calendar::spoken_datetime;
 use crate::calllog::CallEvent;
-use crate::cases::{CaseId, CaseSystem};
+use crate::cases::{Case, CaseError, CaseId, CaseSystem};
 use crate::flow::prompt::Prompt;
+use crate::flow::steps::StepKind;
+use crate::flow::steps::rate_limit::{self, AtLimit};
+use crate::flow::steps::verify_case;
 use crate::form::Form;
 use crate::lines::Line;
 use crate::oncall::cache::OnCallCache;
@@ -114,6 +117,8 @@ pub struct Services {
     pub oncall_cache: OnCallCache,
     /// How often one number may call (`[limits]`), for the `rate_limit` step.
     pub limits: crate::config::LimitSettings,
+    /// The numbers this process saw reach their limit, whose case is not looked up ahead of their count.
+    pub at_limit: AtLimit,
 }
 
 /// Work a step asks for that happens after the webhook is answered.
@@ -173,6 +178,15 @@ pub struct Ctx<'a> {
     pub trace: Vec<Trace>,
     /// What to do once the answer is sent.
     pub effects: Vec<Effect>,
+    /// The case lookup started while the call was counted (see [`run`]), for the `verify_case` step after.
+    pub looked_up: Option<LookedUp>,
+}
+
+/// A case lookup made ahead of the step that needs it.
+#[derive(Debug)]
+pub struct LookedUp {
+    pub id: CaseId,
+    pub result: Result<Option<Case>, CaseError>,
 }
 
 impl<'a> Ctx<'a> {
@@ -193,6 +207,7 @@ impl<'a> Ctx<'a> {
             response: Response::new(),
             trace: Vec::new(),
             effects: Vec::new(),
+            looked_up: None,
         }
     }
 
@@ -289,6 +304,11 @@ fn spoken_digits(digits: &str) -> String {
 }
 
 /// Runs `flow` from `entry` until a step waits or ends; the answer is in `ctx.response`.
+///
+/// One step looks ahead: while a `rate_limit` step waits for the store's count, the case lookup of the
+/// `verify_case` step its `allowed` outcome leads to is already in flight, so the caller waits for the slower
+/// of the two instead of both. A call over the limit drops its lookup, unanswered if it is still in flight;
+/// a number this process last saw at its limit is not looked up ahead (see [`AtLimit`]).
 pub async fn run<'a>(flow: &'a Flow, entry: Entry<'_>, ctx: &mut Ctx<'a>) -> Result<(), EngineError> {
     let (mut name, mut transition) = match entry {
         Entry::Start => (flow.start.as_str(), None),
@@ -310,7 +330,10 @@ pub async fn run<'a>(flow: &'a Flow, entry: Entry<'_>, ctx: &mut Ctx<'a>) -> Res
             Some(t) => t,
             None => {
                 ctx.step = name;
-                step.kind.run(ctx).await
+                match lookup_ahead(flow, name, ctx) {
+                    Some(id) => count_and_look_up(&step.kind, id, ctx).await,
+                    None => step.kind.run(ctx).await,
+                }
             }
         };
         match decided {
@@ -319,6 +342,56 @@ pub async fn run<'a>(flow: &'a Flow, entry: Entry<'_>, ctx: &mut Ctx<'a>) -> Res
         }
     }
     Err(EngineError::Runaway { step: name.to_owned() })
+}
+
+/// The case to look up while step `name` runs: when it is a `rate_limit` step whose `allowed` outcome leads
+/// to a `verify_case` step, the case number that step will read, if it is one, and the caller was not last
+/// seen at the limit.
+fn lookup_ahead(flow: &Flow, name: &str, ctx: &Ctx<'_>) -> Option<CaseId> {
+    let StepKind::RateLimit(_) = flow.step(name).ok()?.kind else {
+        return None;
+    };
+    let StepKind::VerifyCase(verify) = &flow.step(flow.next(name, rate_limit::ALLOWED).ok()?).ok()?.kind else {
+        return None;
+    };
+    if ctx.services.cases.is_none() || ctx.services.at_limit.holds(ctx.input.from()) {
+        return None;
+    }
+    CaseId::parse(ctx.state.vars.get(&verify.case_from)?).ok()
+}
+
+/// Runs the `rate_limit` step `kind` with the lookup of case `id` in flight, and keeps the lookup's result
+/// for the `verify_case` step when the call is allowed.
+async fn count_and_look_up(kind: &StepKind, id: CaseId, ctx: &mut Ctx<'_>) -> Transition {
+    let services = ctx.services;
+    let (decided, result) = {
+        let lookup = verify_case::lookup(services, &id);
+        tokio::pin!(lookup);
+        let mut result = None;
+        let decided = {
+            let count = kind.run(ctx);
+            tokio::pin!(count);
+            loop {
+                tokio::select! {
+                    decided = &mut count => break decided,
+                    looked = &mut lookup, if result.is_none() => result = Some(looked),
+                }
+            }
+        };
+        if decided != Transition::Next(rate_limit::ALLOWED) {
+            // Over the limit: the lookup is dropped, unanswered if it is still in flight.
+            (decided, None)
+        } else {
+            match result {
+                Some(result) => (decided, Some(result)),
+                None => (decided, Some(lookup.await)),
+            }
+        }
+    };
+    if let Some(result) = result {
+        ctx.looked_up = Some(LookedUp { id, result });
+    }
+    decided
 }
 
 #[cfg(test)]

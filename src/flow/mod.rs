@@ -449,3 +449,6 @@ fn parse_step(name: &str, mut table: toml::Table, line: usize) -> Result<Step, (
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod lookahead_tests;

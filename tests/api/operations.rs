@@ -92,6 +92,7 @@ async fn the_limit_is_configurable() {
     assert!(call_number(&app, CALLER, 3).await.says_contains("this line is busy"));
 }
 
+/// The replica saw the caller reach the limit, so it counts the next call before it looks anything up.
 #[tokio::test]
 async fn a_caller_over_the_limit_is_not_looked_up_nor_dialled() {
     use wiremock::matchers::method;
@@ -118,6 +119,44 @@ async fn a_caller_over_the_limit_is_not_looked_up_nor_dialled() {
         1,
         "no lookup for the second call"
     );
+}
+
+/// Two replicas on one Redis: the caller's first call was counted by one, the second reaches the other, which
+/// has not seen the caller at the limit, so the lookup goes out while the call is counted. Its answer (here:
+/// no such case) is not used.
+#[tokio::test]
+async fn a_call_over_the_limit_counted_by_another_replica_hears_busy_and_is_not_dialled() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let cases = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&cases)
+        .await;
+    let redis = std::env::var("AFTERHOURS_TEST_REDIS_URL")
+        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server");
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let prefix = format!("test:operations:{}:{}:", std::process::id(), started.as_nanos());
+    let replica = || {
+        friday_night()
+            .cases(&cases.uri())
+            .env("AFTERHOURS_REDIS__URL", &redis)
+            .env("AFTERHOURS_REDIS__PREFIX", &prefix)
+            .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "1")
+            .start()
+    };
+    let (first, second) = (replica().await, replica().await);
+    let allowed = call_number(&first, CALLER, 1).await;
+    assert!(allowed.says_contains("could not find case"), "{}", allowed.said());
+
+    let busy = call_number(&second, CALLER, 2).await;
+
+    assert!(busy.says_contains("this line is busy"), "{}", busy.said());
+    assert!(!busy.says_contains("could not find"), "{}", busy.said());
+    assert!(busy.dial_numbers.is_empty(), "{}", busy.xml);
+    assert!(busy.hangup);
 }
 
 #[tokio::test]

@@ -12,9 +12,9 @@ use serde::Deserialize;
 
 use crate::calendar::spoken_datetime;
 use crate::cases::decision::{Decision, Requirements, decide};
-use crate::cases::{CaseError, CaseId};
+use crate::cases::{Case, CaseError, CaseId};
 use crate::config::OnUnavailable;
-use crate::flow::engine::{Ctx, Effect, Transition};
+use crate::flow::engine::{Ctx, Effect, Services, Transition};
 
 pub const OUTCOMES: &[&str] = &[
     "verified",
@@ -55,12 +55,17 @@ impl VerifyCase {
 
     pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let typed = ctx.state.vars.get(&self.case_from).cloned().unwrap_or_default();
-        let started = std::time::Instant::now();
+        let ahead = ctx.looked_up.take();
         let lookup = match CaseId::parse(&typed) {
-            Ok(id) => Some((id.clone(), self.lookup(ctx, &id).await)),
+            Ok(id) => match ahead {
+                Some(ahead) if ahead.id == id => Some((id, ahead.result)),
+                _ => {
+                    let result = lookup(ctx.services, &id).await;
+                    Some((id, result))
+                }
+            },
             Err(_) => None,
         };
-        let lookup_seconds = started.elapsed().as_secs_f64();
         let requirements = Requirements {
             registered_caller: ctx.line.require_registered_caller,
             entitled_packages: ctx.services.entitled_packages.clone(),
@@ -94,7 +99,6 @@ impl VerifyCase {
         };
         ctx.state.set("decision", outcome);
         metrics::counter!(crate::metrics::CASE_LOOKUPS, "outcome" => decision.as_str()).increment(1);
-        metrics::histogram!(crate::metrics::CASE_LOOKUP_SECONDS).record(lookup_seconds);
         Transition::Next(
             OUTCOMES
                 .iter()
@@ -103,17 +107,22 @@ impl VerifyCase {
                 .unwrap_or("unavailable"),
         )
     }
+}
 
-    async fn lookup(&self, ctx: &Ctx<'_>, id: &CaseId) -> Result<Option<crate::cases::Case>, CaseError> {
-        let Some(cases) = &ctx.services.cases else {
-            return Err(CaseError::NotConfigured("no [cases] section".into()));
-        };
-        let limit = ctx.services.case_timeout;
-        match tokio::time::timeout(limit, cases.lookup(id)).await {
-            Ok(result) => result,
-            Err(_) => Err(CaseError::Timeout(limit.as_millis() as u64)),
-        }
-    }
+/// Looks case `id` up in the case system, within the configured time limit, and records how long it took.
+/// Also run ahead of the step, while the call is counted (see [`crate::flow::engine::run`]).
+pub(crate) async fn lookup(services: &Services, id: &CaseId) -> Result<Option<Case>, CaseError> {
+    let Some(cases) = &services.cases else {
+        return Err(CaseError::NotConfigured("no [cases] section".into()));
+    };
+    let started = std::time::Instant::now();
+    let limit = services.case_timeout;
+    let result = match tokio::time::timeout(limit, cases.lookup(id)).await {
+        Ok(result) => result,
+        Err(_) => Err(CaseError::Timeout(limit.as_millis() as u64)),
+    };
+    metrics::histogram!(crate::metrics::CASE_LOOKUP_SECONDS).record(started.elapsed().as_secs_f64());
+    result
 }
 
 /// The note for the case system when a call about a case ends; none when no case was found.
