@@ -14,8 +14,11 @@ use super::store::Store;
 /// Data younger than this is used without asking the store again.
 pub const FRESH_FOR: Duration = Duration::from_secs(10);
 
-/// How often the background task refreshes the cache.
-pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// How often the background task refreshes the cache: more often than data goes stale, so that while the
+/// store answers no dial waits for a read of its own (and a busy night does not send every dial in the same
+/// moment to the store when the data turns stale).
+pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
+const _: () = assert!(REFRESH_EVERY.as_millis() < FRESH_FOR.as_millis());
 
 /// When the data was read, and the data.
 type Entry = (Instant, Arc<OnCallData>);
@@ -186,5 +189,27 @@ mod tests {
             *cache.attempts(&data, "default", week_later).unwrap(),
             worked_out(week_later)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_refresher_reads_the_store_again_before_the_data_goes_stale() {
+        let store = Arc::new(super::super::memory::MemoryStore::new((*shipped()).clone()));
+        let cache = OnCallCache::default();
+        let refresher = cache.spawn_refresher(store.clone());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(cache.get().is_some(), "read at start");
+
+        let newcomer = super::super::model::Engineer {
+            id: "newcomer".into(),
+            name: "New Comer".into(),
+            phone: crate::phone::PhoneNumber::parse("+15550109999").unwrap(),
+            time_zone: chrono_tz::America::New_York,
+        };
+        store.put_engineer(newcomer).await.unwrap();
+        tokio::time::sleep(FRESH_FOR - Duration::from_millis(2)).await;
+
+        let (_, data) = cache.get().unwrap();
+        assert!(data.engineers.contains_key("newcomer"));
+        refresher.abort();
     }
 }
