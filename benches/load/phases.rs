@@ -861,10 +861,15 @@ fn print_latency(args: &RunArgs, latency: &Latency) {
     let delay = latency
         .case_system_p99
         .unwrap_or_else(|| u32::try_from(args.case_delay_ms * 1000).unwrap_or(u32::MAX));
+    let mut p99s = Vec::new();
     for (label, samples) in &mut ours {
         let p = Percentiles::of(samples);
         let bare = theirs.get_mut(label).map(|s| Percentiles::of(s));
-        let own = if label.contains("case lookup") { delay } else { 0 };
+        let lookup = label.contains("case lookup");
+        let own = if lookup { delay } else { 0 };
+        if let Some(b) = bare.filter(|_| !lookup) {
+            p99s.push((p.p99, b.p99));
+        }
         println!(
             "| {label} | {} | {} | {} | {} | {} | {} |",
             p.count,
@@ -898,7 +903,20 @@ fn print_latency(args: &RunArgs, latency: &Latency) {
             ms(bare.p50)
         );
         println!();
+    } else if slower_throughout(&p99s) {
+        println!(
+            "**The ceiling's replay was slowed** (its p99 above afterhours' own for every webhook that waits on no \
+             case system, though it does less for each: the machine slowed it): the added column says nothing in \
+             this run."
+        );
+        println!();
     }
+}
+
+/// Pairs of p99s, afterhours' and the ceiling's, of the same webhooks: the ceiling was slowed when it is the
+/// slower for every one of them, since it does less for each.
+fn slower_throughout(p99s: &[(u32, u32)]) -> bool {
+    !p99s.is_empty() && p99s.iter().all(|(ours, bare)| bare > ours)
 }
 
 /// A replay whose p99 is both over 10 ms and 20 times its median was paused (the virtual machine, another
@@ -952,5 +970,14 @@ mod tests {
         assert!(stalled(&p(400, 36_950)), "the 17:57 run: 0.4 ms median, 37 ms p99");
         assert!(!stalled(&p(400, 1_700)), "a busy machine");
         assert!(!stalled(&p(6_000, 12_000)), "slow throughout, not paused");
+    }
+
+    #[test]
+    fn a_ceiling_slower_than_afterhours_for_every_webhook_was_slowed() {
+        // The 20:55 run of 2026-12-03: the ceiling's p99 7–9 ms, afterhours' 2.3–4.6 ms.
+        assert!(slower_throughout(&[(4_220, 8_520), (2_630, 7_370), (2_430, 8_370)]));
+        // The 21:00 run: the ceiling slower for the webhooks that wait on nothing, not for those that wait on Redis.
+        assert!(!slower_throughout(&[(4_680, 3_420), (2_550, 3_210), (2_820, 3_090)]));
+        assert!(!slower_throughout(&[]));
     }
 }
