@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Flow;
 use super::state::CallState;
+use super::{Flow, Step};
 use crate::calendar::spoken_datetime;
 use crate::calllog::CallEvent;
 use crate::cases::{Case, CaseError, CaseId, CaseSystem};
@@ -330,7 +330,7 @@ pub async fn run<'a>(flow: &'a Flow, entry: Entry<'_>, ctx: &mut Ctx<'a>) -> Res
             Some(t) => t,
             None => {
                 ctx.step = name;
-                match lookup_ahead(flow, name, ctx) {
+                match lookup_ahead(flow, step, ctx) {
                     Some(id) => count_and_look_up(&step.kind, id, ctx).await,
                     None => step.kind.run(ctx).await,
                 }
@@ -344,14 +344,15 @@ pub async fn run<'a>(flow: &'a Flow, entry: Entry<'_>, ctx: &mut Ctx<'a>) -> Res
     Err(EngineError::Runaway { step: name.to_owned() })
 }
 
-/// The case to look up while step `name` runs: when it is a `rate_limit` step whose `allowed` outcome leads
-/// to a `verify_case` step, the case number that step will read, if it is one, and the caller was not last
-/// seen at the limit.
-fn lookup_ahead(flow: &Flow, name: &str, ctx: &Ctx<'_>) -> Option<CaseId> {
-    let StepKind::RateLimit(_) = flow.step(name).ok()?.kind else {
+/// The case to look up while `step` runs: when it is a `rate_limit` step whose `allowed` outcome leads to a
+/// `verify_case` step, the case number that step will read, if it is one, and the caller was not last seen
+/// at the limit.
+fn lookup_ahead(flow: &Flow, step: &Step, ctx: &Ctx<'_>) -> Option<CaseId> {
+    let StepKind::RateLimit(_) = step.kind else {
         return None;
     };
-    let StepKind::VerifyCase(verify) = &flow.step(flow.next(name, rate_limit::ALLOWED).ok()?).ok()?.kind else {
+    let next = flow.next(&step.name, rate_limit::ALLOWED).ok()?;
+    let StepKind::VerifyCase(verify) = &flow.step(next).ok()?.kind else {
         return None;
     };
     if ctx.services.cases.is_none() || ctx.services.at_limit.holds(ctx.input.from()) {
@@ -367,26 +368,27 @@ async fn count_and_look_up(kind: &StepKind, id: CaseId, ctx: &mut Ctx<'_>) -> Tr
     let (decided, result) = {
         let lookup = verify_case::lookup(services, &id);
         tokio::pin!(lookup);
-        let mut result = None;
+        let mut early = None;
         let decided = {
             let count = kind.run(ctx);
             tokio::pin!(count);
             loop {
                 tokio::select! {
                     decided = &mut count => break decided,
-                    looked = &mut lookup, if result.is_none() => result = Some(looked),
+                    looked = &mut lookup, if early.is_none() => early = Some(looked),
                 }
             }
         };
-        if decided != Transition::Next(rate_limit::ALLOWED) {
-            // Over the limit: the lookup is dropped, unanswered if it is still in flight.
-            (decided, None)
+        // Over the limit, the lookup is dropped, unanswered if it is still in flight.
+        let result = if decided == Transition::Next(rate_limit::ALLOWED) {
+            Some(match early {
+                Some(result) => result,
+                None => lookup.await,
+            })
         } else {
-            match result {
-                Some(result) => (decided, Some(result)),
-                None => (decided, Some(lookup.await)),
-            }
-        }
+            None
+        };
+        (decided, result)
     };
     if let Some(result) = result {
         ctx.looked_up = Some(LookedUp { id, result });

@@ -21,8 +21,8 @@ use crate::oncall::store::{Store, StoreError};
 
 const CALLER: &str = "+15551234567";
 
-/// A case system whose every case is a verified one, answered once `answer` allows (never, when it is not
-/// notified), after telling `asked`.
+/// A case system whose every case is a verified one, answered at once when `answers` (never otherwise),
+/// after telling `asked`.
 #[derive(Debug, Default)]
 struct Cases {
     asked: Arc<Notify>,
