@@ -15,7 +15,6 @@ use std::time::Duration;
 use afterhours::clock::FixedClock;
 use afterhours::config::Config;
 use afterhours::flow::Flow;
-use afterhours::form::Form;
 use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Shift, Target, Tier};
 use afterhours::phone::PhoneNumber;
 use afterhours::server::{AppState, store_for};
@@ -307,8 +306,8 @@ fn signatures(c: &mut Criterion) {
     // What the intake does with every webhook's body: decode the form, then check its signature.
     group.bench_function("intake_decode_and_check_10_fields", |b| {
         b.iter(|| {
-            let form = Form::parse(black_box(body.as_bytes()));
-            signature::is_valid_form(TOKEN.as_bytes(), black_box(&url), &form, black_box(&good))
+            let form = afterhours::flow::engine::CallInput::decode(black_box(body.as_bytes()));
+            signature::is_valid(TOKEN.as_bytes(), black_box(&url), &form, black_box(&good))
         })
     });
     group.finish();
@@ -349,13 +348,13 @@ fn runtime() -> tokio::runtime::Runtime {
 /// One answer to the incoming webhook at night (for the TwiML benchmark).
 fn incoming_answer() -> voice::Answer {
     let state = app_state();
-    let params = Arc::new(Form::from(incoming_fields().as_slice()));
+    let params = Arc::new(incoming_fields());
     runtime().block_on(voice::answer(&state, Route::Incoming, "", params.clone()))
 }
 
 fn webhook(c: &mut Criterion) {
     let state = app_state();
-    let params = Arc::new(Form::from(incoming_fields().as_slice()));
+    let params = Arc::new(incoming_fields());
     let rt = runtime();
     let answer = rt.block_on(voice::answer(&state, Route::Incoming, "", params.clone()));
     let xml = answer.response.to_xml();
@@ -380,7 +379,7 @@ fn webhook(c: &mut Criterion) {
         step: "bridge",
         event: Some("whisper"),
     };
-    let leg = Arc::new(Form::from(whisper_fields().as_slice()));
+    let leg = Arc::new(whisper_fields());
     let xml = rt
         .block_on(voice::answer(&state, whisper, WHISPER_QUERY, leg.clone()))
         .response

@@ -8,14 +8,15 @@
 //! configured, a few minutes after the call hung up.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::background::Deferred;
 use crate::oncall::store::{Store, StoreError};
 
 /// What the record says of the call as a whole (the latest value of each field wins).
@@ -228,6 +229,34 @@ async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>) {
     }
 }
 
+/// The writer's task, spawned the first time [`Deferred::start`] is called: a writer is made where there is no
+/// runtime yet (configuration, tests, commands) and its task starts inside one, with the first write.
+struct Deferred {
+    /// Set once the task is spawned: later starts are one atomic read, no lock.
+    started: OnceLock<()>,
+    waiting: Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
+}
+
+impl Deferred {
+    fn new(task: impl Future<Output = ()> + Send + 'static) -> Self {
+        Self {
+            started: OnceLock::new(),
+            waiting: Mutex::new(Some(Box::pin(task))),
+        }
+    }
+
+    /// Spawns the task on the current runtime, the first time; later calls do nothing. Must be called from
+    /// within a Tokio runtime.
+    fn start(&self) {
+        self.started.get_or_init(|| {
+            let taken = self.waiting.lock().ok().and_then(|mut waiting| waiting.take());
+            if let Some(task) = taken {
+                tokio::spawn(task);
+            }
+        });
+    }
+}
+
 /// Final call statuses: the call is over.
 pub fn is_final(status: &str) -> bool {
     matches!(status, "completed" | "busy" | "failed" | "no-answer" | "canceled")
@@ -257,5 +286,17 @@ mod tests {
     fn final_statuses() {
         assert!(is_final("completed") && is_final("no-answer"));
         assert!(!is_final("in-progress") && !is_final("ringing"));
+    }
+
+    #[tokio::test]
+    async fn the_task_runs_once_however_often_it_is_started() {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let deferred = Deferred::new(async move {
+            let _ = sender.send("ran");
+        });
+        deferred.start();
+        deferred.start();
+        assert_eq!(receiver.recv().await, Some("ran"));
+        assert_eq!(receiver.recv().await, None, "the sender is dropped after one run");
     }
 }

@@ -7,7 +7,6 @@
 //! - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk), the verification decision, notes.
 //! - [`twiml`]: the voice XML we answer with.
 //! - [`signature`]: Twilio's request signature.
-//! - [`form`]: a webhook's form fields, decoded once into one buffer.
 //! - [`config`]: the configuration files, environment overrides and secrets, loaded once.
 //! - [`lines`]: the support lines as served: dialled number → time zone, calendar, flow.
 //! - [`clock`]: the injected time source.
@@ -18,10 +17,8 @@
 //! - [`webhook`], [`server`], [`admin`]: HTTP intake (body limit, signature), the axum application, the admin API.
 //! - [`cli`], [`simulate`], [`telemetry`], [`metrics`]: the command line, the terminal walk of a call, logs,
 //!   metrics.
-//! - [`background`]: tasks that start on first use.
 
 pub mod admin;
-pub mod background;
 pub mod calendar;
 pub mod calllog;
 pub mod cases;
@@ -29,7 +26,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod flow;
-pub mod form;
 pub mod lines;
 pub mod metrics;
 pub mod oncall;

@@ -1,14 +1,12 @@
 //! Metrics: the names and labels we record, the Prometheus recorder that `GET /metrics` renders and the
-//! thread that keeps it drained, and the webhook-duration handles looked up once.
+//! thread that keeps it drained.
 //!
 //! The recorder is process-wide (the `metrics` facade has one); it is installed on first use, so servers
 //! started by tests in one process share it.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::Histogram;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Calls that reached a line, by line.
@@ -33,8 +31,6 @@ pub const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
 
 /// Case notes queued or being sent (retries included).
 pub const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";
-/// Round trips to Redis: each command or pipeline sent and answered.
-pub const REDIS_ROUND_TRIPS: &str = "afterhours_redis_round_trips_total";
 
 /// Buckets for webhook and lookup latencies: sub-millisecond to the provider's 15 s limit.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -86,39 +82,6 @@ fn start_upkeep(handle: PrometheusHandle) {
 /// The metrics in Prometheus text format.
 pub fn render() -> String {
     handle().map(PrometheusHandle::render).unwrap_or_default()
-}
-
-/// The [`WEBHOOK_SECONDS`] histogram of each label a webhook is recorded under (`incoming`, `unknown`, a
-/// step, `step/event`), asked of the recorder once, at start: asking on every webhook built, hashed and looked
-/// up a key each time. A label not known at start (an event no step takes) is asked for when it comes.
-#[derive(Debug, Default)]
-pub struct WebhookTimers {
-    by_label: HashMap<String, Histogram>,
-}
-
-impl WebhookTimers {
-    /// The histograms of `incoming`, `unknown` and `labels`.
-    pub fn new(labels: impl IntoIterator<Item = String>) -> Self {
-        // Handles asked for before the recorder is installed would record nowhere.
-        let _ = handle();
-        let by_label = ["incoming".to_owned(), "unknown".to_owned()]
-            .into_iter()
-            .chain(labels)
-            .map(|label| {
-                let histogram = metrics::histogram!(WEBHOOK_SECONDS, "step" => label.clone());
-                (label, histogram)
-            })
-            .collect();
-        Self { by_label }
-    }
-
-    /// Records that a webhook under `label` took `elapsed`.
-    pub fn record(&self, label: &str, elapsed: Duration) {
-        match self.by_label.get(label) {
-            Some(histogram) => histogram.record(elapsed),
-            None => metrics::histogram!(WEBHOOK_SECONDS, "step" => label.to_owned()).record(elapsed),
-        }
-    }
 }
 
 /// The label a webhook to `step` (with `event`, if any) is recorded under: `step/event`, or the step alone

@@ -27,9 +27,7 @@ use crate::twiml::{self, Verb, Voice};
 use crate::voice::{self, Answer, Route};
 use crate::webhook::Signed;
 
-/// What every handler shares: one reference-counted [`Shared`]. axum clones the state for every request,
-/// twice (the route's, then the `State` extractor's), so a clone is one count, not one per field: each
-/// count is a cache line both cores write.
+/// What every handler shares: one reference-counted [`Shared`], cheap to clone for every request.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
@@ -51,8 +49,6 @@ pub struct Shared {
     pub notes: Option<Notes>,
     /// The call log's writer, on the same store.
     pub call_log: crate::calllog::Writer,
-    /// How long webhooks take, by step: one histogram for each step and event of the lines' flows.
-    pub webhook_timers: crate::metrics::WebhookTimers,
 }
 
 /// Why the state for a configuration could not be built.
@@ -107,16 +103,13 @@ impl AppState {
             status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
             oncall_cache: OnCallCache::default(),
             limits: settings.limits.clone(),
-            at_limit: Default::default(),
         };
-        let webhook_timers = crate::metrics::WebhookTimers::new(webhook_labels(&config));
         Self(Arc::new(Shared {
             config,
             clock,
             services: Arc::new(services),
             notes,
             call_log,
-            webhook_timers,
         }))
     }
 
@@ -140,24 +133,6 @@ pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
         Some(url) => Arc::new(RedisStore::new(url, &config.settings.redis.prefix)?),
         None => Arc::new(MemoryStore::new(config.oncall.clone())),
     })
-}
-
-/// The labels a webhook of one of the lines' flows is recorded under, besides `incoming` and `unknown`:
-/// each step, and each of its events ([`crate::metrics::step_label`]).
-fn webhook_labels(config: &Config) -> Vec<String> {
-    let mut labels = Vec::new();
-    for line in config.lines.iter() {
-        for (name, step) in &line.flow.steps {
-            labels.push(name.clone());
-            labels.extend(
-                step.kind
-                    .events()
-                    .iter()
-                    .map(|event| crate::metrics::step_label(name, Some(event))),
-            );
-        }
-    }
-    labels
 }
 
 /// All routes. Every `/voice/` handler takes a [`Signed`] webhook: nothing runs before its signature holds.

@@ -83,7 +83,7 @@ impl Call<'_> {
             .ok_or_else(|| SimulateError::ForeignUrl(url.to_owned()))?;
         let (path, query) = local.split_once('?').unwrap_or((local, ""));
         writeln!(out, "\n> POST {path}")?;
-        let params = std::sync::Arc::new(crate::form::Form::from(params.as_slice()));
+        let params = std::sync::Arc::new(params.clone());
         let answer = if path == "/voice/incoming" {
             voice::answer(self.state, Route::Incoming, "", params).await
         } else {

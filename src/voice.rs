@@ -2,7 +2,6 @@
 //! run it, and turn every failure into TwiML that tells the caller something. Shared by the HTTP handlers
 //! and `simulate`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::calllog::{CallClose, CallEvent, CallNote};
@@ -49,7 +48,7 @@ pub struct Answer {
 }
 
 /// The form parameters of a webhook, in the order they came, shared by the signature check and the flow.
-pub type Params = Arc<crate::form::Form>;
+pub use crate::flow::engine::Params;
 
 /// Answers one webhook. Never fails: a problem becomes a spoken apology and a hang-up, and is logged. The
 /// whole answer has a deadline well inside the provider's 15 s.
@@ -69,7 +68,7 @@ pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: Par
             apology(state, TECHNICAL_PROBLEM, "the answer took too long")
         }
     };
-    state.webhook_timers.record(&label, started.elapsed());
+    metrics::histogram!(crate::metrics::WEBHOOK_SECONDS, "step" => label).record(started.elapsed());
     answer
 }
 

@@ -1,9 +1,6 @@
 //! Webhook intake for `/voice/`: raw body (size-limited), the provider's signature checked on it, then the
 //! form parameters handed to the handler. Order matters: nothing is interpreted before the signature holds.
-//! An extractor, [`Signed`], rather than a middleware: a middleware cloned the boxed route and rebuilt the
-//! request for every webhook.
-
-use std::sync::Arc;
+//! An extractor, [`Signed`], so that a handler cannot be written that reads the request before the check.
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
@@ -11,7 +8,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 
-use crate::form::Form;
+use crate::flow::engine::{CallInput, Params};
 use crate::server::AppState;
 use crate::signature;
 
@@ -23,7 +20,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// it runs before anything of the request is interpreted.
 #[derive(Debug)]
 pub struct Signed {
-    pub params: Arc<Form>,
+    pub params: Params,
     parts: Parts,
 }
 
@@ -65,7 +62,7 @@ impl FromRequest<AppState> for Signed {
                 return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
             }
         };
-        let params = Form::parse(&bytes);
+        let params = CallInput::decode(&bytes);
         let config = &state.config;
         if config.settings.provider.validate_signatures {
             let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -77,7 +74,7 @@ impl FromRequest<AppState> for Signed {
                 .as_ref()
                 .map(|t| t.expose_secret().as_bytes());
             let valid = match (given, token) {
-                (Some(given), Some(token)) => signature::is_valid_form(token, &url, &params, given),
+                (Some(given), Some(token)) => signature::is_valid(token, &url, &params, given),
                 _ => false,
             };
             if !valid {
@@ -89,9 +86,6 @@ impl FromRequest<AppState> for Signed {
                 return Err(StatusCode::FORBIDDEN.into_response());
             }
         }
-        Ok(Signed {
-            params: Arc::new(params),
-            parts,
-        })
+        Ok(Signed { params, parts })
     }
 }

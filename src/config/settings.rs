@@ -517,17 +517,22 @@ impl BaseUrl {
 impl TryFrom<String> for BaseUrl {
     type Error = String;
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        let rest = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://"));
-        let host = rest.map(|r| r.split('/').next().unwrap_or(""));
-        match host {
-            Some(host) if !host.is_empty() && !text.contains(['?', '#', ' ']) => {
-                Ok(BaseUrl(text.trim_end_matches('/').to_owned()))
-            }
-            _ => Err(format!(
+        let invalid = || {
+            format!(
                 "invalid URL {text:?}: expected an absolute http:// or https:// URL without query, \
                  e.g. https://voice.example.com"
-            )),
+            )
+        };
+        let url = url::Url::parse(&text).map_err(|_| invalid())?;
+        let usable = matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some_and(|host| !host.is_empty())
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if !usable {
+            return Err(invalid());
         }
+        // Step URLs are built as `{base}/voice/...`: the base keeps its path, without the trailing slash.
+        Ok(BaseUrl(url.as_str().trim_end_matches('/').to_owned()))
     }
 }
 

@@ -6,16 +6,12 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Flow;
 use super::state::CallState;
-use super::{Flow, Step};
 use crate::calendar::spoken_datetime;
 use crate::calllog::CallEvent;
-use crate::cases::{Case, CaseError, CaseId, CaseSystem};
+use crate::cases::{CaseId, CaseSystem};
 use crate::flow::prompt::Prompt;
-use crate::flow::steps::StepKind;
-use crate::flow::steps::rate_limit::{self, AtLimit};
-use crate::flow::steps::verify_case;
-use crate::form::Form;
 use crate::lines::Line;
 use crate::oncall::cache::OnCallCache;
 use crate::oncall::store::Store;
@@ -45,27 +41,40 @@ pub enum Transition {
     End,
 }
 
+/// A webhook's form fields, in the order they came (a name may repeat).
+pub type Params = Arc<Vec<(String, String)>>;
+
 /// The fields of a provider webhook that the flow reads, shared with the request, not copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallInput {
     /// Every field of the webhook: the common ones have their own accessors; steps read the others
     /// (`DialCallStatus`, `RecordingUrl` ...) with [`CallInput::param`].
-    pub params: Arc<Form>,
+    pub params: Params,
 }
 
 impl CallInput {
     /// The fields of a webhook.
     pub fn from_params(params: &[(String, String)]) -> Self {
-        Self::from_shared(Arc::new(Form::from(params)))
+        Self::from_shared(Arc::new(params.to_vec()))
     }
 
-    /// The fields of a webhook, as the signature check parsed them.
-    pub fn from_shared(params: Arc<Form>) -> Self {
+    /// The fields of a webhook, as the signature check decoded them.
+    pub fn from_shared(params: Params) -> Self {
         Self { params }
     }
 
+    /// Decodes a form body (`application/x-www-form-urlencoded`); never fails: what is not valid is decoded
+    /// as browsers do.
+    pub fn decode(body: &[u8]) -> Params {
+        Arc::new(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first value of the field `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.get(name)
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
     }
 
     /// `CallSid`, empty when the webhook has none.
@@ -117,8 +126,6 @@ pub struct Services {
     pub oncall_cache: OnCallCache,
     /// How often one number may call (`[limits]`), for the `rate_limit` step.
     pub limits: crate::config::LimitSettings,
-    /// The numbers this process saw reach their limit, whose case is not looked up ahead of their count.
-    pub at_limit: AtLimit,
 }
 
 /// Work a step asks for that happens after the webhook is answered.
@@ -178,15 +185,6 @@ pub struct Ctx<'a> {
     pub trace: Vec<Trace>,
     /// What to do once the answer is sent.
     pub effects: Vec<Effect>,
-    /// The case lookup started while the call was counted (see [`run`]), for the `verify_case` step after.
-    pub looked_up: Option<LookedUp>,
-}
-
-/// A case lookup made ahead of the step that needs it.
-#[derive(Debug)]
-pub struct LookedUp {
-    pub id: CaseId,
-    pub result: Result<Option<Case>, CaseError>,
 }
 
 impl<'a> Ctx<'a> {
@@ -207,7 +205,6 @@ impl<'a> Ctx<'a> {
             response: Response::new(),
             trace: Vec::new(),
             effects: Vec::new(),
-            looked_up: None,
         }
     }
 
@@ -304,11 +301,6 @@ fn spoken_digits(digits: &str) -> String {
 }
 
 /// Runs `flow` from `entry` until a step waits or ends; the answer is in `ctx.response`.
-///
-/// One step looks ahead: while a `rate_limit` step waits for the store's count, the case lookup of the
-/// `verify_case` step its `allowed` outcome leads to is already in flight, so the caller waits for the slower
-/// of the two instead of both. A call over the limit drops its lookup, unanswered if it is still in flight;
-/// a number this process last saw at its limit is not looked up ahead (see [`AtLimit`]).
 pub async fn run<'a>(flow: &'a Flow, entry: Entry<'_>, ctx: &mut Ctx<'a>) -> Result<(), EngineError> {
     let (mut name, mut transition) = match entry {
         Entry::Start => (flow.start.as_str(), None),
@@ -330,10 +322,7 @@ pub async fn run<'a>(flow: &'a Flow, entry: Entry<'_>, ctx: &mut Ctx<'a>) -> Res
             Some(t) => t,
             None => {
                 ctx.step = name;
-                match lookup_ahead(flow, step, ctx) {
-                    Some(id) => count_and_look_up(&step.kind, id, ctx).await,
-                    None => step.kind.run(ctx).await,
-                }
+                step.kind.run(ctx).await
             }
         };
         match decided {
@@ -342,58 +331,6 @@ pub async fn run<'a>(flow: &'a Flow, entry: Entry<'_>, ctx: &mut Ctx<'a>) -> Res
         }
     }
     Err(EngineError::Runaway { step: name.to_owned() })
-}
-
-/// The case to look up while `step` runs: when it is a `rate_limit` step whose `allowed` outcome leads to a
-/// `verify_case` step, the case number that step will read, if it is one, and the caller was not last seen
-/// at the limit.
-fn lookup_ahead(flow: &Flow, step: &Step, ctx: &Ctx<'_>) -> Option<CaseId> {
-    let StepKind::RateLimit(_) = step.kind else {
-        return None;
-    };
-    let next = flow.next(&step.name, rate_limit::ALLOWED).ok()?;
-    let StepKind::VerifyCase(verify) = &flow.step(next).ok()?.kind else {
-        return None;
-    };
-    if ctx.services.cases.is_none() || ctx.services.at_limit.holds(ctx.input.from()) {
-        return None;
-    }
-    CaseId::parse(ctx.state.vars.get(&verify.case_from)?).ok()
-}
-
-/// Runs the `rate_limit` step `kind` with the lookup of case `id` in flight, and keeps the lookup's result
-/// for the `verify_case` step when the call is allowed.
-async fn count_and_look_up(kind: &StepKind, id: CaseId, ctx: &mut Ctx<'_>) -> Transition {
-    let services = ctx.services;
-    let (decided, result) = {
-        let lookup = verify_case::lookup(services, &id);
-        tokio::pin!(lookup);
-        let mut early = None;
-        let decided = {
-            let count = kind.run(ctx);
-            tokio::pin!(count);
-            loop {
-                tokio::select! {
-                    decided = &mut count => break decided,
-                    looked = &mut lookup, if early.is_none() => early = Some(looked),
-                }
-            }
-        };
-        // Over the limit, the lookup is dropped, unanswered if it is still in flight.
-        let result = if decided == Transition::Next(rate_limit::ALLOWED) {
-            Some(match early {
-                Some(result) => result,
-                None => lookup.await,
-            })
-        } else {
-            None
-        };
-        (decided, result)
-    };
-    if let Some(result) = result {
-        ctx.looked_up = Some(LookedUp { id, result });
-    }
-    decided
 }
 
 #[cfg(test)]

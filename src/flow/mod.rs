@@ -449,6 +449,3 @@ fn parse_step(name: &str, mut table: toml::Table, line: usize) -> Result<Step, (
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod lookahead_tests;

@@ -6,8 +6,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::form::Form;
-
 /// The longest value a variable may hold: URLs stay short, and a case system's long text is not carried.
 pub const MAX_VALUE_BYTES: usize = 200;
 
@@ -80,8 +78,8 @@ impl CallState {
 
     pub fn from_query(query: &str) -> Result<Self, StateError> {
         let mut state = CallState::default();
-        // Decoded into one buffer, then copied once into the state's own strings.
-        for (key, value) in Form::parse(query.as_bytes()).iter() {
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let (key, value) = (key.as_ref(), value.as_ref());
             let invalid = || StateError::Invalid {
                 key: key.to_owned(),
                 value: value.to_owned(),

@@ -2,13 +2,10 @@
 //! down, and so that a busy night does not read Redis for every dial. Refreshed by each successful read and
 //! by a background task.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-
-use super::model::{OnCallData, TierOnCall};
+use super::model::OnCallData;
 use super::store::Store;
 
 /// Data younger than this is used without asking the store again.
@@ -26,19 +23,6 @@ type Entry = (Instant, Arc<OnCallData>);
 #[derive(Debug, Clone, Default)]
 pub struct OnCallCache {
     inner: Arc<RwLock<Option<Entry>>>,
-    /// The last chain worked out for each policy: from which data, in which second.
-    chains: Arc<Mutex<HashMap<String, Worked>>>,
-}
-
-/// The tiers to try, in order (repeats included, empty tiers skipped), as [`OnCallCache::attempts`] gives
-/// them.
-pub type Attempts = Arc<Vec<TierOnCall>>;
-
-#[derive(Debug)]
-struct Worked {
-    data: Arc<OnCallData>,
-    second: i64,
-    attempts: Option<Attempts>,
 }
 
 /// Where on-call data came from.
@@ -84,30 +68,6 @@ impl OnCallCache {
         }
     }
 
-    /// The tiers to try for `policy` at `t` in `data` (`None`: no such policy); worked out at most once a
-    /// second for the same data, so that a busy night does not walk the rotations for every dial. A shift
-    /// that changes hands within that second is seen at the next one.
-    pub fn attempts(&self, data: &Arc<OnCallData>, policy: &str, t: DateTime<Utc>) -> Option<Attempts> {
-        let second = t.timestamp();
-        let mut chains = self.chains.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(worked) = chains.get(policy)
-            && worked.second == second
-            && Arc::ptr_eq(&worked.data, data)
-        {
-            return worked.attempts.clone();
-        }
-        let attempts = data
-            .on_call(policy, t)
-            .map(|chain| Arc::new(chain.attempts().into_iter().cloned().collect::<Vec<_>>()));
-        let worked = Worked {
-            data: data.clone(),
-            second,
-            attempts: attempts.clone(),
-        };
-        chains.insert(policy.to_owned(), worked);
-        attempts
-    }
-
     /// Refreshes the cache from the store every [`REFRESH_EVERY`], for as long as the process runs.
     pub fn spawn_refresher(&self, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
         let cache = self.clone();
@@ -134,61 +94,6 @@ mod tests {
     fn shipped() -> Arc<OnCallData> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml");
         Arc::new(super::super::file::load(&path).unwrap_or_else(|e| panic!("{e:?}")))
-    }
-
-    fn at(rfc3339: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
-    }
-
-    #[test]
-    fn a_chain_is_worked_out_once_a_second_for_the_same_data() {
-        let (cache, data) = (OnCallCache::default(), shipped());
-        let first = cache
-            .attempts(&data, "default", at("2026-11-27T20:00:00.100-05:00"))
-            .unwrap();
-        let same_second = cache
-            .attempts(&data, "default", at("2026-11-27T20:00:00.900-05:00"))
-            .unwrap();
-        assert!(Arc::ptr_eq(&first, &same_second));
-        let next_second = cache
-            .attempts(&data, "default", at("2026-11-27T20:00:01-05:00"))
-            .unwrap();
-        assert!(!Arc::ptr_eq(&first, &next_second));
-        assert_eq!(first, next_second, "nobody changed hands");
-        let new_data = shipped();
-        let reread = cache
-            .attempts(&new_data, "default", at("2026-11-27T20:00:01-05:00"))
-            .unwrap();
-        assert!(
-            !Arc::ptr_eq(&next_second, &reread),
-            "data read again is worked out again"
-        );
-        assert!(
-            cache
-                .attempts(&data, "no-such-policy", at("2026-11-27T20:00:01-05:00"))
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn each_second_sees_the_chain_of_that_second() {
-        let (cache, data) = (OnCallCache::default(), shipped());
-        // A week apart the rotation has moved on: the memo never answers for another second.
-        let friday = at("2026-11-27T20:00:00-05:00");
-        let week_later = friday + chrono::Duration::days(7);
-        let worked_out = |t| -> Vec<TierOnCall> {
-            data.on_call("default", t)
-                .unwrap()
-                .attempts()
-                .into_iter()
-                .cloned()
-                .collect()
-        };
-        assert_eq!(*cache.attempts(&data, "default", friday).unwrap(), worked_out(friday));
-        assert_eq!(
-            *cache.attempts(&data, "default", week_later).unwrap(),
-            worked_out(week_later)
-        );
     }
 
     #[tokio::test(start_paused = true)]

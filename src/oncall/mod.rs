@@ -1,6 +1,5 @@
 //! On-call: the model of who is on call, the rotation file, and the stores that keep them.
 
-mod autopipeline;
 pub mod cache;
 pub mod file;
 pub mod memory;

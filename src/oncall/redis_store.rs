@@ -26,9 +26,7 @@ use std::sync::{Arc, RwLock};
 
 use redis::aio::ConnectionManager;
 use redis::sentinel::Sentinel;
-use redis::{AsyncCommands, Cmd, Script};
-
-use super::autopipeline::AutoPipeline;
+use redis::{AsyncCommands, Script};
 
 use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use super::store::{Store, StoreError};
@@ -148,8 +146,6 @@ static CLOSE_CALL_SHA: std::sync::LazyLock<String> =
 pub struct RedisStore {
     /// The connection to the primary; replaced when Sentinel names a new primary.
     connection: Arc<RwLock<ConnectionManager>>,
-    /// The same connection, for the commands a webhook waits on.
-    waited: AutoPipeline,
     prefix: String,
 }
 
@@ -171,42 +167,6 @@ fn manager(client: redis::Client) -> Result<ConnectionManager, StoreError> {
         .set_response_timeout(Some(Duration::from_millis(500)))
         .set_number_of_retries(2);
     ConnectionManager::new_lazy_with_config(client, config).map_err(backend)
-}
-
-/// The connection, counting each round trip to Redis (a command, or a pipeline) in
-/// `afterhours_redis_round_trips_total`: what the load driver divides by the webhooks it sent.
-#[derive(Clone)]
-pub(super) struct Counted(ConnectionManager);
-
-impl Counted {
-    /// The connection to the current primary.
-    pub(super) fn of(connection: &RwLock<ConnectionManager>) -> Self {
-        match connection.read() {
-            Ok(slot) => Counted(slot.clone()),
-            Err(poisoned) => Counted(poisoned.into_inner().clone()),
-        }
-    }
-}
-
-impl redis::aio::ConnectionLike for Counted {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
-        metrics::counter!(crate::metrics::REDIS_ROUND_TRIPS).increment(1);
-        self.0.req_packed_command(cmd)
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        metrics::counter!(crate::metrics::REDIS_ROUND_TRIPS).increment(1);
-        self.0.req_packed_commands(pipeline, offset, count)
-    }
-
-    fn get_db(&self) -> i64 {
-        self.0.get_db()
-    }
 }
 
 fn backend(error: redis::RedisError) -> StoreError {
@@ -261,17 +221,19 @@ impl RedisStore {
     }
 
     fn on(manager: ConnectionManager, prefix: &str) -> Self {
-        let connection = Arc::new(RwLock::new(manager));
         Self {
-            waited: AutoPipeline::new(connection.clone()),
-            connection,
+            connection: Arc::new(RwLock::new(manager)),
             prefix: prefix.to_owned(),
         }
     }
 
-    /// The connection to the current primary.
-    fn conn(&self) -> Counted {
-        Counted::of(&self.connection)
+    /// The connection to the current primary. The manager multiplexes: concurrent webhooks share its one
+    /// connection without waiting for each other's replies.
+    fn conn(&self) -> ConnectionManager {
+        match self.connection.read() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     fn key(&self, rest: &str) -> String {
@@ -405,7 +367,7 @@ impl RedisStore {
         let options = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::EX(ttl.as_secs().max(1)));
-        let (set,): (Option<String>,) = self.waited.query(vec![Cmd::set_options(key, value, options)]).await?;
+        let set: Option<String> = self.conn().set_options(key, value, options).await.map_err(backend)?;
         Ok(set.is_some())
     }
 
@@ -487,12 +449,15 @@ impl Store for RedisStore {
                 .map_or(0, |d| d.as_secs() / seconds);
             let key = self.key(&format!("rate:{{{from}}}:{slot}"));
             // One round trip: add the call to the window's set, count the set, let it expire after the window.
-            let commands = vec![
-                Cmd::sadd(&key, call_sid),
-                Cmd::scard(&key),
-                Cmd::expire(&key, seconds as i64),
-            ];
-            let (_, count, _): (u64, u64, bool) = self.waited.query(commands).await?;
+            let (count,): (u64,) = redis::pipe()
+                .sadd(&key, call_sid)
+                .ignore()
+                .scard(&key)
+                .expire(&key, seconds as i64)
+                .ignore()
+                .query_async(&mut self.conn())
+                .await
+                .map_err(backend)?;
             Ok(count)
         })
     }
@@ -562,11 +527,10 @@ impl Store for RedisStore {
 
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
         Box::pin(async move {
-            let (engineer,) = self
-                .waited
-                .query(vec![Cmd::get(self.acceptance_key(call_sid, attempt))])
-                .await?;
-            Ok(engineer)
+            self.conn()
+                .get(self.acceptance_key(call_sid, attempt))
+                .await
+                .map_err(backend)
         })
     }
 }

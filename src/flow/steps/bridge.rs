@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::flow::engine::{Ctx, Trace, Transition};
 use crate::flow::prompt::Prompt;
-use crate::oncall::cache::{Attempts, Source};
+use crate::oncall::cache::Source;
 use crate::oncall::model::{Engineer, OnCall, TierOnCall};
 use crate::twiml::{self, Dial, DialNumber, Verb};
 use crate::voice::STORE_DEADLINE;
@@ -117,7 +117,7 @@ impl Bridge {
 
     /// The tiers to try, in order (repeats included, empty tiers skipped); `None` when there is nobody.
     /// With the store down, the last on-call data read; with none, the line's fallback numbers.
-    async fn chain(&self, ctx: &mut Ctx<'_>) -> Option<Attempts> {
+    async fn chain(&self, ctx: &mut Ctx<'_>) -> Option<Vec<TierOnCall>> {
         let policy = ctx.line.escalation_policy.clone();
         let read = match ctx.services.store.clone() {
             Some(store) => ctx.services.oncall_cache.read(store.as_ref(), STORE_DEADLINE).await,
@@ -138,11 +138,12 @@ impl Bridge {
                 return self.fallback(ctx);
             }
         };
-        let Some(attempts) = ctx.services.oncall_cache.attempts(&data, &policy, ctx.now) else {
+        let Some(chain) = data.on_call(&policy, ctx.now) else {
             tracing::error!(policy, line = %ctx.line.key, "bridge: the escalation policy does not exist");
             ctx.note(format!("bridge: no escalation policy {policy:?}"));
             return self.fallback(ctx);
         };
+        let attempts: Vec<TierOnCall> = chain.attempts().into_iter().cloned().collect();
         if attempts.is_empty() {
             tracing::error!(policy, line = %ctx.line.key, "bridge: nobody is on call in any tier");
             ctx.note(format!("bridge: nobody is on call in policy {policy:?}"));
@@ -152,7 +153,7 @@ impl Bridge {
     }
 
     /// One tier of the line's fallback numbers, when it has any.
-    fn fallback(&self, ctx: &mut Ctx<'_>) -> Option<Attempts> {
+    fn fallback(&self, ctx: &mut Ctx<'_>) -> Option<Vec<TierOnCall>> {
         let line = ctx.line;
         if line.fallback_numbers.is_empty() {
             return None;
@@ -177,10 +178,10 @@ impl Bridge {
                 rotation: None,
             })
             .collect();
-        Some(std::sync::Arc::new(vec![TierOnCall {
+        Some(vec![TierOnCall {
             people,
             ring_timeout_secs: crate::oncall::model::DEFAULT_RING_TIMEOUT_SECS,
-        }]))
+        }])
     }
 
     /// The dial ended: accepted by a human, or on to the next tier.

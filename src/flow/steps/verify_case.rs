@@ -55,15 +55,11 @@ impl VerifyCase {
 
     pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let typed = ctx.state.vars.get(&self.case_from).cloned().unwrap_or_default();
-        let ahead = ctx.looked_up.take();
         let lookup = match CaseId::parse(&typed) {
-            Ok(id) => match ahead {
-                Some(ahead) if ahead.id == id => Some((id, ahead.result)),
-                _ => {
-                    let result = lookup(ctx.services, &id).await;
-                    Some((id, result))
-                }
-            },
+            Ok(id) => {
+                let result = lookup(ctx.services, &id).await;
+                Some((id, result))
+            }
             Err(_) => None,
         };
         let requirements = Requirements {
@@ -110,8 +106,7 @@ impl VerifyCase {
 }
 
 /// Looks case `id` up in the case system, within the configured time limit, and records how long it took.
-/// Also run ahead of the step, while the call is counted (see [`crate::flow::engine::run`]).
-pub(crate) async fn lookup(services: &Services, id: &CaseId) -> Result<Option<Case>, CaseError> {
+async fn lookup(services: &Services, id: &CaseId) -> Result<Option<Case>, CaseError> {
     let Some(cases) = &services.cases else {
         return Err(CaseError::NotConfigured("no [cases] section".into()));
     };
