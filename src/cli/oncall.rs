@@ -255,10 +255,13 @@ pub(super) async fn rotation(path: &Path, command: RotationCommand) -> ExitCode 
             }
         }
         RotationCommand::Export => match load(store.as_ref()).await {
-            Ok(data) => {
-                out!("{}", file::to_toml(&data));
-                ExitCode::SUCCESS
-            }
+            Ok(data) => match file::to_toml(&data) {
+                Ok(text) => {
+                    out!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(error),
+            },
             Err(code) => code,
         },
     }

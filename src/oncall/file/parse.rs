@@ -1,0 +1,150 @@
+//! Reading the rotation file: the serde types it deserializes into, and the parsers for the values those
+//! types keep as text (time zones, shifts, a rotation's local start, instants), which the checks run.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::oncall::model::{DEFAULT_RING_TIMEOUT_SECS, Shift};
+
+/// The rotation file as written. Values that need checking (phone numbers, zones, shifts, times) stay text
+/// here, so that all their problems are reported together, each with its line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnCallFile {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engineers: Vec<EngineerEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<RotationEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<OverrideEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineerEntry {
+    pub id: String,
+    pub name: String,
+    /// E.164.
+    pub phone: String,
+    /// An IANA zone name.
+    pub time_zone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationEntry {
+    pub id: String,
+    pub name: String,
+    pub time_zone: String,
+    /// The local wall time of the first handoff, without an offset.
+    pub start: DateText,
+    /// `"7d"` or `"12h"`.
+    pub shift: String,
+    /// Engineer ids in the order they take shifts; may be empty.
+    pub participants: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideEntry {
+    /// Generated from the rotation and the start when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub rotation: String,
+    pub engineer: String,
+    /// RFC 3339 with an offset.
+    pub start: DateText,
+    pub end: DateText,
+    /// RFC 3339; the place in the file when absent (see the module documentation). Never exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<DateText>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyEntry {
+    pub id: String,
+    #[serde(default)]
+    pub repeat: u32,
+    #[serde(default)]
+    pub tiers: Vec<TierEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierEntry {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engineers: Vec<String>,
+    #[serde(default = "default_ring_timeout")]
+    pub ring_timeout_secs: u32,
+}
+
+fn default_ring_timeout() -> u32 {
+    DEFAULT_RING_TIMEOUT_SECS
+}
+
+/// A date-time as written: a string, or a TOML date-time (kept as its text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DateText(pub String);
+
+impl<'de> Deserialize<'de> for DateText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(text) => Ok(DateText(text)),
+            toml::Value::Datetime(t) => Ok(DateText(t.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "invalid type: {}, expected a date and time such as \"2026-01-05T10:00:00\"",
+                other.type_str()
+            ))),
+        }
+    }
+}
+
+/// A time zone by its IANA name.
+pub(super) fn parse_time_zone(name: &str) -> Result<Tz, String> {
+    name.parse()
+        .map_err(|_| format!("unknown time zone {name:?}: expected an IANA name such as America/New_York"))
+}
+
+/// A shift: `"7d"` or `"12h"`.
+pub(super) fn parse_shift(text: &str) -> Result<Shift, String> {
+    // No valid shift has a character outside ASCII.
+    if text.is_ascii() {
+        text.parse()
+    } else {
+        Err(format!(
+            "invalid shift {text:?}: expected a whole number of days or hours above zero, e.g. \"7d\" or \"12h\""
+        ))
+    }
+}
+
+/// A rotation's start: local wall time without an offset (seconds optional, `T` or a space).
+pub(crate) fn parse_local(text: &str) -> Result<NaiveDateTime, String> {
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .ok_or_else(|| {
+        format!(
+            "invalid start {text:?}: expected a local date and time without an offset (the rotation's \
+                 time_zone places it), e.g. \"2026-01-05T10:00:00\""
+        )
+    })
+}
+
+/// An instant in RFC 3339, with its offset.
+pub(crate) fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.to_utc()).map_err(|_| {
+        format!("invalid time {text:?}: expected RFC 3339 with an offset, e.g. \"2026-12-24T18:00:00-05:00\"")
+    })
+}
