@@ -10,6 +10,7 @@
 //! - [`config`]: the configuration files, environment overrides and secrets, loaded once.
 //! - [`lines`]: the support lines as served: dialled number → time zone, calendar, flow.
 //! - [`clock`]: the injected time source.
+//! - [`fetch`]: the shared outgoing HTTP exchange: time limit, body cap, redirects, errors without URLs.
 //! - [`status`]: status-page announcements: the summary fetched in the background, kept in memory.
 //! - [`calllog`]: one record per call, in a Redis stream.
 //! - [`voice`]: answering one webhook (shared by the server and `simulate`).
@@ -25,6 +26,7 @@ pub mod cases;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod fetch;
 pub mod flow;
 pub mod lines;
 pub mod metrics;

@@ -1,5 +1,6 @@
-//! The HTTP client the case adapters share: one connection pool, a hard time limit on each exchange, a cap
-//! on what is read, a bounded number of redirects, and errors that never carry credentials.
+//! The HTTP client the case adapters share: one connection pool, the crate's capped exchange
+//! ([`crate::fetch`]: a time limit on each exchange, a cap on what is read, a bounded number of redirects,
+//! errors that never carry credentials), and turns that keep lookups and notes from crowding each other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +10,11 @@ use tokio::sync::Semaphore;
 use reqwest::{RequestBuilder, StatusCode};
 
 use super::CaseError;
+use crate::fetch::{self, FetchError};
 
 /// The most lookups in flight to the case system at once. A burst of calls waits its turn, inside each
 /// exchange's time limit, instead of opening a connection per call: the case system is spared the burst, and
-/// our memory stays flat (1,000 lookups at once took 20 MB more without it).
+/// the connections and buffers held stay bounded however many calls come at once.
 const MAX_LOOKUPS: usize = 64;
 /// The most notes in flight at once, apart from the lookups: a backlog of notes never delays a caller. A note's
 /// time limit starts with its turn: nobody waits on a note, and a backlog is no failure of the case system.
@@ -44,14 +46,10 @@ pub(crate) struct Reply {
 
 impl HttpClient {
     pub(crate) fn new(timeout: Duration, max_body_bytes: usize) -> Result<Self, CaseError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("afterhours/", env!("CARGO_PKG_VERSION")))
+        let client = fetch::client_builder(timeout)
             .pool_max_idle_per_host(MAX_LOOKUPS + MAX_NOTES)
             .build()
-            .map_err(|e| CaseError::NotConfigured(format!("HTTP client: {e}")))?;
+            .map_err(|e| CaseError::NotConfigured(format!("HTTP client: {}", fetch::describe(&e))))?;
         Ok(Self {
             client,
             timeout,
@@ -66,78 +64,45 @@ impl HttpClient {
     }
 
     /// Sends the request and reads the answer within the time limit. A lookup's limit includes waiting for its
-    /// turn (a caller is waiting); a note's starts once it has its turn.
+    /// turn (a caller is waiting); a note's starts once it has its turn, with the client's own limit on the
+    /// exchange.
     pub(crate) async fn exchange(&self, purpose: Purpose, request: RequestBuilder) -> Result<Reply, CaseError> {
         // The semaphores are never closed; if one were, going ahead is the better failure.
         match purpose {
             Purpose::Lookup => {
-                self.within_limit(async {
+                let turn_and_exchange = async {
                     let _turn = self.lookups.acquire().await.ok();
-                    self.exchange_unbounded(request).await
-                })
-                .await
+                    self.send(request).await
+                };
+                tokio::time::timeout(self.timeout, turn_and_exchange)
+                    .await
+                    .unwrap_or(Err(self.failed(FetchError::Timeout)))
             }
             Purpose::Note => {
                 let _turn = self.notes.acquire().await.ok();
-                self.within_limit(self.exchange_unbounded(request)).await
+                self.send(request).await
             }
         }
     }
 
-    async fn within_limit(&self, exchange: impl Future<Output = Result<Reply, CaseError>>) -> Result<Reply, CaseError> {
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .unwrap_or(Err(CaseError::Timeout(self.timeout.as_millis() as u64)))
-    }
-
-    async fn exchange_unbounded(&self, request: RequestBuilder) -> Result<Reply, CaseError> {
-        let mut response = request.send().await.map_err(|e| self.classify(&e))?;
+    /// One exchange, bounded by the client's time limit and the body cap.
+    async fn send(&self, request: RequestBuilder) -> Result<Reply, CaseError> {
+        let response = request.send().await.map_err(|e| self.failed(e.into()))?;
         let status = response.status();
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_body_bytes as u64)
-        {
-            return Err(CaseError::TooLarge(self.max_body_bytes));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(&e))? {
-            if body.len() + chunk.len() > self.max_body_bytes {
-                return Err(CaseError::TooLarge(self.max_body_bytes));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = fetch::read_capped(response, self.max_body_bytes)
+            .await
+            .map_err(|e| self.failed(e))?;
         Ok(Reply { status, body })
     }
 
-    /// A reqwest error in our terms; no token can leak into a log through it.
-    fn classify(&self, error: &reqwest::Error) -> CaseError {
-        if error.is_timeout() {
-            CaseError::Timeout(self.timeout.as_millis() as u64)
-        } else {
-            CaseError::Connect(describe(error))
+    /// A failed exchange in the case system's terms, with this client's time limit.
+    fn failed(&self, error: FetchError) -> CaseError {
+        match error {
+            FetchError::Timeout => CaseError::Timeout(self.timeout.as_millis() as u64),
+            FetchError::Transport(text) => CaseError::Connect(text),
+            FetchError::TooLarge(max) => CaseError::TooLarge(max),
         }
     }
-}
-
-/// A reqwest error as text, without its URL: what kind of failure, then each cause. The URL names the case
-/// id, and headers (tokens) never appear.
-pub(crate) fn describe(error: &reqwest::Error) -> String {
-    use std::error::Error;
-    let kind = if error.is_redirect() {
-        "too many redirects"
-    } else if error.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    let mut text = String::from(kind);
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The body as JSON, or a format error that says what it looked like instead.
@@ -145,13 +110,8 @@ pub(crate) fn json(body: &[u8]) -> Result<serde_json::Value, CaseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(CaseError::Format("empty body".into()));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        let start: String = String::from_utf8_lossy(&body[..body.len().min(40)])
-            .chars()
-            .filter(|c| !c.is_control())
-            .collect();
-        CaseError::Format(format!("{e} (body starts {start:?})"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| CaseError::Format(format!("{e} (body starts {:?})", fetch::body_start(body))))
 }
 
 #[cfg(test)]

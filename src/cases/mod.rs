@@ -92,7 +92,6 @@ impl CaseError {
 }
 
 pub use crate::BoxFuture;
-pub(crate) use http::describe as describe_http_error;
 
 /// A case system adapter.
 pub trait CaseSystem: Send + Sync + fmt::Debug {

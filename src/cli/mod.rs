@@ -193,7 +193,11 @@ async fn serve(path: &Path) -> ExitCode {
         }
     };
     let (notes, call_log) = (state.notes.clone(), state.call_log.clone());
-    let _status_refresher = crate::status::start_refresher(&state);
+    let _status_refresher = crate::status::start_refresher(
+        state.config.settings.status_page.as_ref(),
+        state.services.status.clone(),
+        state.clock.clone(),
+    );
     if let Some(store) = state.store().cloned() {
         state.services.oncall_cache.spawn_refresher(store);
     }

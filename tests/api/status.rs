@@ -189,6 +189,15 @@ async fn refresh_at(state: &AppState, at: DateTime<Utc>) -> Result<Option<String
     status::refresh(&fetcher(state), &cache(state), &FixedClock(at)).await
 }
 
+/// Starts the refresher for the state's `[status_page]`, as `serve` does.
+fn start_refresher(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    status::start_refresher(
+        state.config.settings.status_page.as_ref(),
+        state.services.status.clone(),
+        state.clock.clone(),
+    )
+}
+
 async fn serve(state: AppState) -> App {
     let app = Application::build(state.clone()).await.unwrap();
     let address = format!("http://{}", app.local_addr().unwrap());
@@ -248,7 +257,7 @@ async fn a_night_call_hears_a_known_incident_before_the_case_prompt() {
     let page = status_page(json_reply(summary(json!([login_incident()]), json!([])))).await;
     let state = state_for(&page, &[]);
     // As `serve` does: the refresher in the background, the first fetch at once.
-    let refresher = status::start_refresher(&state).expect("a refresher");
+    let refresher = start_refresher(&state).expect("a refresher");
     let cache = cache(&state);
     for _ in 0..100 {
         if cache.snapshot().is_some() {
@@ -354,7 +363,7 @@ async fn a_failed_fetch_keeps_the_last_good_copy_while_it_is_fresh() {
 async fn without_a_status_page_the_night_call_is_as_before() {
     let state = state(&[]);
     assert!(state.services.status.is_none());
-    assert!(status::start_refresher(&state).is_none());
+    assert!(start_refresher(&state).is_none());
     let app = serve(state).await;
 
     assert_nothing_announced(&app.night_call().await);
@@ -385,7 +394,7 @@ async fn a_slow_status_page_holds_no_call() {
     let page =
         status_page(json_reply(summary(json!([login_incident()]), json!([]))).set_delay(Duration::from_secs(10))).await;
     let state = state_for(&page, &[]);
-    let refresher = status::start_refresher(&state).expect("a refresher");
+    let refresher = start_refresher(&state).expect("a refresher");
     let cache = cache(&state);
     for _ in 0..100 {
         if requests_to(&page).await > 0 {
