@@ -12,15 +12,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use afterhours::assembly::Config;
+use afterhours::assembly::{AppState, store_for};
 use afterhours::clock::FixedClock;
-use afterhours::config::Config;
 use afterhours::flow::Flow;
+use afterhours::http::voice::{self, Route};
 use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Shift, Target, Tier};
 use afterhours::phone::PhoneNumber;
-use afterhours::server::{AppState, store_for};
 use afterhours::signature;
 use afterhours::twiml::{Dial, DialNumber, Record, Response, Verb, Voice};
-use afterhours::voice::{self, Route};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -1,45 +1,55 @@
 //! afterhours: a software vendor's after-hours critical-incident phone line, as a webhook service for Twilio.
 //!
-//! Map of the crate, domain first, I/O last:
-//! - [`phone`]: E.164 numbers and their masked form for logs.
-//! - [`calendar`]: opening hours, holidays, "is it business time", the first-response deadline.
-//! - [`flow`]: voice flows: the step graph, its validation, the step kinds, and the engine that runs them.
-//! - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk), the verification decision, notes.
-//! - [`twiml`]: the voice XML we answer with.
-//! - [`signature`]: Twilio's request signature.
-//! - [`config`]: the configuration files, environment overrides and secrets, loaded once.
-//! - [`lines`]: the support lines as served: dialled number → time zone, calendar, flow.
-//! - [`clock`]: the injected time source.
-//! - [`fetch`]: the shared outgoing HTTP exchange: time limit, body cap, redirects, errors without URLs.
-//! - [`status`]: status-page announcements: the summary fetched in the background, kept in memory.
-//! - [`calllog`]: one record per call, in a Redis stream.
-//! - [`voice`]: answering one webhook (shared by the server and `simulate`).
-//! - [`oncall`]: who is on call (rotations, overrides, escalation policies), the rotation file, the stores.
-//! - [`webhook`], [`server`], [`admin`]: HTTP intake (body limit, signature), the axum application, the admin API.
-//! - [`cli`], [`simulate`], [`telemetry`], [`metrics`]: the command line, the terminal walk of a call, logs,
-//!   metrics.
+//! The crate is five layers. A module imports only from layers below its own, and inside the domain only
+//! from the modules listed before it, so each layer can be read and changed without the ones above it.
+//! `tests/layers.rs` holds the code to this map; `docs/architecture.md` draws it with a call going through.
+//!
+//! 1. **Settings**: plain data at the bottom.
+//!    - [`phone`]: E.164 numbers and their masked form for logs.
+//!    - [`clock`]: the injected time source.
+//!    - [`metrics`]: the names and labels we record, and the Prometheus recorder.
+//!    - [`settings`]: `config/afterhours.toml` and the environment as typed sections; secrets; errors that
+//!      name file, line and key.
+//! 2. **Domain**: what the line decides, each piece with its own I/O edge and the deadline it keeps.
+//!    - [`calendar`]: opening hours, holidays, "is it business time", the first-response deadline.
+//!    - [`twiml`]: the voice XML we answer with.
+//!    - [`signature`]: Twilio's request signature.
+//!    - [`fetch`]: the shared outgoing HTTP GET: time limit, body cap, redirects, errors without URLs.
+//!    - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk), the verification decision, notes.
+//!    - [`oncall`]: who is on call (rotations, overrides, escalation policies) and the rotation file.
+//!    - [`status`]: status-page announcements: the summary fetched in the background, kept in memory.
+//!    - [`calllog`]: one record per call: what it holds.
+//!    - [`store`]: where on-call data, per-call state and the call log live (Redis or memory), the cache
+//!      that outlives a Redis outage, the call log's writer.
+//!    - [`flow`]: voice flows: the step graph, its validation, the step kinds, the engine that runs them, and
+//!      the lines that run them.
+//! 3. **Assembly** ([`assembly`]): loads lines, calendars, flows and the on-call seed; builds the store and
+//!    the case system into the [`assembly::AppState`]; starts the background tasks.
+//! 4. **HTTP** ([`http`]): webhook intake (body limit, signature), answering a webhook, the admin API, the
+//!    server.
+//! 5. **CLI** ([`cli`]): the command line, the terminal walk of a call, logging set-up.
 
-pub mod admin;
+pub mod clock;
+pub mod metrics;
+pub mod phone;
+pub mod settings;
+
 pub mod calendar;
 pub mod calllog;
 pub mod cases;
-pub mod cli;
-pub mod clock;
-pub mod config;
 pub mod fetch;
 pub mod flow;
-pub mod lines;
-pub mod metrics;
 pub mod oncall;
-pub mod phone;
-pub mod server;
 pub mod signature;
-pub mod simulate;
 pub mod status;
-pub mod telemetry;
+pub mod store;
 pub mod twiml;
-pub mod voice;
-pub mod webhook;
+
+pub mod assembly;
+
+pub mod http;
+
+pub mod cli;
 
 /// A boxed, sendable future: what the adapters behind `dyn` traits (case systems, stores) return.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

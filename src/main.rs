@@ -11,7 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = afterhours::cli::Cli::parse();
-    afterhours::telemetry::init(
+    afterhours::cli::telemetry::init(
         std::env::var("AFTERHOURS_LOG_FORMAT").is_ok_and(|f| f == "json"),
         std::env::var("AFTERHOURS_LOG")
             .ok()

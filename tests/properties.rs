@@ -12,16 +12,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
+use afterhours::assembly::AppState;
+use afterhours::assembly::Config;
 use afterhours::cases::CaseSystem;
 use afterhours::cases::file::FileCases;
 use afterhours::clock::FixedClock;
-use afterhours::config::Config;
 use afterhours::flow::state::{CallState, MAX_VALUE_BYTES};
 use afterhours::flow::{Flow, steps};
-use afterhours::server::{AppState, router};
+use afterhours::http::server::router;
+use afterhours::http::voice::{self, Route};
 use afterhours::signature;
 use afterhours::twiml::{Dial, DialNumber, Gather, Record, Response, Verb, Voice};
-use afterhours::voice::{self, Route};
 use axum::body::Body;
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
@@ -997,7 +998,7 @@ impl World {
             "2026-11-27T20:00:00-05:00"
         };
         let at: DateTime<Utc> = DateTime::parse_from_rfc3339(at).unwrap().into();
-        let store = afterhours::server::store_for(&self.config).unwrap();
+        let store = afterhours::assembly::store_for(&self.config).unwrap();
         AppState::with(
             self.config.clone(),
             Arc::new(FixedClock(at)),

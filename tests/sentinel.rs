@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use afterhours::oncall::redis_store::RedisStore;
-use afterhours::oncall::store::{Store, import};
+use afterhours::store::redis::RedisStore;
+use afterhours::store::{Store, import};
 
 /// A redis-server (or Sentinel) process, killed when dropped.
 struct Server(Child);

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use afterhours::calllog::{CallClose, CallEvent, CallNote};
-use afterhours::oncall::memory::MemoryStore;
 use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Shift, Target, Tier};
-use afterhours::oncall::redis_store::RedisStore;
-use afterhours::oncall::store::{Store, StoreError, import};
 use afterhours::phone::PhoneNumber;
+use afterhours::store::memory::MemoryStore;
+use afterhours::store::redis::RedisStore;
+use afterhours::store::{Store, StoreError, import};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 fn redis_url() -> String {

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use afterhours::config::Config;
+use afterhours::assembly::Config;
 use libfuzzer_sys::fuzz_target;
 
 /// A private copy of `config/` and `voice-flows/`, made once per process under `fuzz/target/` (ignored by git).

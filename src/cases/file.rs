@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::http_json::extract;
 use super::{BoxFuture, Case, CaseError, CaseId, CaseSystem};
-use crate::config::{CaseValues, HttpJsonFields};
+use crate::settings::{CaseValues, HttpJsonFields};
 
 #[derive(Debug)]
 pub struct FileCases {

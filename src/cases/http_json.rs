@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::http::{HttpClient, Purpose, json};
 use super::{BoxFuture, Case, CaseError, CaseId, CaseSystem, one_of};
-use crate::config::{CaseValues, HttpJsonFields};
+use crate::settings::{CaseValues, HttpJsonFields};
 
 #[derive(Debug)]
 pub struct HttpJson {

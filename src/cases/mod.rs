@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{CaseAdapter, CaseAuth, Secrets, Settings};
+use crate::settings::{CaseAdapter, CaseAuth, Secrets, Settings};
 
 /// A case number as typed on the keypad: 1 to 20 digits. Only such ids ever reach a case system URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

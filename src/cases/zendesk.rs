@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::http::{HttpClient, Purpose, json};
 use super::{BoxFuture, Case, CaseError, CaseId, CaseSystem, one_of};
-use crate::config::{CaseValues, ZendeskSettings};
+use crate::settings::{CaseValues, ZendeskSettings};
 
 #[derive(Debug)]
 pub struct Zendesk {

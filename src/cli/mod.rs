@@ -17,6 +17,8 @@ macro_rules! out {
 }
 
 mod oncall;
+pub mod simulate;
+pub mod telemetry;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,12 +28,14 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
+use crate::assembly::AppState;
+use crate::assembly::{Config, DEFAULT_PATH};
 use crate::cases::CaseSystem;
 use crate::cases::file::FileCases;
 use crate::clock::{Clock, FixedClock, SystemClock};
-use crate::config::{Config, ConfigErrors, DEFAULT_PATH};
 use crate::flow::Flow;
-use crate::server::{AppState, Application};
+use crate::http::server::Application;
+use crate::settings::ConfigErrors;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -193,14 +197,7 @@ async fn serve(path: &Path) -> ExitCode {
         }
     };
     let (notes, call_log) = (state.notes.clone(), state.call_log.clone());
-    let _status_refresher = crate::status::start_refresher(
-        state.config.settings.status_page.as_ref(),
-        state.services.status.clone(),
-        state.clock.clone(),
-    );
-    if let Some(store) = state.store().cloned() {
-        state.services.oncall_cache.spawn_refresher(store);
-    }
+    let _background = state.start_background();
     let public_url = state.config.settings.server.public_url.as_str().to_owned();
     let app = match Application::build(state).await {
         Ok(app) => app,
@@ -293,7 +290,7 @@ async fn check_redis(config: &Config) -> Result<(), ExitCode> {
     let Some(url) = config.settings.redis.configured_url() else {
         return Ok(());
     };
-    let store = crate::server::store_for(config).map_err(|error| {
+    let store = crate::assembly::store_for(config).map_err(|error| {
         eprintln!("error: redis.url: {error}");
         ExitCode::FAILURE
     })?;
@@ -373,7 +370,7 @@ async fn simulate(path: &Path, args: SimulateArgs) -> ExitCode {
             }
         },
     };
-    let store = match crate::server::store_for(&config) {
+    let store = match crate::assembly::store_for(&config) {
         Ok(store) => store,
         Err(error) => {
             eprintln!("error: cannot set up the on-call store: {error}");
@@ -382,14 +379,14 @@ async fn simulate(path: &Path, args: SimulateArgs) -> ExitCode {
     };
     let state = AppState::with(Arc::new(config), clock, cases, store);
     let mut out = std::io::stdout().lock();
-    let script = crate::simulate::Script {
+    let script = crate::cli::simulate::Script {
         digits: args.digits,
         answers: args.answers,
     };
-    match crate::simulate::walk(&state, &args.to, &args.from, &script, &mut out).await {
+    match crate::cli::simulate::walk(&state, &args.to, &args.from, &script, &mut out).await {
         Ok(()) => ExitCode::SUCCESS,
         // The reader has gone (`afterhours simulate ... | head`): it read what it wanted.
-        Err(crate::simulate::SimulateError::Io(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+        Err(crate::cli::simulate::SimulateError::Io(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -407,7 +404,7 @@ fn flow_graph(config_path: &Path, name: &str) -> ExitCode {
         let base = config_path.parent().unwrap_or(Path::new("."));
         let flows = Config::load(config_path)
             .map(|c| c.settings.paths.flows)
-            .unwrap_or_else(|_| crate::config::PathSettings::default().flows);
+            .unwrap_or_else(|_| crate::settings::PathSettings::default().flows);
         base.join(flows).join(format!("{name}.toml"))
     };
     match Flow::load(&path) {
@@ -425,12 +422,12 @@ fn flow_graph(config_path: &Path, name: &str) -> ExitCode {
 fn sign(path: &Path, url: &str, params: &[String]) -> ExitCode {
     let secrets = match Config::load(path) {
         Ok(config) => config.secrets,
-        Err(_) => crate::config::Secrets::from_env(&std::env::vars().collect::<Vec<_>>()),
+        Err(_) => crate::settings::Secrets::from_env(&std::env::vars().collect::<Vec<_>>()),
     };
     let Some(token) = secrets.provider_auth_token else {
         eprintln!(
             "error: set {} to the provider's auth token",
-            crate::config::SECRETS[0].0
+            crate::settings::SECRETS[0].0
         );
         return ExitCode::FAILURE;
     };

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 use clap::Subcommand;
 
+use crate::assembly::Config;
 use crate::calendar::spoken_datetime;
-use crate::config::{Config, ConfigErrors};
 use crate::oncall::file;
 use crate::oncall::model::{Chain, OnCallData};
-use crate::oncall::store::{Store, import};
+use crate::settings::ConfigErrors;
+use crate::store::{Store, import};
 
 #[derive(Debug, clap::Args)]
 pub struct OncallArgs {
@@ -92,7 +93,7 @@ fn open(path: &Path) -> Result<(Config, Arc<dyn Store>), ExitCode> {
         }
         ExitCode::FAILURE
     })?;
-    let store = crate::server::store_for(&config).map_err(fail)?;
+    let store = crate::assembly::store_for(&config).map_err(fail)?;
     Ok((config, store))
 }
 
@@ -205,7 +206,7 @@ pub(super) async fn calls(path: &Path, args: CallsArgs) -> ExitCode {
         );
     }
     let since = args.since.map(|t| t.with_timezone(&Utc));
-    match crate::calllog::find(store.as_ref(), since, args.case.as_deref(), args.limit).await {
+    match crate::store::call_log::find(store.as_ref(), since, args.case.as_deref(), args.limit).await {
         Ok(records) => {
             for record in records {
                 if args.json {

@@ -11,10 +11,10 @@ use super::state::CallState;
 use crate::calendar::spoken_datetime;
 use crate::calllog::CallEvent;
 use crate::cases::{CaseId, CaseSystem};
+use crate::flow::line::Line;
 use crate::flow::prompt::Prompt;
-use crate::lines::Line;
-use crate::oncall::cache::OnCallCache;
-use crate::oncall::store::Store;
+use crate::store::Store;
+use crate::store::cache::OnCallCache;
 use crate::twiml::{Response, Verb, Voice};
 
 /// Placeholders every prompt may use, besides the variables that gather steps store.
@@ -26,6 +26,9 @@ pub const PLACEHOLDERS: &[&str] = &[
     "deadline",
     "next_opening",
 ];
+
+/// The longest a webhook may take before the caller hears an apology instead (the provider gives up at 15 s).
+pub const WEBHOOK_DEADLINE: Duration = Duration::from_secs(12);
 
 /// More steps than this in one response means a loop that validation should have caught.
 const MAX_STEPS_PER_RESPONSE: usize = 64;
@@ -125,7 +128,7 @@ pub struct Services {
     /// The last on-call data read, for when the store is down.
     pub oncall_cache: OnCallCache,
     /// How often one number may call (`[limits]`), for the `rate_limit` step.
-    pub limits: crate::config::LimitSettings,
+    pub limits: crate::settings::LimitSettings,
 }
 
 /// Work a step asks for that happens after the webhook is answered.

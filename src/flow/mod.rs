@@ -3,6 +3,7 @@
 //! no loop spins within one response, every placeholder is known). Also draws the graph as Mermaid.
 
 pub mod engine;
+pub mod line;
 pub mod prompt;
 pub mod state;
 pub mod steps;
@@ -12,7 +13,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, line_of, toml_file};
+use crate::settings::{ConfigError, line_of, toml_file};
 use engine::{EngineError, PLACEHOLDERS};
 use steps::StepKind;
 

@@ -1,8 +1,5 @@
-//! On-call: the model of who is on call, the rotation file, and the stores that keep them.
+//! On-call: the model of who is on call (rotations, overrides, escalation policies) and the rotation file.
+//! Where the data lives is [`crate::store`]'s.
 
-pub mod cache;
 pub mod file;
-pub mod memory;
 pub mod model;
-pub mod redis_store;
-pub mod store;

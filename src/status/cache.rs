@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use super::fetch::{Fetcher, StatusError};
-use super::settings::StatusPageSettings;
 use super::summary::announcement;
 use crate::clock::Clock;
+use crate::settings::StatusPageSettings;
 
 /// The last announcement fetched, shared by the refresher (the only writer) and every call (readers). Cheap
 /// to clone.

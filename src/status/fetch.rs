@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use super::settings::StatusPageSettings;
 use super::summary::Summary;
 use crate::fetch::{self, FetchError};
+use crate::settings::StatusPageSettings;
 
 /// Why a fetch gave nothing usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! `refresh_secs` and kept in memory, so that the flow's `status` step can tell a caller about a known
 //! incident without ever waiting on the network.
 //!
-//! - [`settings`]: `[status_page]` in the configuration, [`StatusPageSettings`].
+//! - `[status_page]` in the configuration is [`crate::settings::StatusPageSettings`].
 //! - [`cache`]: [`StatusCache`], the last announcement and when it was fetched; readers take a short read
 //!   lock, never held across an await. A copy older than `max_age_secs` is not announced. And the refresher:
 //!   [`start_refresher`], spawned by `serve` only (tests run [`refresh`] or [`spawn_refresher`] themselves).
@@ -12,10 +12,8 @@
 
 pub mod cache;
 pub mod fetch;
-pub mod settings;
 pub mod summary;
 
 pub use cache::{Reading, Snapshot, StatusCache, refresh, spawn_refresher, start_refresher};
 pub use fetch::{Fetcher, StatusError};
-pub use settings::StatusPageSettings;
 pub use summary::{Summary, announcement};

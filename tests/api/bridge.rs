@@ -17,9 +17,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use afterhours::oncall::redis_store::RedisStore;
-use afterhours::oncall::store::Store;
 use afterhours::signature;
+use afterhours::store::Store;
+use afterhours::store::redis::RedisStore;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

@@ -537,7 +537,7 @@ fn a_single_package_name_is_not_a_list_and_the_error_names_the_variable() {
         "AFTERHOURS_CASES__AFTER_HOURS_PACKAGES".to_owned(),
         "premium".to_owned(),
     )];
-    let error = afterhours::config::Config::load_with_env(&config, &env)
+    let error = afterhours::assembly::Config::load_with_env(&config, &env)
         .unwrap_err()
         .to_string();
     assert!(error.contains("AFTERHOURS_CASES__AFTER_HOURS_PACKAGES"), "{error}");
@@ -931,7 +931,7 @@ fn bearer_auth_without_a_token_is_reported_as_a_missing_secret() {
         ("AFTERHOURS_PROVIDER__AUTH_TOKEN".to_owned(), TOKEN.to_owned()),
         ("AFTERHOURS_CASES__AUTH".to_owned(), "bearer".to_owned()),
     ];
-    let config = afterhours::config::Config::load_with_env(&config, &env).unwrap();
+    let config = afterhours::assembly::Config::load_with_env(&config, &env).unwrap();
     let missing: Vec<String> = config.missing_secrets().iter().map(|e| e.to_string()).collect();
     assert!(
         missing.iter().any(|m| m.contains("AFTERHOURS_CASES__TOKEN")),

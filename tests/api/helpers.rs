@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use afterhours::assembly::AppState;
+use afterhours::assembly::Config;
 use afterhours::clock::FixedClock;
-use afterhours::config::Config;
-use afterhours::server::{AppState, Application};
+use afterhours::http::server::Application;
 use afterhours::signature;
 use chrono::{DateTime, Utc};
 use quick_xml::events::Event;

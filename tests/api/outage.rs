@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use afterhours::oncall::redis_store::RedisStore;
-use afterhours::oncall::store::{Store, import};
+use afterhours::store::redis::RedisStore;
+use afterhours::store::{Store, import};
 use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};

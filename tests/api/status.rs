@@ -9,9 +9,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use afterhours::assembly::AppState;
+use afterhours::assembly::Config;
 use afterhours::clock::FixedClock;
-use afterhours::config::Config;
-use afterhours::server::{AppState, Application};
+use afterhours::flow::engine::{self, CallInput, Ctx, Entry, Services, Trace};
+use afterhours::flow::state::CallState;
+use afterhours::http::server::Application;
 use afterhours::signature;
 use afterhours::status::{self, Fetcher, StatusCache, StatusError};
 use chrono::{DateTime, Utc};
@@ -501,4 +504,80 @@ async fn a_copy_older_than_max_age_secs_is_not_announced() {
     let app = serve(fresh).await;
     assert_announced(&app.night_call().await, LOGIN_ANNOUNCEMENT);
     assert_eq!(app.state.config.settings.status_page.as_ref().unwrap().max_age_secs, 15);
+}
+
+fn instant(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
+}
+
+/// Runs the shipped flow's status step on the US line at Friday 20:00 New York: (said, decided).
+async fn run_status_step(status: Option<StatusCache>) -> (Vec<String>, Vec<String>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/afterhours.toml");
+    let config = Config::load_with_env(&path, &[]).unwrap();
+    let line = config.lines.by_key("us").unwrap().clone();
+    let services = Services {
+        status,
+        ..Services::default()
+    };
+    let input = CallInput::default();
+    let now = instant("2026-11-27T20:00:00-05:00");
+    let mut ctx = Ctx::new(&line, &services, now, &input, CallState::new("us"));
+    engine::run(&line.flow, Entry::Step("status"), &mut ctx).await.unwrap();
+    let mut said = Vec::new();
+    let mut decided = Vec::new();
+    for entry in ctx.trace {
+        match entry {
+            Trace::Say(text) => said.push(text),
+            Trace::Decision(text) => decided.push(text),
+        }
+    }
+    (said, decided)
+}
+
+/// The step alone, run by the engine on the shipped flow, without HTTP.
+#[tokio::test]
+async fn the_step_speaks_only_a_fresh_announcement_then_goes_on() {
+    let cache = StatusCache::new(Duration::from_secs(300));
+    let case_prompt = "If your production system is down, please enter your case number, followed by the pound key.";
+
+    let (said, decided) = run_status_step(None).await;
+    assert_eq!(said, [case_prompt]);
+    assert!(decided[0].starts_with("status page: none configured"), "{decided:?}");
+
+    let (said, decided) = run_status_step(Some(cache.clone())).await;
+    assert_eq!(said, [case_prompt]);
+    assert!(decided[0].starts_with("status page: not fetched yet"), "{decided:?}");
+
+    cache.store(instant("2026-11-27T19:59:30-05:00"), None);
+    let (said, decided) = run_status_step(Some(cache.clone())).await;
+    assert_eq!(said, [case_prompt]);
+    assert!(
+        decided[0].starts_with("status page: no unresolved incident"),
+        "{decided:?}"
+    );
+
+    cache.store(
+        instant("2026-11-27T19:59:30-05:00"),
+        Some("We are aware of a major incident: Login.".into()),
+    );
+    let (said, decided) = run_status_step(Some(cache.clone())).await;
+    assert_eq!(
+        said,
+        [
+            "Before you enter your case number, a note on our service status. We are aware of a major incident: Login.",
+            case_prompt
+        ]
+    );
+    assert_eq!(decided[0], "status page: announcing (fetched 30 s ago)");
+
+    cache.store(
+        instant("2026-11-27T19:50:00-05:00"),
+        Some("We are aware of a major incident: Login.".into()),
+    );
+    let (said, decided) = run_status_step(Some(cache.clone())).await;
+    assert_eq!(said, [case_prompt]);
+    assert_eq!(
+        decided[0],
+        "status page: last fetched 600 s ago, more than 300 s: nothing said"
+    );
 }

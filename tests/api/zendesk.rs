@@ -500,12 +500,12 @@ fn the_environment_alone_creates_the_zendesk_settings() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let config = afterhours::config::Config::load_with_env(&config, &env).unwrap();
+    let config = afterhours::assembly::Config::load_with_env(&config, &env).unwrap();
     let cases = config.settings.cases.unwrap();
-    assert_eq!(cases.adapter, afterhours::config::CaseAdapter::Zendesk);
+    assert_eq!(cases.adapter, afterhours::settings::CaseAdapter::Zendesk);
     assert_eq!(
         cases.zendesk,
-        Some(afterhours::config::ZendeskSettings {
+        Some(afterhours::settings::ZendeskSettings {
             email: Some(EMAIL.into()),
             environment_field: ENVIRONMENT_FIELD,
             support_package_field: Some("support_package".into()),
@@ -526,7 +526,7 @@ fn the_zendesk_adapter_without_an_api_token_is_reported_as_a_missing_secret() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let config = afterhours::config::Config::load_with_env(&config, &env).unwrap();
+    let config = afterhours::assembly::Config::load_with_env(&config, &env).unwrap();
     let missing: Vec<String> = config.missing_secrets().iter().map(|e| e.to_string()).collect();
     assert!(
         missing.iter().any(|m| m.contains("AFTERHOURS_CASES__TOKEN")),

@@ -16,10 +16,10 @@ use serde::Deserialize;
 
 use crate::flow::engine::{Ctx, Trace, Transition};
 use crate::flow::prompt::Prompt;
-use crate::oncall::cache::Source;
 use crate::oncall::model::{Engineer, OnCall, TierOnCall};
+use crate::store::STORE_DEADLINE;
+use crate::store::cache::Source;
 use crate::twiml::{self, Dial, DialNumber, Verb};
-use crate::voice::STORE_DEADLINE;
 
 pub const OUTCOMES: &[&str] = &["accepted", "exhausted"];
 

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use crate::calendar::spoken_datetime;
-use crate::config::Mode;
 use crate::flow::engine::{Ctx, Transition};
+use crate::settings::Mode;
 
 pub const OUTCOMES: &[&str] = &["open", "closed"];
 

@@ -195,7 +195,7 @@ mod tests {
         let table: toml::Table = "prompt = \"Enter it.\"\nmin_digits = 3\nmax_digits = 8"
             .parse()
             .unwrap();
-        crate::config::toml_file::from_table::<Gather>(table)
+        crate::settings::toml_file::from_table::<Gather>(table)
             .unwrap()
             .checked()
             .unwrap()

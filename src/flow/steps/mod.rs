@@ -46,7 +46,7 @@ pub const KINDS: &[&str] = &[
 impl StepKind {
     /// Builds a kind from its name and the rest of the step's table.
     pub fn parse(kind: &str, settings: toml::Table) -> Result<Self, (String, String)> {
-        use crate::config::toml_file::from_table;
+        use crate::settings::toml_file::from_table;
         Ok(match kind {
             "say" => StepKind::Say(from_table(settings)?),
             "gather" => StepKind::Gather(from_table::<gather::Gather>(settings)?.checked()?),

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::flow::engine::{Ctx, Transition};
 use crate::phone::mask;
-use crate::voice::STORE_DEADLINE;
+use crate::store::STORE_DEADLINE;
 
 /// The outcome of a call within its limit.
 pub const ALLOWED: &str = "allowed";

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use crate::calendar::spoken_datetime;
 use crate::cases::decision::{Decision, Requirements, decide};
 use crate::cases::{Case, CaseError, CaseId};
-use crate::config::OnUnavailable;
 use crate::flow::engine::{Ctx, Effect, Services, Transition};
+use crate::settings::OnUnavailable;
 
 pub const OUTCOMES: &[&str] = &[
     "verified",

@@ -10,9 +10,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::parse::{OnCallFile, parse_instant, parse_local, parse_shift, parse_time_zone};
 use super::span::Locator;
-use crate::config::ConfigError;
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Target, Tier};
 use crate::phone::PhoneNumber;
+use crate::settings::ConfigError;
 
 /// The ring timeouts a tier may have, in seconds: Twilio's `<Dial timeout>` takes 5 to 600, Telnyx 5 to 120.
 pub const RING_TIMEOUT_SECS: RangeInclusive<u32> = 5..=120;

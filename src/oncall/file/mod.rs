@@ -72,7 +72,7 @@ pub(crate) use parse::{parse_instant, parse_local};
 pub use write::WriteError;
 
 use super::model::OnCallData;
-use crate::config::{ConfigError, toml_file};
+use crate::settings::{ConfigError, toml_file};
 
 /// Reads and checks the rotation file at `path`.
 pub fn load(path: &Path) -> Result<OnCallData, Vec<ConfigError>> {

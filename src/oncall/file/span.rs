@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use crate::config::line_of;
+use crate::settings::line_of;
 
 /// Where keys are in the text, for the lines of the errors.
 pub(super) struct Locator<'a> {

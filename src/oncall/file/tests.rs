@@ -124,7 +124,7 @@ fn repeat_and_ring_timeout_have_defaults() {
 
 #[test]
 fn the_demo_file_loads() {
-    let data = load(&demo_path()).unwrap_or_else(|e| panic!("{}", crate::config::ConfigErrors(e)));
+    let data = load(&demo_path()).unwrap_or_else(|e| panic!("{}", crate::settings::ConfigErrors(e)));
     assert_eq!(data.engineers.len(), 4);
     assert_eq!(
         data.rotations.keys().collect::<Vec<_>>(),

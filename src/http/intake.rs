@@ -8,8 +8,8 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 
+use crate::assembly::AppState;
 use crate::flow::engine::{CallInput, Params};
-use crate::server::AppState;
 use crate::signature;
 
 /// Twilio's webhooks are a few hundred bytes; anything this large is not one.

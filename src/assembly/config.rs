@@ -1,28 +1,23 @@
-//! Configuration: `config/afterhours.toml` with environment overrides, the calendars and voice flows it
-//! names, and the secrets from the environment, loaded once into a [`Config`].
+//! The configuration as the service runs it: the settings of `config/afterhours.toml` (with the environment's
+//! overrides and secrets), then the calendars, voice flows and on-call file they name, loaded and checked
+//! together into a [`Config`].
 //!
 //! Loading runs in stages; each stage reports all of its problems, and a later stage runs only when the
-//! earlier ones found none: (1) the main file and the environment, (2) every calendar and flow file the lines
-//! name, (3) checks across lines. `afterhours check` prints the problems of the first failing stage.
-
-mod env;
-mod error;
-mod settings;
-pub(crate) mod toml_file;
+//! earlier ones found none: (1) the main file and the environment ([`crate::settings::read`]), (2) every
+//! calendar and flow file the lines name, and the on-call file, (3) checks across lines. `afterhours check`
+//! prints the problems of the first failing stage.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use env::{SECRETS, Secrets};
-pub(crate) use error::line_of;
-pub use error::{ConfigError, ConfigErrors, Source};
-pub use settings::*;
-
 use crate::calendar::Calendar;
 use crate::flow::Flow;
-use crate::lines::{Line, Lines};
+use crate::flow::line::{Line, Lines};
 use crate::oncall::model::OnCallData;
+use crate::settings::{
+    self, CaseAdapter, CaseAuth, ConfigError, ConfigErrors, SECRETS, Secrets, Settings, Source, toml_file,
+};
 
 /// The path used when neither `--config` nor `AFTERHOURS_CONFIG` names one.
 pub const DEFAULT_PATH: &str = "config/afterhours.toml";
@@ -52,8 +47,8 @@ impl Config {
     /// Loads `path` with the given environment variables (tests pass their own).
     pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
         let text = toml_file::read(path)?;
-        let with_lines = |errors: ConfigErrors| locate(errors, path, &text);
-        let (settings, overrides) = read_settings(path, &text, env).map_err(with_lines)?;
+        let with_lines = |errors: ConfigErrors| settings::locate(errors, path, &text);
+        let (settings, overrides) = settings::read(path, &text, env).map_err(with_lines)?;
         let secrets = Secrets::from_env(env);
         let base = path.parent().unwrap_or(Path::new("."));
         let lines = resolve_lines(base, &settings)?;
@@ -104,92 +99,6 @@ impl Config {
         }
         errors
     }
-}
-
-/// Stage 1: the main file, then the environment's overrides.
-fn read_settings(path: &Path, text: &str, env: &[(String, String)]) -> Result<(Settings, Vec<String>), ConfigErrors> {
-    let secrets_in_file = env::refuse_secrets_in_file(&toml_file::parse(path, text)?);
-    if !secrets_in_file.is_empty() {
-        let errors = secrets_in_file
-            .into_iter()
-            .map(|(key, message)| ConfigError::in_file(path, None, key, message));
-        return Err(ConfigErrors(errors.collect()));
-    }
-    // The file alone first, so that its own mistakes are reported with their line.
-    let from_file: Settings = toml_file::parse(path, text)?;
-    let mut table: toml::Table = toml_file::parse(path, text)?;
-    let applied = env::apply_overrides(&mut table, env)?;
-    if applied.is_empty() {
-        return Ok((from_file, Vec::new()));
-    }
-    let settings = toml_file::from_table::<Settings>(table).map_err(|(key, message)| {
-        // Name the variable that set the key, when one did.
-        let var = applied
-            .iter()
-            .find(|a| key.starts_with(&a.key) || a.key.starts_with(&key));
-        match var {
-            Some(a) => ConfigError {
-                origin: Source::Env { var: a.var.clone() },
-                key,
-                message,
-            },
-            None => ConfigError::in_file(path, None, key, message),
-        }
-    })?;
-    Ok((
-        settings,
-        applied
-            .into_iter()
-            .map(|a| format!("{} sets {}", a.var, a.key))
-            .collect(),
-    ))
-}
-
-/// Gives errors about the main file that have a key but no line the line where that key is written.
-fn locate(errors: ConfigErrors, path: &Path, text: &str) -> ConfigErrors {
-    let located = errors.0.into_iter().map(|mut error| {
-        if let Source::File {
-            path: file,
-            line: line @ None,
-        } = &mut error.origin
-            && file == path
-        {
-            *line = line_of_key(text, &error.key);
-        }
-        error
-    });
-    ConfigErrors(located.collect())
-}
-
-/// The line of `section.key` in a TOML text: the `key =` line under the `[section]` header, or the header
-/// itself when the key is a section. A plain text search, good for messages; `None` when not found.
-fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
-    let (section, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
-    let header = |line: &str| {
-        line.trim()
-            .strip_prefix('[')
-            .and_then(|l| l.strip_suffix(']'))
-            .map(str::trim)
-            .map(str::to_owned)
-    };
-    let mut current = String::new();
-    for (i, line) in text.lines().enumerate() {
-        if let Some(name) = header(line) {
-            current = name.trim_matches('[').trim_matches(']').to_owned();
-            if current == dotted {
-                return Some(i + 1);
-            }
-            continue;
-        }
-        let assigned = line
-            .trim_start()
-            .strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with('='));
-        if current == section && assigned {
-            return Some(i + 1);
-        }
-    }
-    None
 }
 
 /// Stage 2 too: the on-call file. Without Redis it is the on-call data, so it must exist and every line's

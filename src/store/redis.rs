@@ -28,10 +28,10 @@ use redis::aio::ConnectionManager;
 use redis::sentinel::Sentinel;
 use redis::{AsyncCommands, Script};
 
-use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
-use super::store::{Store, StoreError};
+use super::{Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallNote, CallRecord};
+use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
 /// Replaces a rotation if its version is the expected one (or none is expected), and bumps the version.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 
 use crate::calendar::{Calendar, spoken_zone};
-use crate::config::{LineSettings, Mode, OnUnavailable};
 use crate::flow::Flow;
 use crate::phone::PhoneNumber;
+use crate::settings::{LineSettings, Mode, OnUnavailable};
 
 /// One line, resolved: its calendar and flow loaded.
 #[derive(Debug)]

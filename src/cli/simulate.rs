@@ -5,11 +5,11 @@
 
 use std::io::Write;
 
+use crate::assembly::AppState;
 use crate::flow::engine::{Effect, Trace};
+use crate::http::voice::{self, Answer, Route};
 use crate::phone::mask;
-use crate::server::AppState;
 use crate::twiml::Verb;
-use crate::voice::{self, Answer, Route};
 
 /// The most webhooks one simulated call may take before it is called a loop.
 const MAX_WEBHOOKS: usize = 60;

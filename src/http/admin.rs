@@ -35,9 +35,9 @@ use serde::{Deserialize, Serialize};
 use sha1::Digest;
 use subtle::ConstantTimeEq;
 
+use crate::assembly::AppState;
 use crate::oncall::model::{OnCallData, Override, Rotation, TierOnCall};
-use crate::oncall::store::{Store, StoreError};
-use crate::server::AppState;
+use crate::store::{Store, StoreError};
 
 /// The largest request body accepted; a rotation or an override is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -336,7 +336,7 @@ async fn calls(_: Admin, State(state): State<AppState>, RawQuery(query): RawQuer
             .map_err(|_| AdminError::BadRequest(format!("limit: {n:?} is not a number")))?,
         None => 100,
     };
-    let records = crate::calllog::find(store(&state)?, since, case.as_deref(), limit.min(10_000)).await?;
+    let records = crate::store::call_log::find(store(&state)?, since, case.as_deref(), limit.min(10_000)).await?;
     Ok(json(StatusCode::OK, &records))
 }
 

@@ -1,8 +1,7 @@
-//! The webhook server: shared state, routes, middleware, and start/stop.
+//! The webhook server: routes, middleware, and start/stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,126 +13,10 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::cases::notes::Notes;
-use crate::cases::{CaseError, CaseSystem};
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::flow::engine::Services;
-use crate::oncall::cache::OnCallCache;
-use crate::oncall::memory::MemoryStore;
-use crate::oncall::redis_store::RedisStore;
-use crate::oncall::store::{Store, StoreError};
+use crate::assembly::AppState;
+use crate::http::intake::Signed;
+use crate::http::voice::{self, Answer, Route};
 use crate::twiml::{self, Verb, Voice};
-use crate::voice::{self, Answer, Route};
-use crate::webhook::Signed;
-
-/// What every handler shares: one reference-counted [`Shared`], cheap to clone for every request.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-/// The state's contents.
-pub struct Shared {
-    pub config: Arc<Config>,
-    pub clock: Arc<dyn Clock>,
-    /// The voice, our base URL and the case system, as the flow engine uses them.
-    pub services: Arc<Services>,
-    /// Case notes sent in the background; none without a case system or with notes turned off.
-    pub notes: Option<Notes>,
-    /// The call log's writer, on the same store.
-    pub call_log: crate::calllog::Writer,
-}
-
-/// Why the state for a configuration could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot set up the case system: {0}")]
-    Cases(#[from] CaseError),
-    #[error("cannot set up the on-call store: {0}")]
-    Store(#[from] StoreError),
-}
-
-impl AppState {
-    /// The state for `config`: the case system it names, and Redis when it names one, else the embedded store
-    /// seeded with the configuration's on-call data.
-    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let cases = crate::cases::build(&config.settings, &config.secrets)?;
-        let store = store_for(&config)?;
-        Ok(Self::with(config, clock, cases, store))
-    }
-
-    /// The state for `config` with a given case system and store (`simulate --case-file`, tests).
-    pub fn with(
-        config: Arc<Config>,
-        clock: Arc<dyn Clock>,
-        cases: Option<Arc<dyn CaseSystem>>,
-        store: Arc<dyn Store>,
-    ) -> Self {
-        let settings = &config.settings;
-        let voice = Voice {
-            name: settings.provider.voice.clone(),
-            language: settings.provider.language.as_str().to_owned(),
-        };
-        let case_settings = settings.cases.as_ref();
-        let notes_settings = case_settings.map(|c| c.notes.clone()).unwrap_or_default();
-        let notes = cases.clone().filter(|_| notes_settings.enabled).map(|cases| {
-            Notes::new(
-                cases,
-                notes_settings.attempts,
-                Duration::from_millis(notes_settings.backoff_ms),
-            )
-        });
-        let call_log = crate::calllog::Writer::new(store.clone());
-        let services = Services {
-            voice,
-            base_url: settings.server.public_url.as_str().to_owned(),
-            cases,
-            case_timeout: Duration::from_millis(case_settings.map_or(2500, |c| c.timeout_ms)),
-            entitled_packages: case_settings
-                .map(|c| c.after_hours_packages.clone())
-                .unwrap_or_default(),
-            store: Some(store),
-            status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
-            oncall_cache: OnCallCache::default(),
-            limits: settings.limits.clone(),
-        };
-        Self(Arc::new(Shared {
-            config,
-            clock,
-            services: Arc::new(services),
-            notes,
-            call_log,
-        }))
-    }
-
-    /// The on-call store the handlers use.
-    pub fn store(&self) -> Option<&Arc<dyn Store>> {
-        self.services.store.as_ref()
-    }
-}
-
-/// Redis when the configuration names it; else memory, seeded with the configuration's on-call data.
-pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match config.settings.redis.configured_url() {
-        Some(_) if !config.settings.redis.sentinels.is_empty() => {
-            let redis = &config.settings.redis;
-            Arc::new(RedisStore::with_sentinel(
-                &redis.sentinels,
-                &redis.master_name,
-                &redis.prefix,
-            )?)
-        }
-        Some(url) => Arc::new(RedisStore::new(url, &config.settings.redis.prefix)?),
-        None => Arc::new(MemoryStore::new(config.oncall.clone())),
-    })
-}
 
 /// All routes. Every `/voice/` handler takes a [`Signed`] webhook: nothing runs before its signature holds.
 pub fn router(state: AppState) -> Router {
@@ -149,7 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .nest("/admin", crate::admin::router())
+        .nest("/admin", crate::http::admin::router())
         .merge(voice_routes)
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(TraceLayer::new_for_http())
@@ -286,7 +169,11 @@ async fn status(State(state): State<AppState>, webhook: Signed) -> Response {
 /// A signed request to a `/voice/` path we do not serve: the caller still hears something.
 async fn unknown_voice_route(State(state): State<AppState>, webhook: Signed) -> Response {
     tracing::warn!(path = webhook.uri().path(), "webhook to an unknown path");
-    twiml_response(voice::apology(&state, crate::voice::TECHNICAL_PROBLEM, "unknown path"))
+    twiml_response(voice::apology(
+        &state,
+        crate::http::voice::TECHNICAL_PROBLEM,
+        "unknown path",
+    ))
 }
 
 /// The answer as TwiML; its effects start in the background.
@@ -314,7 +201,7 @@ fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let mut response = twiml::Response::new();
     response
         .push(Verb::Say {
-            text: crate::voice::TECHNICAL_PROBLEM.to_owned(),
+            text: crate::http::voice::TECHNICAL_PROBLEM.to_owned(),
             voice: Voice::default(),
         })
         .push(Verb::Hangup);

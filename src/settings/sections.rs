@@ -30,7 +30,7 @@ pub struct Settings {
     pub cases: Option<CasesSettings>,
     /// The status page whose incidents the `status` step announces; without it the step says nothing.
     #[serde(default)]
-    pub status_page: Option<crate::status::StatusPageSettings>,
+    pub status_page: Option<crate::settings::StatusPageSettings>,
     /// Support lines by name; the name appears in webhook URLs and environment overrides.
     pub lines: BTreeMap<Name, LineSettings>,
 }

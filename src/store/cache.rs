@@ -5,8 +5,8 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use super::model::OnCallData;
-use super::store::Store;
+use super::Store;
+use crate::oncall::model::OnCallData;
 
 /// Data younger than this is used without asking the store again.
 pub const FRESH_FOR: Duration = Duration::from_secs(10);
@@ -93,7 +93,7 @@ mod tests {
 
     fn shipped() -> Arc<OnCallData> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml");
-        Arc::new(super::super::file::load(&path).unwrap_or_else(|e| panic!("{e:?}")))
+        Arc::new(crate::oncall::file::load(&path).unwrap_or_else(|e| panic!("{e:?}")))
     }
 
     #[tokio::test(start_paused = true)]
@@ -104,7 +104,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert!(cache.get().is_some(), "read at start");
 
-        let newcomer = super::super::model::Engineer {
+        let newcomer = crate::oncall::model::Engineer {
             id: "newcomer".into(),
             name: "New Comer".into(),
             phone: crate::phone::PhoneNumber::parse("+15550109999").unwrap(),

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::model::{Engineer, OnCallData, Override, Policy, Rotation};
-use super::store::{Store, StoreError};
+use super::{Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallNote, CallRecord};
+use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default)]

@@ -4,19 +4,13 @@
 
 use std::time::{Duration, Instant};
 
+use crate::assembly::AppState;
 use crate::calllog::{CallClose, CallEvent, CallNote};
-use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Trace};
+use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Trace, WEBHOOK_DEADLINE};
+use crate::flow::line::Line;
 use crate::flow::state::CallState;
-use crate::lines::Line;
 use crate::phone::mask;
-use crate::server::AppState;
 use crate::twiml::{Response, Verb};
-
-/// The longest a webhook may take before the caller hears an apology instead (the provider gives up at 15 s).
-pub const WEBHOOK_DEADLINE: Duration = Duration::from_secs(12);
-
-/// The longest a single store operation may take on a call's path.
-pub const STORE_DEADLINE: Duration = Duration::from_millis(400);
 
 /// How long "this call's note was sent" is remembered: longer than any call.
 const NOTED_TTL: Duration = Duration::from_secs(24 * 3600);

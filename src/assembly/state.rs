@@ -1,0 +1,155 @@
+//! The service assembled: the state every webhook and command shares ([`AppState`]), built from a loaded
+//! [`Config`]: the store it names (Redis, Sentinel, or the embedded one seeded from `config/`), the case
+//! system and its note sender, the call log's writer, the status page's cache; and the background tasks
+//! that keep the caches fresh ([`AppState::start_background`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::Config;
+use crate::cases::notes::Notes;
+use crate::cases::{CaseError, CaseSystem};
+use crate::clock::Clock;
+use crate::flow::engine::Services;
+use crate::store::cache::OnCallCache;
+use crate::store::call_log;
+use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
+use crate::store::{Store, StoreError};
+use crate::twiml::Voice;
+
+/// What every handler shares: one reference-counted [`Shared`], cheap to clone for every request.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state's contents.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    /// The voice, our base URL and the case system, as the flow engine uses them.
+    pub services: Arc<Services>,
+    /// Case notes sent in the background; none without a case system or with notes turned off.
+    pub notes: Option<Notes>,
+    /// The call log's writer, on the same store.
+    pub call_log: call_log::Writer,
+}
+
+/// Why the state for a configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot set up the case system: {0}")]
+    Cases(#[from] CaseError),
+    #[error("cannot set up the on-call store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl AppState {
+    /// The state for `config`: the case system it names, and Redis when it names one, else the embedded store
+    /// seeded with the configuration's on-call data.
+    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let cases = crate::cases::build(&config.settings, &config.secrets)?;
+        let store = store_for(&config)?;
+        Ok(Self::with(config, clock, cases, store))
+    }
+
+    /// The state for `config` with a given case system and store (`simulate --case-file`, tests).
+    pub fn with(
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        cases: Option<Arc<dyn CaseSystem>>,
+        store: Arc<dyn Store>,
+    ) -> Self {
+        let settings = &config.settings;
+        let voice = Voice {
+            name: settings.provider.voice.clone(),
+            language: settings.provider.language.as_str().to_owned(),
+        };
+        let case_settings = settings.cases.as_ref();
+        let notes_settings = case_settings.map(|c| c.notes.clone()).unwrap_or_default();
+        let notes = cases.clone().filter(|_| notes_settings.enabled).map(|cases| {
+            Notes::new(
+                cases,
+                notes_settings.attempts,
+                Duration::from_millis(notes_settings.backoff_ms),
+            )
+        });
+        let call_log = call_log::Writer::new(store.clone());
+        let services = Services {
+            voice,
+            base_url: settings.server.public_url.as_str().to_owned(),
+            cases,
+            case_timeout: Duration::from_millis(case_settings.map_or(2500, |c| c.timeout_ms)),
+            entitled_packages: case_settings
+                .map(|c| c.after_hours_packages.clone())
+                .unwrap_or_default(),
+            store: Some(store),
+            status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
+            oncall_cache: OnCallCache::default(),
+            limits: settings.limits.clone(),
+        };
+        Self(Arc::new(Shared {
+            config,
+            clock,
+            services: Arc::new(services),
+            notes,
+            call_log,
+        }))
+    }
+
+    /// The on-call store the handlers use.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.services.store.as_ref()
+    }
+}
+
+/// Redis when the configuration names it; else memory, seeded with the configuration's on-call data.
+pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match config.settings.redis.configured_url() {
+        Some(_) if !config.settings.redis.sentinels.is_empty() => {
+            let redis = &config.settings.redis;
+            Arc::new(RedisStore::with_sentinel(
+                &redis.sentinels,
+                &redis.master_name,
+                &redis.prefix,
+            )?)
+        }
+        Some(url) => Arc::new(RedisStore::new(url, &config.settings.redis.prefix)?),
+        None => Arc::new(MemoryStore::new(config.oncall.clone())),
+    })
+}
+
+/// The background tasks of a serving process: they run until the runtime ends.
+#[derive(Debug, Default)]
+pub struct Background {
+    pub status_page: Option<JoinHandle<()>>,
+    pub oncall_cache: Option<JoinHandle<()>>,
+}
+
+impl AppState {
+    /// Starts what keeps the caches fresh while the process serves: the status page's refresher (with a
+    /// `[status_page]`) and the on-call cache's (so that a dial reads Redis only when the data has aged).
+    pub fn start_background(&self) -> Background {
+        let settings = &self.config.settings;
+        Background {
+            status_page: crate::status::start_refresher(
+                settings.status_page.as_ref(),
+                self.services.status.clone(),
+                self.clock.clone(),
+            ),
+            oncall_cache: self
+                .store()
+                .cloned()
+                .map(|store| self.services.oncall_cache.spawn_refresher(store)),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The call log's traffic with the store: the [`Writer`] that records what webhooks decided, in the
+//! background, and [`find`], which reads records back for the admin API and the command line.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Store, StoreError};
+use crate::calllog::{CallClose, CallNote, CallRecord};
+
+/// The records of the log, newest first, that started at or after `since` and are about `case` (when
+/// given): at most `limit`.
+pub async fn find(
+    store: &dyn Store,
+    since: Option<DateTime<Utc>>,
+    case: Option<&str>,
+    limit: usize,
+) -> Result<Vec<CallRecord>, StoreError> {
+    // Filtering by case reads further back than `limit`: the log is not indexed by case.
+    let read = if case.is_some() {
+        limit.saturating_mul(100).max(10_000)
+    } else {
+        limit
+    };
+    let records = store.calls(since, read).await?;
+    Ok(records
+        .into_iter()
+        .filter(|r| case.is_none_or(|c| r.case() == Some(c)))
+        .take(limit)
+        .collect())
+}
+
+/// How many writes may wait for the writer; past that, notes are dropped (and counted) rather than held.
+const QUEUE: usize = 16_384;
+/// The most writes sent in one round trip.
+const BATCH: usize = 512;
+
+enum Write {
+    Note(CallNote),
+    Close(CallClose),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Writes the call log in the background: webhooks hand it their notes and go on at once; one task writes
+/// whatever has queued up, all notes in one pipelined round trip and then the closes in another, in the
+/// order they came. Under load, many webhooks share a round trip; an idle line pays one per webhook. Cheap to
+/// clone. The task starts with the first write, so a writer can be made outside a runtime.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Write>,
+    task: Arc<Deferred>,
+}
+
+impl Writer {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        Self {
+            queue,
+            task: Arc::new(Deferred::new(run(receiver, store))),
+        }
+    }
+
+    /// Queues a webhook's note; returns at once.
+    pub fn note(&self, note: CallNote) {
+        self.queue_write(Write::Note(note));
+    }
+
+    /// Queues the closing of a call's record; returns at once.
+    pub fn close(&self, close: CallClose) {
+        self.queue_write(Write::Close(close));
+    }
+
+    /// Waits (at most `within`) until everything queued so far is written; false if it was not.
+    pub async fn flush(&self, within: Duration) -> bool {
+        let (done, written) = oneshot::channel();
+        self.start();
+        if self.queue.try_send(Write::Flush(done)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(within, written).await, Ok(Ok(())))
+    }
+
+    fn queue_write(&self, write: Write) {
+        self.start();
+        if self.queue.try_send(write).is_err() {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_queue_full").increment(1);
+            tracing::warn!("call log: {QUEUE} writes are waiting for the store; this one is dropped");
+        }
+    }
+
+    fn start(&self) {
+        self.task.start();
+    }
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("queued", &(QUEUE - self.queue.capacity()))
+            .finish()
+    }
+}
+
+async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>) {
+    let mut writes = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut writes, BATCH).await > 0 {
+        let (mut notes, mut closes, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
+        for write in writes.drain(..) {
+            match write {
+                Write::Note(note) => notes.push(note),
+                Write::Close(close) => closes.push(close),
+                Write::Flush(done) => flushes.push(done),
+            }
+        }
+        if !notes.is_empty()
+            && let Err(error) = store.note_calls(&notes).await
+        {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "note_call").increment(notes.len() as u64);
+            tracing::warn!(%error, webhooks = notes.len(), "call log: these webhooks' decisions were not recorded");
+        }
+        if !closes.is_empty() {
+            match store.close_calls(&closes).await {
+                Ok(closed) => tracing::debug!(
+                    closed = closed.iter().filter(|c| **c).count(),
+                    asked = closes.len(),
+                    "call log: records closed"
+                ),
+                Err(error) => {
+                    metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "close_call")
+                        .increment(closes.len() as u64);
+                    tracing::warn!(%error, calls = closes.len(), "call log: records could not be closed");
+                }
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// The writer's task, spawned the first time [`Deferred::start`] is called: a writer is made where there is no
+/// runtime yet (configuration, tests, commands) and its task starts inside one, with the first write.
+struct Deferred {
+    /// Set once the task is spawned: later starts are one atomic read, no lock.
+    started: OnceLock<()>,
+    waiting: Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
+}
+
+impl Deferred {
+    fn new(task: impl Future<Output = ()> + Send + 'static) -> Self {
+        Self {
+            started: OnceLock::new(),
+            waiting: Mutex::new(Some(Box::pin(task))),
+        }
+    }
+
+    /// Spawns the task on the current runtime, the first time; later calls do nothing. Must be called from
+    /// within a Tokio runtime.
+    fn start(&self) {
+        self.started.get_or_init(|| {
+            let taken = self.waiting.lock().ok().and_then(|mut waiting| waiting.take());
+            if let Some(task) = taken {
+                tokio::spawn(task);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_task_runs_once_however_often_it_is_started() {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let deferred = Deferred::new(async move {
+            let _ = sender.send("ran");
+        });
+        deferred.start();
+        deferred.start();
+        assert_eq!(receiver.recv().await, Some("ran"));
+        assert_eq!(receiver.recv().await, None, "the sender is dropped after one run");
+    }
+}
