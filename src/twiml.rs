@@ -1,10 +1,16 @@
-//! TwiML: the voice XML the provider executes, as a small typed tree rendered straight into one buffer.
+//! TwiML: the voice XML the provider executes, as a small typed tree of the verbs the flows use, rendered
+//! with quick-xml's [`Writer`].
 //!
-//! Only the verbs the flows use are modelled. Every text node and attribute is escaped as quick-xml escapes
-//! (a test holds it to that crate's), so prompt text taken from configuration or a case system can never
-//! break the document.
+//! quick-xml escapes every text node and attribute value, so prompt text taken from configuration or a case
+//! system can never break the document; characters XML 1.0 cannot carry at all are dropped before that.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
+use std::io;
+
+use quick_xml::Writer;
+use quick_xml::escape::escape;
+use quick_xml::events::attributes::Attribute;
+use quick_xml::events::{BytesDecl, BytesText, Event};
 
 /// How `<Say>` speaks: the provider's voice name and the language tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,190 +99,127 @@ impl Response {
 
     /// The document as XML text, with its declaration.
     pub fn to_xml(&self) -> String {
-        let mut xml = Xml(String::with_capacity(2048));
-        xml.0.push_str(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#);
-        for verb in &self.verbs {
-            xml.verb(verb);
-        }
-        xml.0.push_str("</Response>");
-        // XML 1.0 cannot carry most control characters, nor U+FFFE and U+FFFF, not even escaped: a document
-        // with one is refused whole. The markup has none, so any here came from a text or value: drop them.
-        if !needs_cleaning(xml.0.as_bytes()) {
-            xml.0
-        } else {
-            xml.0.chars().filter(|c| is_xml_char(*c)).collect()
-        }
+        let mut writer = Writer::new(Vec::with_capacity(2048));
+        // A `Vec`'s `io::Write` never fails, so there is no error to pass on: the buffer holds the whole
+        // document.
+        let _: io::Result<()> = self.write(&mut writer);
+        // Every piece written is a `&str` or ASCII markup, so the bytes are UTF-8; the lossy conversion only
+        // keeps this function total.
+        String::from_utf8(writer.into_inner())
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
+    }
+
+    fn write<W: io::Write>(&self, writer: &mut Writer<W>) -> io::Result<()> {
+        writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+        writer
+            .create_element("Response")
+            .write_inner_content(|writer| self.verbs.iter().try_for_each(|verb| write_verb(writer, verb)))?;
+        Ok(())
     }
 }
 
-/// True when the UTF-8 text holds a character XML 1.0 cannot carry: a control character other than tab, line
-/// feed and carriage return, or U+FFFE / U+FFFF (`EF BF BE`, `EF BF BF`). A byte scan: no decoding.
-fn needs_cleaning(bytes: &[u8]) -> bool {
-    // Almost every document has neither kind of byte: this first scan is the whole cost (a fold over chunks,
-    // without a branch per byte, so the compiler can compare 32 bytes at a time).
-    let suspect = |chunk: &[u8]| chunk.iter().fold(false, |seen, &b| seen | (b < 0x20) | (b == 0xEF));
-    if !bytes.chunks(64).any(suspect) {
-        return false;
+/// One verb as an element; `<Gather>` writes its prompt's verbs inside itself.
+fn write_verb<W: io::Write>(writer: &mut Writer<W>, verb: &Verb) -> io::Result<()> {
+    match verb {
+        Verb::Say { text: said, voice } => {
+            writer
+                .create_element("Say")
+                .with_attribute(attribute("voice", &voice.name))
+                .with_attribute(attribute("language", &voice.language))
+                .write_text_content(text(said))?;
+        }
+        Verb::Pause { seconds } => {
+            writer
+                .create_element("Pause")
+                .with_attribute(("length", seconds.to_string().as_str()))
+                .write_empty()?;
+        }
+        Verb::Gather(gather) => {
+            let mut key = [0; 4];
+            let mut element = writer
+                .create_element("Gather")
+                .with_attribute(("input", "dtmf"))
+                .with_attribute(attribute("action", &gather.action))
+                .with_attribute(("method", "POST"))
+                .with_attribute(("timeout", gather.timeout_secs.to_string().as_str()));
+            if let Some(finish) = gather.finish_on_key {
+                element = element.with_attribute(attribute("finishOnKey", finish.encode_utf8(&mut key)));
+            }
+            if let Some(digits) = gather.num_digits {
+                element = element.with_attribute(("numDigits", digits.to_string().as_str()));
+            }
+            if gather.action_on_empty_result {
+                element = element.with_attribute(("actionOnEmptyResult", "true"));
+            }
+            element.write_inner_content(|writer| gather.prompt.iter().try_for_each(|verb| write_verb(writer, verb)))?;
+        }
+        Verb::Redirect { url } => {
+            writer
+                .create_element("Redirect")
+                .with_attribute(("method", "POST"))
+                .write_text_content(text(url))?;
+        }
+        Verb::Hangup => {
+            writer.create_element("Hangup").write_empty()?;
+        }
+        Verb::Dial(dial) => {
+            writer
+                .create_element("Dial")
+                .with_attribute(attribute("action", &dial.action))
+                .with_attribute(("method", "POST"))
+                .with_attribute(attribute("callerId", &dial.caller_id))
+                .with_attribute(("timeout", dial.timeout_secs.to_string().as_str()))
+                .with_attribute(("timeLimit", dial.time_limit_secs.to_string().as_str()))
+                .write_inner_content(|writer| {
+                    for number in &dial.numbers {
+                        writer
+                            .create_element("Number")
+                            .with_attribute(attribute("url", &number.url))
+                            .with_attribute(("method", "POST"))
+                            .write_text_content(text(&number.phone))?;
+                    }
+                    Ok(())
+                })?;
+        }
+        Verb::Record(record) => {
+            let mut key = [0; 4];
+            writer
+                .create_element("Record")
+                .with_attribute(attribute("action", &record.action))
+                .with_attribute(("method", "POST"))
+                .with_attribute(("maxLength", record.max_length_secs.to_string().as_str()))
+                .with_attribute(attribute("finishOnKey", record.finish_on_key.encode_utf8(&mut key)))
+                .with_attribute(("timeout", record.timeout_secs.to_string().as_str()))
+                .with_attribute(("playBeep", "true"))
+                .write_empty()?;
+        }
     }
-    bytes.iter().enumerate().any(|(i, &b)| {
-        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-            || (b == 0xEF && bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)))
-    })
+    Ok(())
+}
+
+/// An attribute whose value comes from outside: cleaned of what XML cannot carry, then escaped by quick-xml
+/// (which also writes tabs and line feeds as references, so attribute-value normalisation keeps them).
+fn attribute<'v>(key: &'v str, value: &'v str) -> Attribute<'v> {
+    Attribute::from((key, xml_chars(value)))
+}
+
+/// A text node from outside: cleaned of what XML cannot carry, then escaped by quick-xml.
+fn text(value: &str) -> BytesText<'_> {
+    BytesText::from_escaped(escape(xml_chars(value)))
+}
+
+/// `value` without the characters XML 1.0 cannot carry: a document with one, even escaped, is refused whole.
+fn xml_chars(value: &str) -> Cow<'_, str> {
+    if value.chars().all(is_xml_char) {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(value.chars().filter(|c| is_xml_char(*c)).collect())
+    }
 }
 
 /// XML 1.0's `Char` production (Rust strings hold no surrogates).
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
-}
-
-/// Appends `value` escaped: `<`, `>`, `&`, `'`, `"` and carriage return as quick-xml's `escape` writes them,
-/// and in an attribute also tabs and line feeds as character references, which a parser would otherwise turn
-/// into spaces (attribute-value normalisation). Unescaped runs are copied whole, into the document itself:
-/// no string of its own per value.
-fn push_escaped(out: &mut String, value: &str, in_attribute: bool) {
-    let mut from = 0;
-    for (at, byte) in value.bytes().enumerate() {
-        let reference = match byte {
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'&' => "&amp;",
-            b'\'' => "&apos;",
-            b'"' => "&quot;",
-            b'\r' => "&#13;",
-            b'\t' if in_attribute => "&#9;",
-            b'\n' if in_attribute => "&#10;",
-            _ => continue,
-        };
-        // Every byte matched is ASCII, so `at` is a character boundary.
-        out.push_str(&value[from..at]);
-        out.push_str(reference);
-        from = at + 1;
-    }
-    out.push_str(&value[from..]);
-}
-
-/// The document being written: the markup is ours and fixed, and every text and attribute value is escaped
-/// ([`push_escaped`]). Written straight into one buffer: building each element as an event first allocated
-/// for every attribute.
-struct Xml(String);
-
-impl Xml {
-    fn verb(&mut self, verb: &Verb) {
-        match verb {
-            Verb::Say { text, voice } => {
-                self.open("Say", &[("voice", &voice.name), ("language", &voice.language)]);
-                self.text(text);
-                self.close("Say");
-            }
-            Verb::Pause { seconds } => {
-                self.start("Pause", &[]);
-                self.number("length", *seconds);
-                self.0.push_str("/>");
-            }
-            Verb::Gather(gather) => {
-                self.start(
-                    "Gather",
-                    &[("input", "dtmf"), ("action", &gather.action), ("method", "POST")],
-                );
-                self.number("timeout", gather.timeout_secs);
-                if let Some(key) = gather.finish_on_key {
-                    self.key("finishOnKey", key);
-                }
-                if let Some(n) = gather.num_digits {
-                    self.number("numDigits", n);
-                }
-                if gather.action_on_empty_result {
-                    self.attributes(&[("actionOnEmptyResult", "true")]);
-                }
-                self.0.push('>');
-                for verb in &gather.prompt {
-                    self.verb(verb);
-                }
-                self.close("Gather");
-            }
-            Verb::Redirect { url } => {
-                self.open("Redirect", &[("method", "POST")]);
-                self.text(url);
-                self.close("Redirect");
-            }
-            Verb::Hangup => self.empty("Hangup", &[]),
-            Verb::Dial(dial) => {
-                self.start(
-                    "Dial",
-                    &[
-                        ("action", &dial.action),
-                        ("method", "POST"),
-                        ("callerId", &dial.caller_id),
-                    ],
-                );
-                self.number("timeout", dial.timeout_secs);
-                self.number("timeLimit", dial.time_limit_secs);
-                self.0.push('>');
-                for number in &dial.numbers {
-                    self.open("Number", &[("url", &number.url), ("method", "POST")]);
-                    self.text(&number.phone);
-                    self.close("Number");
-                }
-                self.close("Dial");
-            }
-            Verb::Record(record) => {
-                self.start("Record", &[("action", &record.action), ("method", "POST")]);
-                self.number("maxLength", record.max_length_secs);
-                self.key("finishOnKey", record.finish_on_key);
-                self.number("timeout", record.timeout_secs);
-                self.attributes(&[("playBeep", "true")]);
-                self.0.push_str("/>");
-            }
-        }
-    }
-
-    /// `<name a="v"...` without the end of the tag.
-    fn start(&mut self, name: &str, attributes: &[(&str, &str)]) {
-        self.0.push('<');
-        self.0.push_str(name);
-        self.attributes(attributes);
-    }
-
-    fn attributes(&mut self, attributes: &[(&str, &str)]) {
-        for (key, value) in attributes {
-            self.0.push(' ');
-            self.0.push_str(key);
-            self.0.push_str("=\"");
-            push_escaped(&mut self.0, value, true);
-            self.0.push('"');
-        }
-    }
-
-    /// A number attribute, written in place: no string of its own.
-    fn number(&mut self, key: &str, value: u32) {
-        let _ = write!(self.0, " {key}=\"{value}\"");
-    }
-
-    /// A key of the keypad as an attribute (`finishOnKey`).
-    fn key(&mut self, key: &str, value: char) {
-        let mut buffer = [0; 4];
-        self.attributes(&[(key, value.encode_utf8(&mut buffer))]);
-    }
-
-    fn open(&mut self, name: &str, attributes: &[(&str, &str)]) {
-        self.start(name, attributes);
-        self.0.push('>');
-    }
-
-    fn empty(&mut self, name: &str, attributes: &[(&str, &str)]) {
-        self.start(name, attributes);
-        self.0.push_str("/>");
-    }
-
-    fn text(&mut self, text: &str) {
-        push_escaped(&mut self.0, text, false);
-    }
-
-    fn close(&mut self, name: &str) {
-        self.0.push_str("</");
-        self.0.push_str(name);
-        self.0.push('>');
-    }
 }
 
 #[cfg(test)]
@@ -312,27 +255,22 @@ mod tests {
     }
 
     #[test]
-    fn escapes_as_quick_xml_does() {
-        let texts = [
-            "",
-            "plain text",
-            "Tom & Jerry <b>'quoted'</b> \"x\"",
-            "a\r\nb\tc",
-            "&&<<>>",
-            "é日\u{1f4de} & é",
-            "https://x.example/voice/step/a?line=us&v.customer=ACME+Corp&v.case=1",
-        ];
-        for text in texts {
-            let mut out = String::new();
-            push_escaped(&mut out, text, false);
-            assert_eq!(out, quick_xml::escape::escape(text), "text {text:?}");
-            let mut out = String::new();
-            push_escaped(&mut out, text, true);
-            let attribute = quick_xml::escape::escape(text)
-                .replace('\t', "&#9;")
-                .replace('\n', "&#10;");
-            assert_eq!(out, attribute, "attribute {text:?}");
-        }
+    fn escapes_quotes_and_carriage_returns_in_text_and_attributes() {
+        let mut response = Response::new();
+        response.push(Verb::Say {
+            text: "\"x\" 'y'\r\nz".into(),
+            voice: Voice {
+                name: "a\"b'c".into(),
+                language: "en<US>".into(),
+            },
+        });
+        assert!(
+            response.to_xml().contains(
+                "<Say voice=\"a&quot;b&apos;c\" language=\"en&lt;US&gt;\">&quot;x&quot; &apos;y&apos;&#13;\nz</Say>"
+            ),
+            "{}",
+            response.to_xml()
+        );
     }
 
     #[test]
@@ -361,6 +299,22 @@ mod tests {
             response.to_xml().contains(">abcd\te\u{FFFD}</Say>"),
             "{}",
             response.to_xml()
+        );
+    }
+
+    #[test]
+    fn drops_characters_xml_cannot_carry_from_attributes_and_keys() {
+        let mut response = Response::new();
+        response.push(Verb::Record(Record {
+            action: "https://x.example/r?a=\u{0}1\u{FFFF}".into(),
+            max_length_secs: 1,
+            finish_on_key: '\u{1b}',
+            timeout_secs: 1,
+        }));
+        let xml = response.to_xml();
+        assert!(
+            xml.contains(r#"action="https://x.example/r?a=1" method="POST" maxLength="1" finishOnKey="""#),
+            "{xml}"
         );
     }
 
