@@ -2,8 +2,9 @@
 //! accepted, the voicemail, the duration), kept in a Redis stream with a bounded length.
 //!
 //! Each webhook adds what it decided to the call's working record, after the answer is sent: it hands a
-//! [`CallNote`] to the [`Writer`], which writes the notes of many webhooks in one pipelined round trip. The
-//! record is closed into the stream once, through the same writer (so after what the call's webhooks added):
+//! [`CallEntry`] to the call log's writer ([`crate::store::call_log::Writer`]), which writes the entries that
+//! have queued up in one pipeline. The record is closed into the stream once, through the same writer (so
+//! after what the call's webhooks added):
 //! by the provider's final call-status callback (which brings the duration), or, if that callback is not
 //! configured, a few minutes after the call hung up.
 
@@ -51,7 +52,7 @@ pub struct CallEvent {
 /// What one webhook adds to its call's working record: summary fields (the latest value wins; `started` is
 /// kept from the first) and events, the record kept for `ttl`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallNote {
+pub struct CallEntry {
     pub call_sid: String,
     pub started: DateTime<Utc>,
     pub summary: Vec<(String, String)>,

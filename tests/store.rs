@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use afterhours::calllog::{CallClose, CallEvent, CallNote};
+use afterhours::calllog::{CallClose, CallEntry, CallEvent};
 use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Shift, Target, Tier};
 use afterhours::phone::PhoneNumber;
 use afterhours::store::memory::MemoryStore;
@@ -261,7 +261,7 @@ both_stores!(a_once_per_call_action_is_claimed_once);
 async fn a_call_is_logged_once_with_everything_its_webhooks_noted(store: Arc<dyn Store>) {
     let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
     store
-        .note_calls(&[note(
+        .append_entries(&[entry(
             "CA1",
             t,
             &[("line", "us"), ("from", "+15551234567")],
@@ -270,7 +270,7 @@ async fn a_call_is_logged_once_with_everything_its_webhooks_noted(store: Arc<dyn
         .await
         .unwrap();
     store
-        .note_calls(&[note(
+        .append_entries(&[entry(
             "CA1",
             t + chrono::TimeDelta::seconds(30),
             &[("case", "123456"), ("decision", "verified")],
@@ -296,16 +296,16 @@ async fn a_call_is_logged_once_with_everything_its_webhooks_noted(store: Arc<dyn
 }
 both_stores!(a_call_is_logged_once_with_everything_its_webhooks_noted);
 
-/// The writer's batches: many calls' notes in one go, then many closes, each record whole and exact,
+/// The writer's batches: many calls' entries in one go, then many closes, each record whole and exact,
 /// whatever its text holds.
 async fn many_calls_are_noted_and_closed_together(store: Arc<dyn Store>) {
     let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
     let odd = "Tom \"Tiger\" O'Brien / ACME — Zürich \\ 日本 {x}";
     store
-        .note_calls(&[
-            note("CA-a", t, &[("line", "us"), ("customer", odd)], &[odd, "second"]),
-            note("CA-b", t, &[], &[]),
-            note("CA-a", t, &[("accepted", "bob")], &["bridge: bob accepted attempt 1"]),
+        .append_entries(&[
+            entry("CA-a", t, &[("line", "us"), ("customer", odd)], &[odd, "second"]),
+            entry("CA-b", t, &[], &[]),
+            entry("CA-a", t, &[("accepted", "bob")], &["bridge: bob accepted attempt 1"]),
         ])
         .await
         .unwrap();
@@ -399,12 +399,12 @@ async fn a_command_redis_refuses_fails_only_its_own_webhook() {
     assert_eq!(none.unwrap(), None);
 }
 
-/// A note whose events happened after its own time keeps each event's time.
+/// A entry whose events happened after its own time keeps each event's time.
 async fn each_event_keeps_its_time(store: Arc<dyn Store>) {
     let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
-    let mut noted = note("CA-t", t, &[("line", "us")], &["first", "later"]);
+    let mut noted = entry("CA-t", t, &[("line", "us")], &["first", "later"]);
     noted.events[1].at = t + chrono::Duration::milliseconds(1500);
-    store.note_calls(&[noted.clone()]).await.unwrap();
+    store.append_entries(&[noted.clone()]).await.unwrap();
     assert_eq!(store.close_calls(&[close("CA-t", None, None)]).await.unwrap(), [true]);
     let records = store.calls(None, 10).await.unwrap();
     assert_eq!(records[0].started, Some(t));
@@ -412,8 +412,8 @@ async fn each_event_keeps_its_time(store: Arc<dyn Store>) {
 }
 both_stores!(each_event_keeps_its_time);
 
-fn note(call_sid: &str, started: DateTime<Utc>, summary: &[(&str, &str)], events: &[&str]) -> CallNote {
-    CallNote {
+fn entry(call_sid: &str, started: DateTime<Utc>, summary: &[(&str, &str)], events: &[&str]) -> CallEntry {
+    CallEntry {
         call_sid: call_sid.to_owned(),
         started,
         summary: summary.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

@@ -108,7 +108,7 @@ impl Call<'_> {
         }
         for effect in &answer.effects {
             match effect {
-                Effect::LogCall { .. } | Effect::CallEnded { .. } => {}
+                Effect::LogCallEntry { .. } | Effect::CallEnded { .. } => {}
                 Effect::CaseNote { case, body, .. } => {
                     writeln!(out, "  note    case {case} (not sent by simulate): {body}")?
                 }

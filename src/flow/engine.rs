@@ -142,9 +142,9 @@ pub enum Effect {
         body: String,
     },
     /// Add what this webhook decided to the call's record in the call log.
-    LogCall {
+    LogCallEntry {
         call_sid: String,
-        /// When the webhook came: the note's time, and its events'.
+        /// When the webhook came: the entry's time, and its events'.
         at: DateTime<Utc>,
         summary: Vec<(String, String)>,
         events: Vec<CallEvent>,
@@ -227,7 +227,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Records a decision, in words.
-    pub fn note(&mut self, line: String) {
+    pub fn trace_decision(&mut self, line: String) {
         self.trace.push(Trace::Decision(line));
     }
 

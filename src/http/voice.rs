@@ -5,15 +5,15 @@
 use std::time::{Duration, Instant};
 
 use crate::assembly::AppState;
-use crate::calllog::{CallClose, CallEvent, CallNote};
+use crate::calllog::{CallClose, CallEntry, CallEvent};
 use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Trace, WEBHOOK_DEADLINE};
 use crate::flow::line::Line;
 use crate::flow::state::CallState;
 use crate::phone::mask;
 use crate::twiml::{Response, Verb};
 
-/// How long "this call's note was sent" is remembered: longer than any call.
-const NOTED_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long "this call's case note was sent" is remembered: longer than any call.
+const CASE_NOTED_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Said when a number reaches us that no line answers, and there is no default line.
 pub const UNKNOWN_NUMBER: &str = "We are sorry, this number does not have an after-hours support line. \
@@ -37,7 +37,7 @@ pub enum Route<'a> {
 pub struct Answer {
     pub response: Response,
     pub trace: Vec<Trace>,
-    /// Work for after the answer: notes for the case system.
+    /// Work for after the answer: the call-log entry, the case note.
     pub effects: Vec<Effect>,
 }
 
@@ -109,7 +109,7 @@ async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: 
 
 async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallInput, call_state: CallState) -> Answer {
     let first = matches!(entry, Entry::Start);
-    let before = NOTED_VARS.map(|name| call_state.vars.get(name).cloned());
+    let before = LOGGED_VARS.map(|name| call_state.vars.get(name).cloned());
     let mut ctx = Ctx::new(line, &state.services, state.clock.now(), input, call_state);
     match engine::run(&line.flow, entry, &mut ctx).await {
         Ok(()) => {
@@ -131,12 +131,12 @@ async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallI
 }
 
 /// The call's variables the log's summary holds (besides the line, caller and number dialled).
-const NOTED_VARS: [&str; 6] = ["case", "decision", "customer", "dialled", "accepted", "recording"];
+const LOGGED_VARS: [&str; 6] = ["case", "decision", "customer", "dialled", "accepted", "recording"];
 
 /// What a webhook adds to its call's record: what it changed of the summary (the call's first webhook: the
 /// line, the caller and the number dialled) and the decisions it made; nothing when it did neither (a
-/// whisper, a re-prompt). `before` holds the [`NOTED_VARS`] as the webhook found them: those came from earlier
-/// webhooks, which noted them. An engineer's leg is logged under the caller's call.
+/// whisper, a re-prompt). `before` holds the [`LOGGED_VARS`] as the webhook found them: those came from earlier
+/// webhooks, which logged them. An engineer's leg is logged under the caller's call.
 fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<String>; 6]) -> Option<Effect> {
     let input = ctx.input;
     let mut summary = Vec::new();
@@ -145,7 +145,7 @@ fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<Stri
         summary.push(("from".to_owned(), input.from().to_owned()));
         summary.push(("to".to_owned(), input.to().to_owned()));
     }
-    for (name, was) in NOTED_VARS.iter().zip(before) {
+    for (name, was) in LOGGED_VARS.iter().zip(before) {
         if let Some(value) = ctx.state.vars.get(*name)
             && was.as_ref() != Some(value)
         {
@@ -166,7 +166,7 @@ fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<Stri
     if summary.is_empty() && events.is_empty() {
         return None;
     }
-    Some(Effect::LogCall {
+    Some(Effect::LogCallEntry {
         call_sid: input.param("ParentCallSid").unwrap_or(input.call_sid()).to_owned(),
         at: ctx.now,
         summary,
@@ -205,7 +205,10 @@ pub fn dispatch(state: &AppState, effects: Vec<Effect>) {
                     // A replayed webhook that ends the call must not note the case twice; if the store cannot
                     // say, a duplicate note is better than a lost one.
                     let first = match &store {
-                        Some(store) => store.claim_once(&call_sid, "noted", NOTED_TTL).await.unwrap_or(true),
+                        Some(store) => store
+                            .claim_once(&call_sid, "noted", CASE_NOTED_TTL)
+                            .await
+                            .unwrap_or(true),
                         None => true,
                     };
                     if first {
@@ -215,12 +218,12 @@ pub fn dispatch(state: &AppState, effects: Vec<Effect>) {
                     }
                 });
             }
-            Effect::LogCall {
+            Effect::LogCallEntry {
                 call_sid,
                 at,
                 summary,
                 events,
-            } => state.call_log.note(CallNote {
+            } => state.call_log.append(CallEntry {
                 call_sid,
                 started: at,
                 summary,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Store, StoreError};
-use crate::calllog::{CallClose, CallNote, CallRecord};
+use crate::calllog::{CallClose, CallEntry, CallRecord};
 
 /// The records of the log, newest first, that started at or after `since` and are about `case` (when
 /// given): at most `limit`.
@@ -34,20 +34,20 @@ pub async fn find(
         .collect())
 }
 
-/// How many writes may wait for the writer; past that, notes are dropped (and counted) rather than held.
+/// How many writes may wait for the writer; past that, entries are dropped (and counted) rather than held.
 const QUEUE: usize = 16_384;
 /// The most writes sent in one round trip.
 const BATCH: usize = 512;
 
 enum Write {
-    Note(CallNote),
+    Entry(CallEntry),
     Close(CallClose),
     /// Answered once everything queued before it is written.
     Flush(oneshot::Sender<()>),
 }
 
-/// Writes the call log in the background: webhooks hand it their notes and go on at once; one task writes
-/// whatever has queued up, all notes in one pipelined round trip and then the closes in another, in the
+/// Writes the call log in the background: webhooks hand it their entries and go on at once; one task writes
+/// whatever has queued up, all entries in one pipeline and then the closes in another, in the
 /// order they came. Under load, many webhooks share a round trip; an idle line pays one per webhook. Cheap to
 /// clone. The task starts with the first write, so a writer can be made outside a runtime.
 #[derive(Clone)]
@@ -65,9 +65,9 @@ impl Writer {
         }
     }
 
-    /// Queues a webhook's note; returns at once.
-    pub fn note(&self, note: CallNote) {
-        self.queue_write(Write::Note(note));
+    /// Queues a webhook's entry; returns at once.
+    pub fn append(&self, entry: CallEntry) {
+        self.queue_write(Write::Entry(entry));
     }
 
     /// Queues the closing of a call's record; returns at once.
@@ -109,19 +109,20 @@ impl std::fmt::Debug for Writer {
 async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>) {
     let mut writes = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut writes, BATCH).await > 0 {
-        let (mut notes, mut closes, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut entries, mut closes, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
         for write in writes.drain(..) {
             match write {
-                Write::Note(note) => notes.push(note),
+                Write::Entry(entry) => entries.push(entry),
                 Write::Close(close) => closes.push(close),
                 Write::Flush(done) => flushes.push(done),
             }
         }
-        if !notes.is_empty()
-            && let Err(error) = store.note_calls(&notes).await
+        if !entries.is_empty()
+            && let Err(error) = store.append_entries(&entries).await
         {
-            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "note_call").increment(notes.len() as u64);
-            tracing::warn!(%error, webhooks = notes.len(), "call log: these webhooks' decisions were not recorded");
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_entry")
+                .increment(entries.len() as u64);
+            tracing::warn!(%error, webhooks = entries.len(), "call log: these webhooks' decisions were not recorded");
         }
         if !closes.is_empty() {
             match store.close_calls(&closes).await {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{Store, StoreError};
 use crate::BoxFuture;
-use crate::calllog::{CallClose, CallNote, CallRecord};
+use crate::calllog::{CallClose, CallEntry, CallRecord};
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
@@ -168,24 +168,24 @@ impl Store for MemoryStore {
         Box::pin(async move { result })
     }
 
-    fn note_calls<'a>(&'a self, notes: &'a [CallNote]) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn append_entries<'a>(&'a self, entries: &'a [CallEntry]) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.with(|inner| {
             let now = Instant::now();
             inner.working.retain(|_, (_, expires)| *expires > now);
-            for note in notes {
-                let (record, expires) = inner.working.entry(note.call_sid.clone()).or_insert_with(|| {
+            for entry in entries {
+                let (record, expires) = inner.working.entry(entry.call_sid.clone()).or_insert_with(|| {
                     (
                         CallRecord {
-                            call_sid: note.call_sid.clone(),
-                            started: Some(note.started),
+                            call_sid: entry.call_sid.clone(),
+                            started: Some(entry.started),
                             ..CallRecord::default()
                         },
                         now,
                     )
                 });
-                *expires = now + note.ttl;
-                record.summary.extend(note.summary.iter().cloned());
-                record.events.extend(note.events.iter().cloned());
+                *expires = now + entry.ttl;
+                record.summary.extend(entry.summary.iter().cloned());
+                record.events.extend(entry.events.iter().cloned());
             }
             Ok(())
         });

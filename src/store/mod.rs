@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::BoxFuture;
-use crate::calllog::{CallClose, CallNote, CallRecord};
+use crate::calllog::{CallClose, CallEntry, CallRecord};
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 
 /// The longest a single store operation may take on a call's path: past it, the call goes on without it
@@ -85,8 +85,8 @@ pub trait Store: Send + Sync + fmt::Debug {
         window: Duration,
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
 
-    /// Adds each webhook's note to its call's working record, in order. One round trip for all of them.
-    fn note_calls<'a>(&'a self, notes: &'a [CallNote]) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Adds each webhook's entry to its call's working record, in order. One round trip for all of them.
+    fn append_entries<'a>(&'a self, entries: &'a [CallEntry]) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Closes calls' working records into the call log, each once; for each, false when it was closed
     /// already or there is no record. One round trip for all of them.

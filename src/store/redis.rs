@@ -1,23 +1,9 @@
 //! The Redis store: the source of truth for rotations, overrides, policies and call records, shared by every
 //! replica.
 //!
-//! Key layout (`P` is the configured prefix, default `afterhours:`; `{...}` is a cluster hash tag, so the keys
-//! of one rotation live in one slot and a script can change them together):
-//!
-//! | key | type | holds |
-//! | --- | --- | --- |
-//! | `P engineers` | hash | engineer id → engineer (JSON) |
-//! | `P policies` | hash | policy id → escalation policy (JSON) |
-//! | `P rotations` | set | rotation ids |
-//! | `P rotation:{ID}` | string | the rotation and its participants (JSON) |
-//! | `P rotation:{ID}:version` | string | its version, bumped by every write |
-//! | `P rotation:{ID}:overrides` | sorted set | overrides (JSON), scored by start (Unix seconds) |
-//! | `P call:{SID}:accepted:N` | string, TTL | the engineer who accepted escalation attempt N of call SID |
-//! | `P call:{SID}:once:WHAT` | string, TTL | set when a once-per-call action (the case note) was done |
-//! | `P rate:{FROM}:W` | set, TTL | the calls (CallSid) from number FROM in rate-limit window W |
-//! | `P call:{SID}:notes` | list, TTL | the call's working record: one JSON note per webhook (`t` its time, `s` summary fields, `e` events) |
-//! | `P call:{SID}:once:logged` | string, TTL | set when the call's record was closed into the log |
-//! | `P calls` | stream | the call log: one entry (`record`: JSON) per call, trimmed to about `max_records` |
+//! The keys it writes, their types and lifetimes are documented once, in `docs/oncall.md` ("Redis key
+//! layout"): keep that table true when a key changes. Keys that a script changes together share a cluster
+//! hash tag (`{...}`), so they live in one slot.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,7 +16,7 @@ use redis::{AsyncCommands, Script};
 
 use super::{Store, StoreError};
 use crate::BoxFuture;
-use crate::calllog::{CallClose, CallNote, CallRecord};
+use crate::calllog::{CallClose, CallEntry, CallRecord};
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
@@ -65,26 +51,26 @@ end
 return removed
 ";
 
-/// Closes a call's working record into the log, once: KEYS are the once-marker, the notes list and the log
+/// Closes a call's working record into the log, once: KEYS are the once-marker, the entries list and the log
 /// stream; ARGV the CallSid, the status and the duration (as JSON) and the log's length. Builds the record's
-/// JSON (`CallRecord`) from the notes (`started` from the first, the latest value of each summary field, the
-/// events in order), adds it to the stream and deletes the notes. Returns 1 when it closed the record, 0 when it was closed
+/// JSON (`CallRecord`) from the entries (`started` from the first, the latest value of each summary field, the
+/// events in order), adds it to the stream and deletes the entries. Returns 1 when it closed the record, 0 when it was closed
 /// already or there is none.
 const CLOSE_CALL: &str = r#"
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then
   return 0
 end
-local notes = redis.call('LRANGE', KEYS[2], 0, -1)
-if #notes == 0 then
+local entries = redis.call('LRANGE', KEYS[2], 0, -1)
+if #entries == 0 then
   return 0
 end
 local started, summary, events = nil, {}, {}
-for _, raw in ipairs(notes) do
-  local ok, note = pcall(cjson.decode, raw)
-  if ok and type(note) == 'table' then
-    if started == nil and type(note.t) == 'string' then started = note.t end
-    for _, pair in ipairs(note.s or {}) do summary[pair[1]] = pair[2] end
-    for _, event in ipairs(note.e or {}) do events[#events + 1] = cjson.encode(event) end
+for _, raw in ipairs(entries) do
+  local ok, entry = pcall(cjson.decode, raw)
+  if ok and type(entry) == 'table' then
+    if started == nil and type(entry.t) == 'string' then started = entry.t end
+    for _, pair in ipairs(entry.s or {}) do summary[pair[1]] = pair[2] end
+    for _, event in ipairs(entry.e or {}) do events[#events + 1] = cjson.encode(event) end
   end
 end
 local summary_json = '{}'
@@ -99,30 +85,30 @@ redis.call('DEL', KEYS[2])
 return 1
 "#;
 
-/// A webhook's note as the notes list keeps it (short names: one is written per webhook). Times are
-/// RFC 3339, formatted once per note: its events almost always happened at the note's time.
+/// A webhook's entry as the entries list keeps it (short names: one is written per webhook). Times are
+/// RFC 3339, formatted once per entry: its events almost always happened at the entry's time.
 #[derive(serde::Serialize)]
-struct StoredNote<'a> {
+struct StoredEntry<'a> {
     t: &'a str,
     s: &'a [(String, String)],
     e: Vec<StoredEvent<'a>>,
 }
 
-/// A [`crate::calllog::CallEvent`] as a note keeps it: the fields of its JSON.
+/// A [`crate::calllog::CallEvent`] as a entry keeps it: the fields of its JSON.
 #[derive(serde::Serialize)]
 struct StoredEvent<'a> {
     at: std::borrow::Cow<'a, str>,
     what: &'a str,
 }
 
-impl StoredNote<'_> {
-    fn json(note: &CallNote) -> Result<String, serde_json::Error> {
-        let t = note.started.to_rfc3339();
-        let e = note
+impl StoredEntry<'_> {
+    fn json(entry: &CallEntry) -> Result<String, serde_json::Error> {
+        let t = entry.started.to_rfc3339();
+        let e = entry
             .events
             .iter()
             .map(|event| StoredEvent {
-                at: if event.at == note.started {
+                at: if event.at == entry.started {
                     std::borrow::Cow::Borrowed(t.as_str())
                 } else {
                     std::borrow::Cow::Owned(event.at.to_rfc3339())
@@ -130,9 +116,9 @@ impl StoredNote<'_> {
                 what: &event.what,
             })
             .collect();
-        serde_json::to_string(&StoredNote {
+        serde_json::to_string(&StoredEntry {
             t: &t,
-            s: &note.summary,
+            s: &entry.summary,
             e,
         })
     }
@@ -462,16 +448,16 @@ impl Store for RedisStore {
         })
     }
 
-    fn note_calls<'a>(&'a self, notes: &'a [CallNote]) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn append_entries<'a>(&'a self, entries: &'a [CallEntry]) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            // Two commands a webhook: its note appended whole, and the record's expiry.
+            // Two commands a webhook: its entry appended whole, and the record's expiry.
             let mut pipe = redis::pipe();
-            for note in notes {
-                let key = self.key(&format!("call:{{{}}}:notes", note.call_sid));
-                let json = StoredNote::json(note).map_err(|e| corrupt("call note", e))?;
+            for entry in entries {
+                let key = self.key(&format!("call:{{{}}}:entries", entry.call_sid));
+                let json = StoredEntry::json(entry).map_err(|e| corrupt("call entry", e))?;
                 pipe.rpush(&key, json)
                     .ignore()
-                    .expire(&key, note.ttl.as_secs().max(1) as i64)
+                    .expire(&key, entry.ttl.as_secs().max(1) as i64)
                     .ignore();
             }
             let mut connection = self.conn();
@@ -491,7 +477,7 @@ impl Store for RedisStore {
                     .arg(CLOSE_CALL_SHA.as_str())
                     .arg(3)
                     .arg(self.key(&format!("call:{{{sid}}}:once:logged")))
-                    .arg(self.key(&format!("call:{{{sid}}}:notes")))
+                    .arg(self.key(&format!("call:{{{sid}}}:entries")))
                     .arg(self.key("calls"))
                     .arg(sid)
                     .arg(json(serde_json::to_string(&close.status))?)

@@ -72,7 +72,7 @@ impl Bridge {
             None => return Transition::Next("exhausted"),
         };
         let Some(tier) = attempts.get(index as usize) else {
-            ctx.note(format!(
+            ctx.trace_decision(format!(
                 "bridge: no engineer accepted after {} attempts",
                 attempts.len()
             ));
@@ -85,7 +85,7 @@ impl Bridge {
             &self.escalate_prompt
         });
         let names: Vec<&str> = tier.people.iter().map(|p| p.engineer.id.as_str()).collect();
-        ctx.note(format!(
+        ctx.trace_decision(format!(
             "bridge: attempt {} of {}, ringing {} for {} s",
             index + 1,
             attempts.len(),
@@ -128,25 +128,25 @@ impl Bridge {
                 if source == Source::Stale {
                     metrics::counter!(crate::metrics::ONCALL_FALLBACKS, "source" => "cache").increment(1);
                     tracing::warn!(line = %ctx.line.key, "bridge: the store is down: ringing the last known on-call chain");
-                    ctx.note("bridge: the store is down: using the last known on-call chain".into());
+                    ctx.trace_decision("bridge: the store is down: using the last known on-call chain".into());
                 }
                 data
             }
             Err(error) => {
                 tracing::error!(%error, line = %ctx.line.key, "bridge: no on-call data: ringing the line's fallback numbers");
-                ctx.note(format!("bridge: no on-call data ({error})"));
+                ctx.trace_decision(format!("bridge: no on-call data ({error})"));
                 return self.fallback(ctx);
             }
         };
         let Some(chain) = data.on_call(&policy, ctx.now) else {
             tracing::error!(policy, line = %ctx.line.key, "bridge: the escalation policy does not exist");
-            ctx.note(format!("bridge: no escalation policy {policy:?}"));
+            ctx.trace_decision(format!("bridge: no escalation policy {policy:?}"));
             return self.fallback(ctx);
         };
         let attempts: Vec<TierOnCall> = chain.attempts().into_iter().cloned().collect();
         if attempts.is_empty() {
             tracing::error!(policy, line = %ctx.line.key, "bridge: nobody is on call in any tier");
-            ctx.note(format!("bridge: nobody is on call in policy {policy:?}"));
+            ctx.trace_decision(format!("bridge: nobody is on call in policy {policy:?}"));
             return self.fallback(ctx);
         }
         Some(attempts)
@@ -159,7 +159,7 @@ impl Bridge {
             return None;
         }
         metrics::counter!(crate::metrics::ONCALL_FALLBACKS, "source" => "fallback_numbers").increment(1);
-        ctx.note(format!(
+        ctx.trace_decision(format!(
             "bridge: ringing the line's {} fallback numbers",
             line.fallback_numbers.len()
         ));
@@ -200,7 +200,7 @@ impl Bridge {
         match accepted {
             Ok(Some(engineer)) => {
                 dial_metric(index, "accepted");
-                ctx.note(format!(
+                ctx.trace_decision(format!(
                     "bridge: attempt {} accepted by {engineer} (dial status {status:?})",
                     index + 1
                 ));
@@ -209,7 +209,7 @@ impl Bridge {
             }
             Ok(None) => {
                 dial_metric(index, "not_accepted");
-                ctx.note(format!(
+                ctx.trace_decision(format!(
                     "bridge: attempt {} not accepted (dial status {status:?})",
                     index + 1
                 ));
@@ -222,14 +222,14 @@ impl Bridge {
                 metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "acceptance").increment(1);
                 tracing::error!(%error, call_sid = %ctx.input.call_sid(), "bridge: cannot read the acceptance record");
                 if matches!(status.as_str(), "completed" | "answered") {
-                    ctx.note(format!(
+                    ctx.trace_decision(format!(
                         "bridge: acceptance unknown ({error}); the dial {status}: taken as answered"
                     ));
                     ctx.state.set("accepted", "unknown (store unavailable)");
                     dial_metric(index, "accepted");
                     return Transition::Next("accepted");
                 }
-                ctx.note(format!(
+                ctx.trace_decision(format!(
                     "bridge: acceptance unknown ({error}); the dial {status}: trying the next tier"
                 ));
                 dial_metric(index, "not_accepted");
@@ -243,7 +243,7 @@ impl Bridge {
     pub(crate) fn on_whisper(&self, ctx: &mut Ctx<'_>) -> Transition {
         let engineer = ctx.state.vars.get("engineer").map_or("", String::as_str);
         if ctx.input.param("ParentCallSid").unwrap_or("").is_empty() || engineer.is_empty() {
-            ctx.note("bridge: a whisper for a leg of no call of ours: hanging up".into());
+            ctx.trace_decision("bridge: a whisper for a leg of no call of ours: hanging up".into());
             ctx.response.push(Verb::Hangup);
             return Transition::Wait;
         }
@@ -290,7 +290,7 @@ impl Bridge {
         let engineer = ctx.state.vars.get("engineer").cloned().unwrap_or_default();
         let parent = ctx.input.param("ParentCallSid").unwrap_or("").to_owned();
         if ctx.input.digits() != Some("1") || parent.is_empty() || engineer.is_empty() {
-            ctx.note(format!(
+            ctx.trace_decision(format!(
                 "bridge: {engineer:?} declined (digits {:?})",
                 ctx.input.digits()
             ));
@@ -310,7 +310,7 @@ impl Bridge {
             metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "record_acceptance").increment(1);
             tracing::error!(call_sid = %parent, engineer, "bridge: cannot record the acceptance");
         }
-        ctx.note(format!("bridge: {engineer} accepted attempt {}", index + 1));
+        ctx.trace_decision(format!("bridge: {engineer} accepted attempt {}", index + 1));
         let text = "Connecting you now.".to_owned();
         ctx.trace.push(Trace::Say(text.clone()));
         ctx.response.push(Verb::Say {

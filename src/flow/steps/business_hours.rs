@@ -23,7 +23,7 @@ impl BusinessHours {
         };
         let outcome = if open { "open" } else { "closed" };
         let local = ctx.now.with_timezone(&line.tz);
-        ctx.note(format!(
+        ctx.trace_decision(format!(
             "business hours: {outcome} at {} {} (mode {})",
             spoken_datetime(&local),
             line.zone_name,

@@ -128,7 +128,7 @@ impl Gather {
     fn ask(&self, ctx: &mut Ctx<'_>, after_invalid: bool) -> Transition {
         let attempt = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0) + 1;
         if attempt > self.attempts {
-            ctx.note(format!("gather: no attempts left ({} used)", self.attempts));
+            ctx.trace_decision(format!("gather: no attempts left ({} used)", self.attempts));
             return Transition::Next("failed");
         }
         ctx.state.attempts.insert(ctx.step.to_owned(), attempt);
@@ -139,7 +139,7 @@ impl Gather {
         };
         let text = ctx.render(prompt);
         let action = ctx.event_url(DIGITS_EVENT);
-        ctx.note(format!(
+        ctx.trace_decision(format!(
             "gather: attempt {attempt} of {}, waiting for digits",
             self.attempts
         ));
@@ -165,13 +165,13 @@ impl Gather {
         let raw = ctx.input.digits().unwrap_or("");
         match self.accept(raw) {
             Some(digits) => {
-                ctx.note(format!("gather: got {} digits", digits.len()));
+                ctx.trace_decision(format!("gather: got {} digits", digits.len()));
                 ctx.state.set(&self.store, digits);
                 Transition::Next("entered")
             }
             None => {
                 let shown: String = raw.chars().take(40).collect();
-                ctx.note(format!("gather: not a valid entry ({:?})", shown));
+                ctx.trace_decision(format!("gather: not a valid entry ({:?})", shown));
                 self.ask(ctx, true)
             }
         }

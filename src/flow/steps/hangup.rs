@@ -15,7 +15,7 @@ pub struct Hangup {}
 impl Hangup {
     pub(crate) fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         ctx.response.push(Verb::Hangup);
-        ctx.note("hang up".to_owned());
+        ctx.trace_decision("hang up".to_owned());
         let vars = &ctx.state.vars;
         let outcome = if vars.contains_key("accepted") {
             "answered".to_owned()

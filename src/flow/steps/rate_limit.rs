@@ -26,7 +26,7 @@ impl RateLimit {
     pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let limits = &ctx.services.limits;
         let Some(store) = ctx.services.store.as_ref() else {
-            ctx.note("rate limit: not checked (no store)".to_owned());
+            ctx.trace_decision("rate limit: not checked (no store)".to_owned());
             return Transition::Next(ALLOWED);
         };
         let window = Duration::from_secs(limits.window_secs.max(1));
@@ -46,7 +46,7 @@ impl RateLimit {
         let allowed = u64::from(limits.calls_per_window);
         let window_secs = window.as_secs();
         if calls <= allowed {
-            ctx.note(format!(
+            ctx.trace_decision(format!(
                 "rate limit: call {calls} of {allowed} allowed within {window_secs} s"
             ));
             return Transition::Next(ALLOWED);
@@ -54,7 +54,7 @@ impl RateLimit {
         let line = ctx.line;
         metrics::counter!(crate::metrics::RATE_LIMITED, "line" => line.key.clone()).increment(1);
         tracing::warn!(from = %mask(from), calls, line = %line.key, "caller over the rate limit");
-        ctx.note(format!(
+        ctx.trace_decision(format!(
             "rate limit: call {calls} from this number within {window_secs} s, over the {allowed} allowed"
         ));
         Transition::Next("limited")
@@ -64,6 +64,6 @@ impl RateLimit {
 /// The store could not count (`why`): the call goes on, and the miss is counted and noted.
 fn not_checked(ctx: &mut Ctx<'_>, why: &str) -> Transition {
     metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "count_call").increment(1);
-    ctx.note(format!("rate limit: not checked ({why})"));
+    ctx.trace_decision(format!("rate limit: not checked ({why})"));
     Transition::Next(ALLOWED)
 }

@@ -27,12 +27,12 @@ impl Status {
 
     pub(crate) fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let Some(cache) = &ctx.services.status else {
-            ctx.note("status page: none configured, nothing said".into());
+            ctx.trace_decision("status page: none configured, nothing said".into());
             return Transition::Next("next");
         };
         match cache.read(ctx.now) {
             Reading::Announce { text, age_secs } => {
-                ctx.note(format!("status page: announcing (fetched {age_secs} s ago)"));
+                ctx.trace_decision(format!("status page: announcing (fetched {age_secs} s ago)"));
                 let spoken = match &self.intro {
                     Some(intro) => format!("{} {text}", ctx.render(intro).trim_end()),
                     None => text,
@@ -41,14 +41,14 @@ impl Status {
                 let voice = ctx.voice();
                 ctx.response.push(Verb::Say { text: spoken, voice });
             }
-            Reading::Clear { age_secs } => ctx.note(format!(
+            Reading::Clear { age_secs } => ctx.trace_decision(format!(
                 "status page: no unresolved incident or maintenance in progress (fetched {age_secs} s ago)"
             )),
-            Reading::Stale { age_secs } => ctx.note(format!(
+            Reading::Stale { age_secs } => ctx.trace_decision(format!(
                 "status page: last fetched {age_secs} s ago, more than {} s: nothing said",
                 cache.max_age().as_secs()
             )),
-            Reading::NotFetched => ctx.note("status page: not fetched yet, nothing said".into()),
+            Reading::NotFetched => ctx.trace_decision("status page: not fetched yet, nothing said".into()),
         }
         Transition::Next("next")
     }

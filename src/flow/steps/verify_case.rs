@@ -72,7 +72,7 @@ impl VerifyCase {
         };
         match lookup.as_ref().map(|(_, r)| r) {
             Some(Ok(Some(case))) => {
-                ctx.note(format!(
+                ctx.trace_decision(format!(
                     "case {id}: {decision} (severity {:?}, environment {:?}, status {:?}, customer {:?})",
                     case.severity, case.environment, case.status, case.customer
                 ));
@@ -81,12 +81,12 @@ impl VerifyCase {
             }
             Some(Err(error)) => {
                 tracing::warn!(case = %id, %error, line = %ctx.line.key, "case system unavailable");
-                ctx.note(format!(
+                ctx.trace_decision(format!(
                     "case {id}: unavailable ({error}); line policy {:?}",
                     ctx.line.on_unavailable
                 ));
             }
-            _ => ctx.note(format!("case {id}: {decision}")),
+            _ => ctx.trace_decision(format!("case {id}: {decision}")),
         }
         ctx.state.set("case", &id);
         let outcome = match (decision, ctx.line.on_unavailable) {

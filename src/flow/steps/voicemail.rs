@@ -56,11 +56,11 @@ impl Voicemail {
         let url = ctx.input.param("RecordingUrl").unwrap_or("").to_owned();
         let seconds = ctx.input.param("RecordingDuration").unwrap_or("").to_owned();
         if url.starts_with("https://") && url.len() <= crate::flow::state::MAX_VALUE_BYTES {
-            ctx.note(format!("voicemail: recorded {seconds} s at {url}"));
+            ctx.trace_decision(format!("voicemail: recorded {seconds} s at {url}"));
             ctx.state.set("recording", &url);
             Transition::Next("recorded")
         } else {
-            ctx.note("voicemail: no message".into());
+            ctx.trace_decision("voicemail: no message".into());
             Transition::Next("empty")
         }
     }
