@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc instead of glibc's malloc: a webhook allocates many small short-lived buffers, and glibc's arenas
-/// spent a quarter of the server's time in malloc and free under load (measured with `perf`, see README).
+/// take a quarter of the server's time in malloc and free under load (`LOAD_PERF` in `docs/performance.md`
+/// shows where the time goes).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -521,7 +521,7 @@ fn without_redis_oncall_reads_the_shipped_file_and_overrides_are_refused() {
 }
 
 /// `afterhours oncall | head -1`, `afterhours flow graph ... | head`: a reader that stops early ends the
-/// command quietly and successfully, as it does any Unix tool; it used to panic ("failed printing to stdout").
+/// command quietly and successfully, as it does any Unix tool, instead of panicking ("failed printing to stdout").
 #[test]
 fn a_reader_that_stops_early_ends_the_command_quietly() {
     for args in [

@@ -12,6 +12,7 @@ mod provider;
 mod servers;
 mod stats;
 mod twiml;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ use afterhours::signature;
 
 use crate::stats::Recorder;
 use crate::twiml::{self, Verb};
+use crate::webhook::Webhook;
 
 /// The line called (the shipped configuration's US line).
 pub(crate) const LINE: &str = "+18005550100";
@@ -143,14 +144,6 @@ impl Provider {
             status => Err(Failure::Status(status, response.text().await.unwrap_or_default())),
         }
     }
-}
-
-/// One webhook as posted: the label its latency is filed under, its URL and its fields.
-#[derive(Debug, Clone)]
-pub(crate) struct Webhook {
-    pub(crate) label: String,
-    pub(crate) url: String,
-    pub(crate) params: Vec<(String, String)>,
 }
 
 /// The label a webhook's latency is filed under: its path below `/voice/`, without the query.

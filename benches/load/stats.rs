@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::provider::Webhook;
+use crate::webhook::Webhook;
 
 /// Latency samples in microseconds, by webhook label, and the errors seen.
 #[derive(Debug, Default)]

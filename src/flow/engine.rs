@@ -280,12 +280,9 @@ impl<'a> Ctx<'a> {
         self.url(&["/voice/step/", step, "?"], &self.state)
     }
 
-    /// Our base URL, then `path` (its pieces), then `state` as the query: written into one string.
+    /// Our base URL, then `path` (its pieces), then `state` as the query.
     fn url(&self, path: &[&str], state: &CallState) -> String {
-        let base = &self.services.base_url;
-        let mut url = String::with_capacity(base.len() + 48 + 24 * (state.attempts.len() + state.vars.len()));
-        url.push_str(base);
-        path.iter().for_each(|piece| url.push_str(piece));
+        let mut url = format!("{}{}", self.services.base_url, path.concat());
         state.push_query(&mut url);
         url
     }

@@ -4,7 +4,6 @@
 //! replica can answer any step and no process keeps a call in memory.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// The longest value a variable may hold: URLs stay short, and a case system's long text is not carried.
 pub const MAX_VALUE_BYTES: usize = 200;
@@ -66,14 +65,15 @@ impl CallState {
     /// Appends [`CallState::to_query`] to `out` (a URL being written).
     pub fn push_query(&self, out: &mut String) {
         let start = out.len();
-        push_pair(out, start, "", "line", &self.line);
+        let mut query = form_urlencoded::Serializer::for_suffix(out, start);
+        query.append_pair("line", &self.line);
         for (step, n) in &self.attempts {
-            push_pair(out, start, "n.", step, "");
-            let _ = write!(out, "{n}");
+            query.append_pair(&format!("n.{step}"), &n.to_string());
         }
         for (name, value) in &self.vars {
-            push_pair(out, start, "v.", name, value);
+            query.append_pair(&format!("v.{name}"), value);
         }
+        query.finish();
     }
 
     pub fn from_query(query: &str) -> Result<Self, StateError> {
@@ -104,47 +104,6 @@ impl CallState {
     }
 }
 
-/// Appends `prefix` + `name` = `value`, form-encoded (the prefixes are `n.` and `v.`, which need no encoding),
-/// after a `&` unless it is the first pair of the query that starts at `start`. Written straight into the
-/// query: no allocation per pair.
-fn push_pair(query: &mut String, start: usize, prefix: &str, name: &str, value: &str) {
-    if query.len() > start {
-        query.push('&');
-    }
-    query.push_str(prefix);
-    push_encoded(query, name);
-    query.push('=');
-    push_encoded(query, value);
-}
-
-/// Appends `text` form-encoded as `form_urlencoded::byte_serialize` does (a test holds it to that crate's):
-/// ASCII letters, digits and `*-._` as they are, a space as `+`, every other byte as `%XX`. Runs that need
-/// no encoding, most of a call state, are copied whole.
-fn push_encoded(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut from = 0;
-    for (at, byte) in text.bytes().enumerate() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'-' | b'.' | b'_') {
-            continue;
-        }
-        // A run is of kept bytes, all ASCII, so a non-empty one starts and ends on character boundaries.
-        if at > from {
-            out.push_str(&text[from..at]);
-        }
-        if byte == b' ' {
-            out.push('+');
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 15)]));
-        }
-        from = at + 1;
-    }
-    if from < text.len() {
-        out.push_str(&text[from..]);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,27 +123,6 @@ mod tests {
         expected.append_pair("v.customer", "Tom \"Tiger\" O'Brien / ACME + Zürich #1 ?=&");
         assert_eq!(state.to_query(), expected.finish());
         assert_eq!(CallState::from_query(&state.to_query()).unwrap(), state);
-    }
-
-    #[test]
-    fn encodes_as_form_urlencoded_does() {
-        let all_bytes: String = (0..128u8).map(char::from).collect();
-        for text in [
-            "",
-            "ACME Corp",
-            "a+b=c&d",
-            "Zürich 日本 \u{1f4de}",
-            "*-._~!'()",
-            all_bytes.as_str(),
-        ] {
-            let mut out = String::new();
-            push_encoded(&mut out, text);
-            assert_eq!(
-                out,
-                form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>(),
-                "{text:?}"
-            );
-        }
     }
 
     #[test]
