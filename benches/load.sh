@@ -56,7 +56,7 @@ export AFTERHOURS_LOG=${LOAD_LOG:-warn}
 
 "$server_bin" rotation import config/oncall.toml >/dev/null
 if [ -n "${LOAD_PERF:-}" ]; then
-    # Profiling: the server runs under `perf record`, written to $LOAD_PERF (see README, Performance).
+    # Profiling: the server runs under `perf record`, written to $LOAD_PERF (see docs/performance.md).
     perf record -F 999 --call-graph dwarf,16384 -o "$LOAD_PERF" -- "$server_bin" serve 2>"$workdir/server.log" &
 else
     "$server_bin" serve 2>"$workdir/server.log" &
