@@ -367,6 +367,107 @@ fn a_calendar_with_bad_hours_names_the_calendar_file_and_the_day() {
     assert_error_line(&run, &[&at, "hours.monday", "invalid opening hours \"9 to 6\""]);
 }
 
+#[test]
+fn a_case_timeout_out_of_range_names_the_line_and_the_key() {
+    let scratch = Scratch::new();
+    scratch.edit("config/afterhours.toml", "timeout_ms = 2500", "timeout_ms = 20000");
+    let run = scratch.check();
+    let at = format!(
+        "{}:{}: ",
+        scratch.config().display(),
+        scratch.line_of("config/afterhours.toml", "timeout_ms = 20000")
+    );
+    assert_error_line(
+        &run,
+        &[&at, "cases.timeout_ms: 20000 is out of range: expected 100 to 10000"],
+    );
+}
+
+#[test]
+fn a_case_timeout_out_of_range_from_the_environment_names_the_variable() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_CASES__TIMEOUT_MS", "5")],
+    );
+    assert_error_line(
+        &run,
+        &[
+            "environment variable AFTERHOURS_CASES__TIMEOUT_MS: ",
+            "cases.timeout_ms: 5 is out of range: expected 100 to 10000",
+        ],
+    );
+}
+
+#[test]
+fn a_zendesk_section_without_the_agents_email_names_the_line_and_the_key() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "adapter = \"http-json\"",
+        "adapter = \"zendesk\"",
+    );
+    scratch.edit(
+        "config/afterhours.toml",
+        "# [cases.zendesk]\n# email = \"oncall-bot@example.com\"\n# environment_field",
+        "[cases.zendesk]\nenvironment_field",
+    );
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_CASES__TOKEN", "zd-token")],
+    );
+    // The header, not the comment above that names it.
+    let text = std::fs::read_to_string(scratch.config()).unwrap();
+    let header = text.lines().position(|l| l == "[cases.zendesk]").unwrap() + 1;
+    let at = format!("{}:{header}: ", scratch.config().display());
+    assert_error_line(&run, &[&at, "cases.zendesk: missing field `email`"]);
+
+    scratch.edit(
+        "config/afterhours.toml",
+        "[cases.zendesk]\n",
+        "[cases.zendesk]\nemail = \" \"\n",
+    );
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_CASES__TOKEN", "zd-token")],
+    );
+    let at = format!(
+        "{}:{}: ",
+        scratch.config().display(),
+        scratch.line_of("config/afterhours.toml", "email = \" \"")
+    );
+    assert_error_line(
+        &run,
+        &[&at, "cases.zendesk.email: empty: expected the email of the agent"],
+    );
+}
+
+#[test]
+fn the_zendesk_adapter_without_its_section_names_the_key() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "adapter = \"http-json\"",
+        "adapter = \"zendesk\"",
+    );
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_CASES__TOKEN", "zd-token")],
+    );
+    // No line: the key the rule is about is not written.
+    let at = format!("{}: ", scratch.config().display());
+    assert_error_line(
+        &run,
+        &[
+            &at,
+            "cases.zendesk: missing: adapter \"zendesk\" needs a [cases.zendesk] section",
+        ],
+    );
+}
+
 // --- simulate ---
 
 fn simulate(to: &str, at: &str, digits: &[&str]) -> Run {

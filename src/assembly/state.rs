@@ -88,7 +88,7 @@ impl AppState {
             voice,
             base_url: settings.server.public_url.as_str().to_owned(),
             cases,
-            case_timeout: Duration::from_millis(case_settings.map_or(2500, |c| c.timeout_ms)),
+            case_timeout: Duration::from_millis(case_settings.map_or(2500, |c| c.timeout_ms.get())),
             entitled_packages: case_settings
                 .map(|c| c.after_hours_packages.clone())
                 .unwrap_or_default(),

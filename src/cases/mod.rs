@@ -105,7 +105,7 @@ pub trait CaseSystem: Send + Sync + fmt::Debug {
 /// The case system the settings name, `None` when they name none.
 pub fn build(settings: &Settings, secrets: &Secrets) -> Result<Option<Arc<dyn CaseSystem>>, CaseError> {
     let Some(cases) = &settings.cases else { return Ok(None) };
-    let http = http::HttpClient::new(Duration::from_millis(cases.timeout_ms), cases.max_body_bytes)?;
+    let http = http::HttpClient::new(Duration::from_millis(cases.timeout_ms.get()), cases.max_body_bytes)?;
     let token = secrets.cases_token.clone();
     let system: Arc<dyn CaseSystem> = match cases.adapter {
         CaseAdapter::HttpJson => {
@@ -123,7 +123,7 @@ pub fn build(settings: &Settings, secrets: &Secrets) -> Result<Option<Arc<dyn Ca
                 .zendesk
                 .clone()
                 .ok_or_else(|| CaseError::NotConfigured("no [cases.zendesk]".into()))?;
-            let email = zendesk.email.clone().unwrap_or_default();
+            let email = zendesk.email.as_str().to_owned();
             let token = token.ok_or_else(|| CaseError::NotConfigured("AFTERHOURS_CASES__TOKEN is not set".into()))?;
             Arc::new(zendesk::Zendesk::new(
                 http,

@@ -176,7 +176,7 @@ mod tests {
 
     fn settings() -> ZendeskSettings {
         ZendeskSettings {
-            email: Some("oncall@example.com".into()),
+            email: crate::settings::AgentEmail::parse("oncall@example.com").unwrap(),
             environment_field: 360001,
             support_package_field: Some("support_package".into()),
             organization_phone_field: "phone".into(),

@@ -338,7 +338,7 @@ kind = "hangup"
     let super::steps::StepKind::Gather(gather) = &flow.steps["ask"].kind else {
         panic!("ask is not a gather step");
     };
-    assert_eq!(gather.store, "case_number");
+    assert_eq!(gather.store.as_str(), "case_number");
 }
 
 #[test]
@@ -422,6 +422,58 @@ kind = "hangup"
         error(text),
         "voice-flows/t.toml:3: steps.ask.attempts: 0 is out of range: expected 1 to 10"
     );
+}
+
+#[test]
+fn every_gather_setting_with_a_rule_is_refused_under_its_key() {
+    let step = |setting: &str| {
+        format!(
+            "start = \"ask\"\n\n[steps.ask]\nkind = \"gather\"\nprompt = \"Enter it.\"\n{setting}\n\
+             next = {{ entered = \"bye\", failed = \"bye\" }}\n\n[steps.bye]\nkind = \"hangup\"\n"
+        )
+    };
+    for (setting, expected) in [
+        (
+            "max_digits = 33",
+            "steps.ask.max_digits: 33 is out of range: expected 1 to 32",
+        ),
+        (
+            "max_digits = 0",
+            "steps.ask.max_digits: 0 is out of range: expected 1 to 32",
+        ),
+        (
+            "min_digits = 33",
+            "steps.ask.min_digits: 33 is out of range: expected 1 to 32",
+        ),
+        (
+            "min_digits = 13",
+            "steps.ask.min_digits: 13 is out of range: expected 1 to max_digits (12)",
+        ),
+        (
+            "timeout_secs = 61",
+            "steps.ask.timeout_secs: 61 is out of range: expected 1 to 60",
+        ),
+        (
+            "attempts = 11",
+            "steps.ask.attempts: 11 is out of range: expected 1 to 10",
+        ),
+        (
+            "finish_on_key = \"x\"",
+            "steps.ask.finish_on_key: invalid key 'x': expected \"#\" or \"*\"",
+        ),
+        (
+            "store = \"Case\"",
+            "steps.ask.store: invalid variable name \"Case\": expected lowercase letters and '_'",
+        ),
+    ] {
+        assert_eq!(
+            error(&step(setting)),
+            format!("voice-flows/t.toml:3: {expected}"),
+            "{setting}"
+        );
+    }
+    let bounds = "min_digits = 32\nmax_digits = 32\ntimeout_secs = 60\nattempts = 1\nfinish_on_key = \"*\"";
+    load(&step(bounds));
 }
 
 #[test]

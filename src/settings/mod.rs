@@ -3,10 +3,15 @@
 //! are applied, and secrets come from the environment only. Every error names the file (or variable), the
 //! line and the key.
 //!
-//! A setting is checked in one way: by its type. A value that has rules (a range, a URL, a time zone, a
-//! phone number) is a newtype or a checked section that parses with `serde(try_from)`, so the error carries
-//! the key and the line like every other error of the file.
+//! A setting is checked in one way: by its type. A value with rules is a type that parses with
+//! `serde(try_from)` ([`Bounded`] for an integer range, newtypes for a URL, a time zone, a phone number),
+//! and a setting its section cannot work without is a field without a default, so serde reports the key and
+//! the line like every other error of the file. A rule that spans several values (`max_age_secs` against
+//! `refresh_secs`, `min_digits` against `max_digits`, a number on two lines, one default line, a flow's
+//! graph, an adapter that needs its section) is a check after parsing, in the section's `try_from` or in the
+//! stage that loads the files together.
 
+mod bounded;
 mod env;
 mod error;
 mod sections;
@@ -15,6 +20,7 @@ pub(crate) mod toml_file;
 
 use std::path::Path;
 
+pub use bounded::{Bounded, OutOfRange};
 pub use env::{SECRETS, Secrets};
 pub(crate) use error::line_of;
 pub use error::{ConfigError, ConfigErrors, Source};

@@ -1,5 +1,6 @@
 //! The typed shape of `config/afterhours.toml`. Every struct refuses unknown keys; values that can be wrong
-//! (time zones, phone numbers, URLs, names) are parsed into types here, so a bad one is reported with its key.
+//! (time zones, phone numbers, URLs, names, ranges) are parsed into types here, so a bad one is reported with
+//! its key.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::Bounded;
 use crate::phone::PhoneNumber;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -248,9 +250,10 @@ pub struct CasesSettings {
     pub adapter: CaseAdapter,
     /// `https://cases.example.com/api` for `http-json`; `https://SUBDOMAIN.zendesk.com` for `zendesk`.
     pub base_url: BaseUrl,
-    /// A lookup slower than this counts as unavailable (the provider allows 15 s for the whole webhook).
+    /// A lookup slower than this counts as unavailable. At most 10 s: the provider waits 15 s in all for the
+    /// webhook, and the caller must still hear the answer.
     #[serde(default = "default_case_timeout")]
-    pub timeout_ms: u64,
+    pub timeout_ms: Bounded<100, 10_000>,
     /// Answers larger than this are refused unread.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
@@ -271,8 +274,8 @@ pub struct CasesSettings {
     pub notes: NotesSettings,
 }
 
-fn default_case_timeout() -> u64 {
-    2500
+fn default_case_timeout() -> Bounded<100, 10_000> {
+    Bounded::of::<2500>()
 }
 
 fn default_max_body() -> usize {
@@ -344,7 +347,7 @@ impl Default for HttpJsonFields {
 #[serde(deny_unknown_fields)]
 pub struct ZendeskSettings {
     /// The agent the API token belongs to.
-    pub email: Option<String>,
+    pub email: AgentEmail,
     /// Id of the ticket custom field that holds the environment (e.g. a drop-down with `production`).
     pub environment_field: u64,
     /// Key of the organisation field that holds the support package.
@@ -357,6 +360,33 @@ pub struct ZendeskSettings {
 
 fn default_phone_field() -> String {
     "phone".into()
+}
+
+/// The email of the agent a Zendesk API token belongs to: the user half of the API's basic auth, so it
+/// cannot be blank.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct AgentEmail(String);
+
+impl AgentEmail {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            Err("empty: expected the email of the agent the API token belongs to".to_owned())
+        } else {
+            Ok(Self(text.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AgentEmail {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -7,6 +7,8 @@
 
 use serde::Deserialize;
 
+use super::Bounded;
+
 /// `[status_page]`: where the summary is and how it is fetched. Without the section the `status` step says
 /// nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -47,20 +49,36 @@ const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
 #[serde(deny_unknown_fields)]
 struct RawStatusPageSettings {
     url: StatusUrl,
-    #[serde(default = "Bounded::default_refresh")]
+    #[serde(default = "default_refresh")]
     refresh_secs: Bounded<5, 3600>,
-    #[serde(default = "Bounded::default_max_age")]
+    #[serde(default = "default_max_age")]
     max_age_secs: Bounded<10, 86_400>,
-    #[serde(default = "Bounded::default_timeout")]
+    #[serde(default = "default_timeout")]
     timeout_ms: Bounded<100, 30_000>,
-    #[serde(default = "Bounded::default_max_body")]
+    #[serde(default = "default_max_body")]
     max_body_bytes: Bounded<1024, { 16 * 1024 * 1024 }>,
+}
+
+fn default_refresh() -> Bounded<5, 3600> {
+    Bounded::of::<DEFAULT_REFRESH_SECS>()
+}
+
+fn default_max_age() -> Bounded<10, 86_400> {
+    Bounded::of::<DEFAULT_MAX_AGE_SECS>()
+}
+
+fn default_timeout() -> Bounded<100, 30_000> {
+    Bounded::of::<DEFAULT_TIMEOUT_MS>()
+}
+
+fn default_max_body() -> Bounded<1024, { 16 * 1024 * 1024 }> {
+    Bounded::of::<DEFAULT_MAX_BODY_BYTES>()
 }
 
 impl TryFrom<RawStatusPageSettings> for StatusPageSettings {
     type Error = String;
     fn try_from(raw: RawStatusPageSettings) -> Result<Self, String> {
-        let (refresh, max_age, timeout) = (raw.refresh_secs.0, raw.max_age_secs.0, raw.timeout_ms.0);
+        let (refresh, max_age, timeout) = (raw.refresh_secs.get(), raw.max_age_secs.get(), raw.timeout_ms.get());
         if max_age * 1000 < refresh * 1000 + timeout {
             return Err(format!(
                 "max_age_secs = {max_age} is shorter than refresh_secs plus timeout_ms ({refresh} s + {timeout} ms): \
@@ -72,7 +90,7 @@ impl TryFrom<RawStatusPageSettings> for StatusPageSettings {
             refresh_secs: refresh,
             max_age_secs: max_age,
             timeout_ms: timeout,
-            max_body_bytes: raw.max_body_bytes.0 as usize,
+            max_body_bytes: raw.max_body_bytes.get() as usize,
         })
     }
 }
@@ -91,37 +109,6 @@ impl TryFrom<String> for StatusUrl {
                 "invalid URL {text:?}: expected the page's summary, e.g. https://status.example.com/api/v2/summary.json"
             )),
         }
-    }
-}
-
-/// An integer from `MIN` to `MAX`.
-#[derive(Deserialize)]
-#[serde(try_from = "u64")]
-struct Bounded<const MIN: u64, const MAX: u64>(u64);
-
-impl<const MIN: u64, const MAX: u64> TryFrom<u64> for Bounded<MIN, MAX> {
-    type Error = String;
-    fn try_from(n: u64) -> Result<Self, String> {
-        if (MIN..=MAX).contains(&n) {
-            Ok(Self(n))
-        } else {
-            Err(format!("{n} is out of range: expected {MIN} to {MAX}"))
-        }
-    }
-}
-
-impl<const MIN: u64, const MAX: u64> Bounded<MIN, MAX> {
-    fn default_refresh() -> Self {
-        Self(DEFAULT_REFRESH_SECS)
-    }
-    fn default_max_age() -> Self {
-        Self(DEFAULT_MAX_AGE_SECS)
-    }
-    fn default_timeout() -> Self {
-        Self(DEFAULT_TIMEOUT_MS)
-    }
-    fn default_max_body() -> Self {
-        Self(DEFAULT_MAX_BODY_BYTES)
     }
 }
 

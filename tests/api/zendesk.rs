@@ -506,7 +506,7 @@ fn the_environment_alone_creates_the_zendesk_settings() {
     assert_eq!(
         cases.zendesk,
         Some(afterhours::settings::ZendeskSettings {
-            email: Some(EMAIL.into()),
+            email: afterhours::settings::AgentEmail::parse(EMAIL).unwrap(),
             environment_field: ENVIRONMENT_FIELD,
             support_package_field: Some("support_package".into()),
             organization_phone_field: "phone".into(),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::flow::engine::{Ctx, Trace, Transition};
 use crate::flow::prompt::Prompt;
+use crate::settings::Bounded;
 use crate::twiml::{self, Verb};
 
 pub const OUTCOMES: &[&str] = &["entered", "failed"];
@@ -29,86 +30,98 @@ pub struct Gather {
     pub return_prompt: Option<Prompt>,
     /// The variable the digits are stored in.
     #[serde(default = "default_store")]
-    pub store: String,
+    pub store: VarName,
     #[serde(default = "one")]
-    pub min_digits: usize,
+    pub min_digits: Bounded<1, 32>,
     #[serde(default = "twelve")]
-    pub max_digits: usize,
-    /// `#` or `*`; the caller presses it to finish.
+    pub max_digits: Bounded<1, 32>,
+    /// The caller presses it to finish.
     #[serde(default = "hash")]
-    pub finish_on_key: char,
+    pub finish_on_key: FinishKey,
     /// Seconds of silence after which the provider stops waiting.
     #[serde(default = "eight")]
-    pub timeout_secs: u32,
+    pub timeout_secs: Bounded<1, 60>,
     /// How many times the caller may try before the step ends with `failed`.
     #[serde(default = "three")]
-    pub attempts: u32,
+    pub attempts: Bounded<1, 10>,
 }
 
-fn default_store() -> String {
-    "digits".into()
+fn default_store() -> VarName {
+    VarName("digits".into())
 }
-fn one() -> usize {
-    1
+fn one() -> Bounded<1, 32> {
+    Bounded::of::<1>()
 }
-fn twelve() -> usize {
-    12
+fn twelve() -> Bounded<1, 32> {
+    Bounded::of::<12>()
 }
-fn hash() -> char {
-    '#'
+fn hash() -> FinishKey {
+    FinishKey('#')
 }
-fn eight() -> u32 {
-    8
+fn eight() -> Bounded<1, 60> {
+    Bounded::of::<8>()
 }
-fn three() -> u32 {
-    3
+fn three() -> Bounded<1, 10> {
+    Bounded::of::<3>()
+}
+
+/// The name of a call-state variable: lowercase letters and `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct VarName(String);
+
+impl VarName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for VarName {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            Ok(Self(text))
+        } else {
+            Err(format!(
+                "invalid variable name {text:?}: expected lowercase letters and '_'"
+            ))
+        }
+    }
+}
+
+/// The key that ends an entry: `#` or `*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "char")]
+pub struct FinishKey(char);
+
+impl FinishKey {
+    pub fn get(self) -> char {
+        self.0
+    }
+}
+
+impl TryFrom<char> for FinishKey {
+    type Error = String;
+    fn try_from(key: char) -> Result<Self, String> {
+        if matches!(key, '#' | '*') {
+            Ok(Self(key))
+        } else {
+            Err(format!("invalid key {key:?}: expected \"#\" or \"*\""))
+        }
+    }
 }
 
 impl Gather {
-    /// Checks the settings that serde cannot: ranges and the variable name.
+    /// Checks the rule that spans two settings: `min_digits` is at most `max_digits`.
     pub(crate) fn checked(self) -> Result<Self, (String, String)> {
-        let fail = |key: &str, message: String| Err((key.to_owned(), message));
-        if self.store.is_empty() || !self.store.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-            return fail(
-                "store",
-                format!(
-                    "invalid variable name {:?}: expected lowercase letters and '_'",
-                    self.store
-                ),
-            );
-        }
-        if !(1..=32).contains(&self.max_digits) {
-            return fail(
-                "max_digits",
-                format!("{} is out of range: expected 1 to 32", self.max_digits),
-            );
-        }
-        if self.min_digits == 0 || self.min_digits > self.max_digits {
-            return fail(
-                "min_digits",
+        if self.min_digits.get() > self.max_digits.get() {
+            return Err((
+                "min_digits".to_owned(),
                 format!(
                     "{} is out of range: expected 1 to max_digits ({})",
                     self.min_digits, self.max_digits
                 ),
-            );
-        }
-        if !matches!(self.finish_on_key, '#' | '*') {
-            return fail(
-                "finish_on_key",
-                format!("invalid key {:?}: expected \"#\" or \"*\"", self.finish_on_key),
-            );
-        }
-        if !(1..=60).contains(&self.timeout_secs) {
-            return fail(
-                "timeout_secs",
-                format!("{} is out of range: expected 1 to 60 seconds", self.timeout_secs),
-            );
-        }
-        if !(1..=10).contains(&self.attempts) {
-            return fail(
-                "attempts",
-                format!("{} is out of range: expected 1 to 10", self.attempts),
-            );
+            ));
         }
         Ok(self)
     }
@@ -127,7 +140,7 @@ impl Gather {
     /// Asks for digits; `after_invalid` when the last entry was refused.
     fn ask(&self, ctx: &mut Ctx<'_>, after_invalid: bool) -> Transition {
         let attempt = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0) + 1;
-        if attempt > self.attempts {
+        if u64::from(attempt) > self.attempts.get() {
             ctx.trace_decision(format!("gather: no attempts left ({} used)", self.attempts));
             return Transition::Next("failed");
         }
@@ -146,9 +159,9 @@ impl Gather {
         ctx.trace.push(Trace::Say(text.clone()));
         ctx.response.push(Verb::Gather(twiml::Gather {
             action: action.clone(),
-            finish_on_key: Some(self.finish_on_key),
+            finish_on_key: Some(self.finish_on_key.get()),
             num_digits: None,
-            timeout_secs: self.timeout_secs,
+            timeout_secs: self.timeout_secs.get_u32(),
             action_on_empty_result: true,
             prompt: vec![Verb::Say {
                 text,
@@ -166,7 +179,7 @@ impl Gather {
         match self.accept(raw) {
             Some(digits) => {
                 ctx.trace_decision(format!("gather: got {} digits", digits.len()));
-                ctx.state.set(&self.store, digits);
+                ctx.state.set(self.store.as_str(), digits);
                 Transition::Next("entered")
             }
             None => {
@@ -180,9 +193,10 @@ impl Gather {
     /// The digits, when `raw` is an acceptable entry: digits only (a trailing finish key is dropped),
     /// between `min_digits` and `max_digits` long.
     pub(crate) fn accept<'r>(&self, raw: &'r str) -> Option<&'r str> {
-        let digits = raw.strip_suffix(self.finish_on_key).unwrap_or(raw);
-        let ok =
-            (self.min_digits..=self.max_digits).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        let digits = raw.strip_suffix(self.finish_on_key.get()).unwrap_or(raw);
+        let length = self.min_digits.get()..=self.max_digits.get();
+        let ok = u64::try_from(digits.len()).is_ok_and(|n| length.contains(&n))
+            && digits.bytes().all(|b| b.is_ascii_digit());
         ok.then_some(digits)
     }
 }
