@@ -64,7 +64,7 @@ impl CallState {
     }
 
     /// Appends [`CallState::to_query`] to `out` (a URL being written).
-    pub fn push_query(&self, out: &mut String) {
+    pub(crate) fn push_query(&self, out: &mut String) {
         let start = out.len();
         push_pair(out, start, "", "line", &self.line);
         for (step, n) in &self.attempts {

@@ -15,15 +15,16 @@ pub(crate) mod toml_file;
 
 use std::path::Path;
 
-pub use env::{SECRETS, Secrets};
+pub(crate) use env::{SECRETS, Secrets};
+pub(crate) use error::Source;
 pub(crate) use error::line_of;
-pub use error::{ConfigError, ConfigErrors, Source};
+pub use error::{ConfigError, ConfigErrors};
 pub use sections::*;
 pub use status_page::StatusPageSettings;
 
 /// The main file `path` (its `text`), then the environment's overrides: the settings, and a line for each
 /// override applied (for the start-up log). Errors have no line yet: [`locate`] adds them.
-pub fn read(path: &Path, text: &str, env: &[(String, String)]) -> Result<(Settings, Vec<String>), ConfigErrors> {
+pub(crate) fn read(path: &Path, text: &str, env: &[(String, String)]) -> Result<(Settings, Vec<String>), ConfigErrors> {
     let secrets_in_file = env::refuse_secrets_in_file(&toml_file::parse(path, text)?);
     if !secrets_in_file.is_empty() {
         let errors = secrets_in_file

@@ -13,7 +13,7 @@ use crate::twiml::{self, Verb};
 pub const OUTCOMES: &[&str] = &["entered", "failed"];
 
 /// The event the provider posts the digits to.
-pub const DIGITS_EVENT: &str = "digits";
+pub(crate) const DIGITS_EVENT: &str = "digits";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,18 +22,18 @@ pub struct Gather {
     pub prompt: Prompt,
     /// Spoken after an entry that was not valid (or silence); the prompt again when absent.
     #[serde(default)]
-    pub reprompt: Option<Prompt>,
+    reprompt: Option<Prompt>,
     /// Spoken when the flow comes back to this step from a later one (a case that was not found); the prompt
     /// again when absent.
     #[serde(default)]
-    pub return_prompt: Option<Prompt>,
+    return_prompt: Option<Prompt>,
     /// The variable the digits are stored in.
     #[serde(default = "default_store")]
-    pub store: String,
+    pub(crate) store: String,
     #[serde(default = "one")]
-    pub min_digits: usize,
+    min_digits: usize,
     #[serde(default = "twelve")]
-    pub max_digits: usize,
+    max_digits: usize,
     /// `#` or `*`; the caller presses it to finish.
     #[serde(default = "hash")]
     pub finish_on_key: char,
@@ -42,7 +42,7 @@ pub struct Gather {
     pub timeout_secs: u32,
     /// How many times the caller may try before the step ends with `failed`.
     #[serde(default = "three")]
-    pub attempts: u32,
+    attempts: u32,
 }
 
 fn default_store() -> String {
@@ -179,7 +179,7 @@ impl Gather {
 
     /// The digits, when `raw` is an acceptable entry: digits only (a trailing finish key is dropped),
     /// between `min_digits` and `max_digits` long.
-    pub(crate) fn accept<'r>(&self, raw: &'r str) -> Option<&'r str> {
+    fn accept<'r>(&self, raw: &'r str) -> Option<&'r str> {
         let digits = raw.strip_suffix(self.finish_on_key).unwrap_or(raw);
         let ok =
             (self.min_digits..=self.max_digits).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
