@@ -23,7 +23,7 @@ type Span = (DateTime<Tz>, DateTime<Tz>);
 
 /// A calendar that is wrong: a bad value in the file, or a calendar that makes no sense.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CalendarError {
+pub(crate) enum CalendarError {
     #[error("invalid opening hours {0:?}: expected \"HH:MM-HH:MM\" (24-hour, opening before closing) or \"closed\"")]
     InvalidHours(String),
     #[error("invalid holiday date {0:?}: expected \"MM-DD\" (every year) or \"YYYY-MM-DD\" (once)")]
@@ -38,15 +38,15 @@ pub enum CalendarError {
 /// midnight at the end of the day. Opening is inclusive, closing exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct DayHours {
+struct DayHours {
     /// (opening, closing) in minutes after local midnight; closing is at most 24:00.
     span: Option<(u32, u32)>,
 }
 
 impl DayHours {
-    pub const CLOSED: DayHours = DayHours { span: None };
+    const CLOSED: DayHours = DayHours { span: None };
 
-    pub fn is_open(&self) -> bool {
+    fn is_open(&self) -> bool {
         self.span.is_some()
     }
 }
@@ -101,14 +101,14 @@ impl fmt::Display for DayHours {
 /// default: Monday to Friday 09:00-18:00, Saturday and Sunday closed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct WeeklyHours {
-    pub monday: DayHours,
-    pub tuesday: DayHours,
-    pub wednesday: DayHours,
-    pub thursday: DayHours,
-    pub friday: DayHours,
-    pub saturday: DayHours,
-    pub sunday: DayHours,
+struct WeeklyHours {
+    monday: DayHours,
+    tuesday: DayHours,
+    wednesday: DayHours,
+    thursday: DayHours,
+    friday: DayHours,
+    saturday: DayHours,
+    sunday: DayHours,
 }
 
 impl Default for WeeklyHours {
@@ -129,7 +129,7 @@ impl Default for WeeklyHours {
 }
 
 impl WeeklyHours {
-    pub fn day(&self, weekday: Weekday) -> DayHours {
+    fn day(&self, weekday: Weekday) -> DayHours {
         match weekday {
             Weekday::Mon => self.monday,
             Weekday::Tue => self.tuesday,
@@ -145,13 +145,13 @@ impl WeeklyHours {
 /// The date of a holiday: `"MM-DD"` every year, or `"YYYY-MM-DD"` once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub enum HolidayDate {
+enum HolidayDate {
     Yearly { month: u32, day: u32 },
     Once(NaiveDate),
 }
 
 impl HolidayDate {
-    pub fn matches(&self, date: NaiveDate) -> bool {
+    fn matches(&self, date: NaiveDate) -> bool {
         match *self {
             HolidayDate::Yearly { month, day } => date.month() == month && date.day() == day,
             HolidayDate::Once(once) => date == once,
@@ -193,9 +193,9 @@ impl fmt::Display for HolidayDate {
 /// A day the line is closed although its weekday has opening hours.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Holiday {
-    pub date: HolidayDate,
-    pub name: String,
+struct Holiday {
+    date: HolidayDate,
+    name: String,
 }
 
 /// The opening hours and holidays of a line, as read from `config/calendars/*.toml`.
@@ -203,14 +203,14 @@ pub struct Holiday {
 #[serde(deny_unknown_fields)]
 pub struct Calendar {
     #[serde(default)]
-    pub hours: WeeklyHours,
+    hours: WeeklyHours,
     #[serde(default)]
-    pub holidays: Vec<Holiday>,
+    holidays: Vec<Holiday>,
 }
 
 impl Calendar {
     /// Checks what serde cannot: some weekday is open, and no holiday date is listed twice.
-    pub fn validate(&self) -> Result<(), CalendarError> {
+    pub(crate) fn validate(&self) -> Result<(), CalendarError> {
         if !week().any(|w| self.hours.day(w).is_open()) {
             return Err(CalendarError::NoOpeningHours);
         }
@@ -223,7 +223,7 @@ impl Calendar {
     }
 
     /// The holiday on a local date, yearly or one-off (the first listed if several match).
-    pub fn holiday(&self, date: NaiveDate) -> Option<&Holiday> {
+    fn holiday(&self, date: NaiveDate) -> Option<&Holiday> {
         self.holidays.iter().find(|h| h.date.matches(date))
     }
 
@@ -238,7 +238,7 @@ impl Calendar {
     /// The first opening instant strictly after `t`, searching at most 800 days; `None` if the
     /// line never opens in that time. Meant for when the line is closed: during opening hours
     /// it gives the following opening.
-    pub fn next_opening(&self, tz: Tz, t: DateTime<Utc>) -> Option<DateTime<Tz>> {
+    pub(crate) fn next_opening(&self, tz: Tz, t: DateTime<Utc>) -> Option<DateTime<Tz>> {
         self.first_business_day_after(tz, t).map(|(open, _)| open)
     }
 
@@ -277,7 +277,7 @@ impl Calendar {
 
     /// The opening hours for speech, consecutive weekdays with the same hours grouped:
     /// "Monday to Friday, 9 AM to 6 PM, and Saturday, 10 AM to 2 PM".
-    pub fn describe_hours(&self) -> String {
+    pub(crate) fn describe_hours(&self) -> String {
         let mut groups: Vec<(Weekday, Weekday, DayHours)> = Vec::new();
         for day in week() {
             let hours = self.hours.day(day);
@@ -357,12 +357,12 @@ fn spoken_minutes(minutes: u32) -> String {
 }
 
 /// A time of day for speech: "9 AM", "9:30 AM", "12 PM" (noon), "midnight". Seconds are dropped.
-pub fn spoken_time(t: &NaiveTime) -> String {
+fn spoken_time(t: &NaiveTime) -> String {
     spoken_minutes(t.hour() * 60 + t.minute())
 }
 
 /// An instant for speech, in its own zone: "Monday, December 1, 6 PM".
-pub fn spoken_datetime(t: &DateTime<Tz>) -> String {
+pub(crate) fn spoken_datetime(t: &DateTime<Tz>) -> String {
     format!(
         "{}, {}, {}",
         day_name(t.weekday()),
@@ -373,7 +373,7 @@ pub fn spoken_datetime(t: &DateTime<Tz>) -> String {
 
 /// The name of a zone for speech: "Eastern time", "UK time", "Central European time", or else
 /// the city of the zone name ("Sao Paulo time"); plain "UTC" for UTC.
-pub fn spoken_zone(tz: Tz) -> String {
+pub(crate) fn spoken_zone(tz: Tz) -> String {
     let name = tz.name();
     let known = match name {
         "America/New_York" | "America/Toronto" | "US/Eastern" => "Eastern time",

@@ -2,7 +2,7 @@
 //! accepted, the voicemail, the duration), kept in a Redis stream with a bounded length.
 //!
 //! Each webhook adds what it decided to the call's working record, after the answer is sent: it hands a
-//! [`CallEntry`] to the call log's writer ([`crate::store::call_log::Writer`]), which writes the entries that
+//! [`CallEntry`] to the call log's writer (`crate::store::call_log::Writer`), which writes the entries that
 //! have queued up in one pipeline. The record is closed into the stream once, through the same writer (so
 //! after what the call's webhooks added):
 //! by the provider's final call-status callback (which brings the duration), or, if that callback is not
@@ -13,19 +13,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-/// What the record says of the call as a whole (the latest value of each field wins).
-pub const SUMMARY_FIELDS: &[&str] = &[
-    "line",
-    "from",
-    "to",
-    "case",
-    "decision",
-    "customer",
-    "dialled",
-    "accepted",
-    "recording",
-];
 
 /// One call, as the log keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,12 +58,12 @@ pub struct CallClose {
 }
 
 impl CallRecord {
-    pub fn case(&self) -> Option<&str> {
+    pub(crate) fn case(&self) -> Option<&str> {
         self.summary.get("case").map(String::as_str)
     }
 
     /// One line for a terminal: when, line, masked caller, case, decision, who accepted, duration.
-    pub fn one_line(&self) -> String {
+    pub(crate) fn one_line(&self) -> String {
         let get = |k: &str| self.summary.get(k).map(String::as_str).unwrap_or("-");
         format!(
             "{}  {}  line {}  from {}  case {}  {}  accepted {}  {}  {}",
@@ -94,7 +81,7 @@ impl CallRecord {
 }
 
 /// Final call statuses: the call is over.
-pub fn is_final(status: &str) -> bool {
+pub(crate) fn is_final(status: &str) -> bool {
     matches!(status, "completed" | "busy" | "failed" | "no-answer" | "canceled")
 }
 

@@ -8,7 +8,7 @@ pub trait Clock: Send + Sync + 'static {
 
 /// The real time.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {

@@ -8,13 +8,13 @@
 use std::time::Duration;
 
 /// Redirects followed before an exchange fails: enough for a moved page, too few for a loop to hold a fetch.
-pub const MAX_REDIRECTS: usize = 3;
+const MAX_REDIRECTS: usize = 3;
 
 const USER_AGENT: &str = concat!("afterhours/", env!("CARGO_PKG_VERSION"));
 
 /// Why an exchange gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// The client's time limit passed, connecting, waiting for the answer, or reading its body.
     #[error("no answer within the time limit")]
     Timeout,
@@ -39,7 +39,7 @@ impl From<reqwest::Error> for FetchError {
 /// A client builder with the settings every exchange shares: `timeout` from connecting to the last byte of
 /// the body (reqwest's total timeout, which covers reading the body too), the same bound on connecting, at
 /// most [`MAX_REDIRECTS`] redirects, and our user agent. Callers add their own settings and build.
-pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+pub(crate) fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
@@ -49,7 +49,7 @@ pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
 
 /// The body of `response`, refused as soon as it is known to be over `max_bytes`: from its `Content-Length`
 /// before reading anything, else while reading, so that an answer without a length is never held whole.
-pub async fn read_capped(mut response: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+pub(crate) async fn read_capped(mut response: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
     let announced = response.content_length().unwrap_or(0);
     if announced > max_bytes as u64 {
         return Err(FetchError::TooLarge(max_bytes));
@@ -67,7 +67,7 @@ pub async fn read_capped(mut response: reqwest::Response, max_bytes: usize) -> R
 
 /// A reqwest error as text without its URL: what kind of failure, then each cause. The URL can hold a user
 /// and password, a token in its query string, or a case id in its path; headers never appear in the text.
-pub fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     use std::error::Error;
     let kind = if error.is_timeout() {
         "timed out"
@@ -94,7 +94,7 @@ pub fn describe(error: &reqwest::Error) -> String {
 
 /// The first bytes of a body, control characters dropped: what an answer looked like, for an error that says
 /// it is not what was expected.
-pub fn body_start(body: &[u8]) -> String {
+pub(crate) fn body_start(body: &[u8]) -> String {
     String::from_utf8_lossy(&body[..body.len().min(40)])
         .chars()
         .filter(|c| !c.is_control())

@@ -7,14 +7,14 @@
 //! 1. **Settings**: plain data at the bottom.
 //!    - [`phone`]: E.164 numbers and their masked form for logs.
 //!    - [`clock`]: the injected time source.
-//!    - [`metrics`]: the names and labels we record, and the Prometheus recorder.
+//!    - `metrics`: the names and labels we record, and the Prometheus recorder.
 //!    - [`settings`]: `config/afterhours.toml` and the environment as typed sections; secrets; errors that
 //!      name file, line and key.
 //! 2. **Domain**: what the line decides, each piece with its own I/O edge and the deadline it keeps.
 //!    - [`calendar`]: opening hours, holidays, "is it business time", the first-response deadline.
 //!    - [`twiml`]: the voice XML we answer with.
 //!    - [`signature`]: Twilio's request signature.
-//!    - [`fetch`]: the shared outgoing HTTP GET: time limit, body cap, redirects, errors without URLs.
+//!    - `fetch`: the shared outgoing HTTP GET: time limit, body cap, redirects, errors without URLs.
 //!    - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk), the verification decision, notes.
 //!    - [`oncall`]: who is on call (rotations, overrides, escalation policies) and the rotation file.
 //!    - [`status`]: status-page announcements: the summary fetched in the background, kept in memory.
@@ -30,14 +30,14 @@
 //! 5. **CLI** ([`cli`]): the command line, the terminal walk of a call, logging set-up.
 
 pub mod clock;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod phone;
 pub mod settings;
 
 pub mod calendar;
 pub mod calllog;
 pub mod cases;
-pub mod fetch;
+pub(crate) mod fetch;
 pub mod flow;
 pub mod oncall;
 pub mod signature;

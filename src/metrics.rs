@@ -10,27 +10,25 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Calls that reached a line, by line.
-pub const CALLS_STARTED: &str = "afterhours_calls_started_total";
+pub(crate) const CALLS_STARTED: &str = "afterhours_calls_started_total";
 /// Calls that ended in the flow, by line and outcome (answered, voicemail, the case decision, ...).
-pub const CALLS_ENDED: &str = "afterhours_calls_ended_total";
+pub(crate) const CALLS_ENDED: &str = "afterhours_calls_ended_total";
 /// Time to answer a webhook, by step (`incoming`, or the step and event of the URL).
-pub const WEBHOOK_SECONDS: &str = "afterhours_webhook_duration_seconds";
+pub(crate) const WEBHOOK_SECONDS: &str = "afterhours_webhook_duration_seconds";
 /// Case lookups by outcome (the decision), and their duration.
-pub const CASE_LOOKUPS: &str = "afterhours_case_lookups_total";
-pub const CASE_LOOKUP_SECONDS: &str = "afterhours_case_lookup_duration_seconds";
+pub(crate) const CASE_LOOKUPS: &str = "afterhours_case_lookups_total";
+pub(crate) const CASE_LOOKUP_SECONDS: &str = "afterhours_case_lookup_duration_seconds";
 /// Dials by escalation attempt (1-based) and outcome (`accepted`, `not_accepted`).
-pub const DIALS: &str = "afterhours_dials_total";
+pub(crate) const DIALS: &str = "afterhours_dials_total";
 /// Store operations that failed (Redis errors and timeouts), by operation.
-pub const STORE_ERRORS: &str = "afterhours_store_errors_total";
+pub(crate) const STORE_ERRORS: &str = "afterhours_store_errors_total";
 /// Calls turned away by the per-caller rate limit, by line.
-pub const RATE_LIMITED: &str = "afterhours_calls_rate_limited_total";
-/// Age of the status-page cache in seconds (absent when there is none).
-pub const STATUS_CACHE_AGE: &str = "afterhours_status_cache_age_seconds";
+pub(crate) const RATE_LIMITED: &str = "afterhours_calls_rate_limited_total";
 /// Bridges that used the cached on-call chain or the line's fallback numbers, by source.
-pub const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
+pub(crate) const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
 
 /// Case notes queued or being sent (retries included).
-pub const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";
+pub(crate) const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";
 
 /// Buckets for webhook and lookup latencies: sub-millisecond to the provider's 15 s limit.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -41,14 +39,14 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// How often the recorder's histograms are drained into their buckets ([`PrometheusHandle::run_upkeep`]):
 /// the exporter's own default. Until then, each webhook's time is a sample held in memory.
-pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The name of the thread that runs the upkeep.
-pub const UPKEEP_THREAD: &str = "metrics-upkeep";
+const UPKEEP_THREAD: &str = "metrics-upkeep";
 
 /// The process's recorder, installed on first call, with its upkeep thread; `None` if another recorder was
 /// installed first.
-pub fn handle() -> Option<&'static PrometheusHandle> {
+pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
@@ -80,13 +78,13 @@ fn start_upkeep(handle: PrometheusHandle) {
 }
 
 /// The metrics in Prometheus text format.
-pub fn render() -> String {
+pub(crate) fn render() -> String {
     handle().map(PrometheusHandle::render).unwrap_or_default()
 }
 
 /// The label a webhook to `step` (with `event`, if any) is recorded under: `step/event`, or the step alone
 /// for an event longer than any of ours, so that made-up URLs cannot multiply the series.
-pub fn step_label(step: &str, event: Option<&str>) -> String {
+pub(crate) fn step_label(step: &str, event: Option<&str>) -> String {
     match event {
         Some(event) if event.len() <= 16 => format!("{step}/{event}"),
         _ => step.to_owned(),

@@ -25,12 +25,13 @@ impl PhoneNumber {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The number for logs: all but the last four digits hidden.
-    pub fn masked(&self) -> String {
+    #[cfg(test)]
+    fn masked(&self) -> String {
         mask(&self.0)
     }
 }
@@ -50,7 +51,7 @@ impl fmt::Display for PhoneNumber {
 
 /// Masks any caller-supplied number-like text for logs, valid or not: keeps a leading `+` and the last four
 /// characters, hides the rest.
-pub fn mask(text: &str) -> String {
+pub(crate) fn mask(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let keep = chars.len().saturating_sub(4);
     chars

@@ -84,7 +84,7 @@ pub struct Gather {
 /// A complete `<Response>` document.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Response {
-    pub verbs: Vec<Verb>,
+    pub(crate) verbs: Vec<Verb>,
 }
 
 impl Response {

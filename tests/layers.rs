@@ -78,6 +78,7 @@ fn the_layer_map_names_every_module_of_the_crate() {
         .filter_map(|line| {
             line.trim()
                 .strip_prefix("pub mod ")
+                .or_else(|| line.trim().strip_prefix("pub(crate) mod "))
                 .or_else(|| line.trim().strip_prefix("mod "))
         })
         .map(|name| name.trim_end_matches(';').to_owned())

@@ -20,26 +20,26 @@ use crate::settings::{
 };
 
 /// The path used when neither `--config` nor `AFTERHOURS_CONFIG` names one.
-pub const DEFAULT_PATH: &str = "config/afterhours.toml";
+pub(crate) const DEFAULT_PATH: &str = "config/afterhours.toml";
 
 /// Everything the service runs on, loaded and checked.
 #[derive(Debug)]
 pub struct Config {
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     pub settings: Settings,
-    pub secrets: Secrets,
+    pub(crate) secrets: Secrets,
     pub lines: Lines,
     /// The on-call data of the configuration folder: the embedded store's seed when no Redis is configured.
-    pub oncall: OnCallData,
+    pub(crate) oncall: OnCallData,
     /// Overrides taken from the environment, for the start-up log.
-    pub overrides: Vec<String>,
+    pub(crate) overrides: Vec<String>,
     /// Settings that work but deserve a look (signature checks off ...).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Config {
     /// Loads `path` with the process environment.
-    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         Self::load_with_env(path, &env)
     }

@@ -6,8 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-
 use super::Config;
 use crate::cases::notes::Notes;
 use crate::cases::{CaseError, CaseSystem};
@@ -39,9 +37,9 @@ pub struct Shared {
     /// The voice, our base URL and the case system, as the flow engine uses them.
     pub services: Arc<Services>,
     /// Case notes sent in the background; none without a case system or with notes turned off.
-    pub notes: Option<Notes>,
+    pub(crate) notes: Option<Notes>,
     /// The call log's writer, on the same store.
-    pub call_log: call_log::Writer,
+    pub(crate) call_log: call_log::Writer,
 }
 
 /// Why the state for a configuration could not be built.
@@ -107,7 +105,7 @@ impl AppState {
     }
 
     /// The on-call store the handlers use.
-    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+    pub(crate) fn store(&self) -> Option<&Arc<dyn Store>> {
         self.services.store.as_ref()
     }
 }
@@ -128,28 +126,19 @@ pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     })
 }
 
-/// The background tasks of a serving process: they run until the runtime ends.
-#[derive(Debug, Default)]
-pub struct Background {
-    pub status_page: Option<JoinHandle<()>>,
-    pub oncall_cache: Option<JoinHandle<()>>,
-}
-
 impl AppState {
     /// Starts what keeps the caches fresh while the process serves: the status page's refresher (with a
     /// `[status_page]`) and the on-call cache's (so that a dial reads Redis only when the data has aged).
-    pub fn start_background(&self) -> Background {
+    /// They run until the runtime ends: nothing awaits or aborts them.
+    pub(crate) fn start_background(&self) {
         let settings = &self.config.settings;
-        Background {
-            status_page: crate::status::start_refresher(
-                settings.status_page.as_ref(),
-                self.services.status.clone(),
-                self.clock.clone(),
-            ),
-            oncall_cache: self
-                .store()
-                .cloned()
-                .map(|store| self.services.oncall_cache.spawn_refresher(store)),
+        crate::status::start_refresher(
+            settings.status_page.as_ref(),
+            self.services.status.clone(),
+            self.clock.clone(),
+        );
+        if let Some(store) = self.store().cloned() {
+            self.services.oncall_cache.spawn_refresher(store);
         }
     }
 }

@@ -6,7 +6,7 @@ use super::{Case, CaseError};
 
 /// The outcome of verifying a case; each is an outcome of the `verify_case` step with its own prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Critical, production, open (and the caller registered, the package entitled, where required).
     Verified,
     NotFound,
@@ -20,7 +20,8 @@ pub enum Decision {
 }
 
 impl Decision {
-    pub const ALL: [Decision; 8] = [
+    #[cfg(test)]
+    const ALL: [Decision; 8] = [
         Decision::Verified,
         Decision::NotFound,
         Decision::NotCritical,
@@ -31,7 +32,7 @@ impl Decision {
         Decision::Unavailable,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Decision::Verified => "verified",
             Decision::NotFound => "not_found",
@@ -44,7 +45,8 @@ impl Decision {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Decision> {
+    #[cfg(test)]
+    fn parse(text: &str) -> Option<Decision> {
         Decision::ALL.into_iter().find(|d| d.as_str() == text)
     }
 }
@@ -57,16 +59,16 @@ impl fmt::Display for Decision {
 
 /// What the line and the case system require beyond critical + production + open.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Requirements {
+pub(crate) struct Requirements {
     /// The caller's number must be one of the case's contact phones.
-    pub registered_caller: bool,
+    pub(crate) registered_caller: bool,
     /// Support packages entitled to after-hours phone support; empty: not checked.
-    pub entitled_packages: Vec<String>,
+    pub(crate) entitled_packages: Vec<String>,
 }
 
 /// The decision for a lookup's result and a caller. Checks run in the order the caller would want to hear
 /// about them: a closed case first (open a new one), then severity, environment, entitlement, registration.
-pub fn decide(lookup: &Result<Option<Case>, CaseError>, caller: &str, requires: &Requirements) -> Decision {
+pub(crate) fn decide(lookup: &Result<Option<Case>, CaseError>, caller: &str, requires: &Requirements) -> Decision {
     let case = match lookup {
         Err(_) => return Decision::Unavailable,
         Ok(None) => return Decision::NotFound,
@@ -94,7 +96,7 @@ pub fn decide(lookup: &Result<Option<Case>, CaseError>, caller: &str, requires: 
 
 /// Two phone numbers are the same when their digits are, or, both having at least ten digits, when their
 /// last ten digits are (a contact written without its country code: "(555) 123-4567" and "+1 555 123 4567").
-pub fn same_number(a: &str, b: &str) -> bool {
+fn same_number(a: &str, b: &str) -> bool {
     let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
     let (a, b) = (digits(a), digits(b));
     if a.is_empty() || b.is_empty() {

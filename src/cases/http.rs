@@ -40,8 +40,8 @@ pub(crate) struct HttpClient {
 
 /// What came back: the status and the body, read up to the cap.
 pub(crate) struct Reply {
-    pub status: StatusCode,
-    pub body: Vec<u8>,
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
 }
 
 impl HttpClient {

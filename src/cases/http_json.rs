@@ -10,7 +10,7 @@ use super::{BoxFuture, Case, CaseError, CaseId, CaseSystem, one_of};
 use crate::settings::{CaseValues, HttpJsonFields};
 
 #[derive(Debug)]
-pub struct HttpJson {
+pub(crate) struct HttpJson {
     http: HttpClient,
     base_url: String,
     token: Option<SecretString>,

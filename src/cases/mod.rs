@@ -1,14 +1,14 @@
 //! The case system: looking up a case by the number the caller typed, and adding a note to it afterwards.
 //!
 //! Adapters speak one product's API each and all answer with the same [`Case`]; the decision of what the
-//! caller is told ([`decision`]) is a pure function of that case, kept apart from any I/O.
+//! caller is told (`decision`) is a pure function of that case, kept apart from any I/O.
 
-pub mod decision;
+pub(crate) mod decision;
 pub mod file;
 mod http;
-pub mod http_json;
-pub mod notes;
-pub mod zendesk;
+mod http_json;
+pub(crate) mod notes;
+mod zendesk;
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use crate::settings::{CaseAdapter, CaseAuth, Secrets, Settings};
 pub struct CaseId(String);
 
 impl CaseId {
-    pub fn parse(text: &str) -> Result<Self, CaseError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, CaseError> {
         if (1..=20).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(text.to_owned()))
         } else {
@@ -29,7 +29,7 @@ impl CaseId {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -43,19 +43,19 @@ impl fmt::Display for CaseId {
 /// A case, as every adapter reports it: the facts the after-hours policy needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Case {
-    pub id: String,
-    pub customer: Option<String>,
+    id: String,
+    pub(crate) customer: Option<String>,
     /// The severity or priority as the case system wrote it, for notes and logs.
-    pub severity: String,
-    pub critical: bool,
-    pub environment: String,
-    pub production: bool,
-    pub status: String,
-    pub open: bool,
+    pub(crate) severity: String,
+    critical: bool,
+    pub(crate) environment: String,
+    production: bool,
+    pub(crate) status: String,
+    open: bool,
     /// Phone numbers registered for the case's contacts, as written in the case system.
-    pub contact_phones: Vec<String>,
+    contact_phones: Vec<String>,
     /// The customer's support package, when the case system says.
-    pub support_package: Option<String>,
+    support_package: Option<String>,
 }
 
 /// Why a lookup or a note did not work. Every variant means "the case system is unavailable" to the caller,
@@ -80,7 +80,7 @@ pub enum CaseError {
 
 impl CaseError {
     /// True for failures that may pass if tried again later: no answer, 5xx, 408, 429.
-    pub fn is_transient(&self) -> bool {
+    fn is_transient(&self) -> bool {
         match self {
             CaseError::Timeout(_) | CaseError::Connect(_) => true,
             CaseError::Status(status) => *status >= 500 || *status == 408 || *status == 429,
@@ -91,7 +91,7 @@ impl CaseError {
     }
 }
 
-pub use crate::BoxFuture;
+use crate::BoxFuture;
 
 /// A case system adapter.
 pub trait CaseSystem: Send + Sync + fmt::Debug {
@@ -103,7 +103,7 @@ pub trait CaseSystem: Send + Sync + fmt::Debug {
 }
 
 /// The case system the settings name, `None` when they name none.
-pub fn build(settings: &Settings, secrets: &Secrets) -> Result<Option<Arc<dyn CaseSystem>>, CaseError> {
+pub(crate) fn build(settings: &Settings, secrets: &Secrets) -> Result<Option<Arc<dyn CaseSystem>>, CaseError> {
     let Some(cases) = &settings.cases else { return Ok(None) };
     let http = http::HttpClient::new(Duration::from_millis(cases.timeout_ms.get()), cases.max_body_bytes)?;
     let token = secrets.cases_token.clone();
@@ -139,7 +139,7 @@ pub fn build(settings: &Settings, secrets: &Secrets) -> Result<Option<Arc<dyn Ca
 }
 
 /// True when `value` is one of `list`, ignoring case and surrounding spaces.
-pub(crate) fn one_of(value: &str, list: &[String]) -> bool {
+fn one_of(value: &str, list: &[String]) -> bool {
     let value = value.trim();
     list.iter().any(|v| v.trim().eq_ignore_ascii_case(value))
 }

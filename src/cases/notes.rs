@@ -21,7 +21,7 @@ impl Drop for Decrement {
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
-pub struct Notes {
+pub(crate) struct Notes {
     cases: Arc<dyn CaseSystem>,
     attempts: u32,
     backoff: Duration,
@@ -29,7 +29,7 @@ pub struct Notes {
 }
 
 impl Notes {
-    pub fn new(cases: Arc<dyn CaseSystem>, attempts: u32, backoff: Duration) -> Self {
+    pub(crate) fn new(cases: Arc<dyn CaseSystem>, attempts: u32, backoff: Duration) -> Self {
         Self {
             cases,
             attempts: attempts.max(1),
@@ -39,7 +39,7 @@ impl Notes {
     }
 
     /// Queues a note; returns at once.
-    pub fn send(&self, case: CaseId, body: String) {
+    pub(crate) fn send(&self, case: CaseId, body: String) {
         let (cases, attempts, backoff) = (self.cases.clone(), self.attempts, self.backoff);
         let pending = metrics::gauge!(crate::metrics::CASE_NOTES_PENDING);
         pending.increment(1.0);
@@ -66,13 +66,13 @@ impl Notes {
     }
 
     /// Stops taking notes and waits up to `within` for those in flight; false if some were still pending.
-    pub async fn drain(&self, within: Duration) -> bool {
+    pub(crate) async fn drain(&self, within: Duration) -> bool {
         self.tracker.close();
         tokio::time::timeout(within, self.tracker.wait()).await.is_ok()
     }
 
     /// Notes still being sent.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.tracker.len()
     }
 }

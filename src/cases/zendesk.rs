@@ -15,7 +15,7 @@ use super::{BoxFuture, Case, CaseError, CaseId, CaseSystem, one_of};
 use crate::settings::{CaseValues, ZendeskSettings};
 
 #[derive(Debug)]
-pub struct Zendesk {
+pub(crate) struct Zendesk {
     http: HttpClient,
     base_url: String,
     email: String,
@@ -89,7 +89,7 @@ impl CaseSystem for Zendesk {
 }
 
 /// A Zendesk "show ticket" answer (with side-loads) as a case.
-pub(crate) fn ticket_to_case(
+fn ticket_to_case(
     doc: &Value,
     id: &CaseId,
     settings: &ZendeskSettings,

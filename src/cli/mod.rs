@@ -17,7 +17,7 @@ macro_rules! out {
 }
 
 mod oncall;
-pub mod simulate;
+mod simulate;
 pub mod telemetry;
 
 use std::path::{Path, PathBuf};
@@ -46,9 +46,9 @@ use crate::settings::ConfigErrors;
 pub struct Cli {
     /// The configuration file.
     #[arg(long, global = true, env = "AFTERHOURS_CONFIG", default_value = DEFAULT_PATH)]
-    pub config: PathBuf,
+    config: PathBuf,
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 impl Cli {
@@ -62,7 +62,7 @@ impl Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+enum Command {
     /// Run the webhook server.
     Serve,
     /// Validate the configuration, calendars and voice flows; exit non-zero on problems.
@@ -99,31 +99,31 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct SimulateArgs {
+struct SimulateArgs {
     /// The dialled number (the line).
     #[arg(long)]
-    pub to: String,
+    to: String,
     /// The caller's number.
     #[arg(long)]
-    pub from: String,
+    from: String,
     /// When the call happens (RFC 3339, e.g. 2026-11-27T20:00:00-05:00); now when absent.
     #[arg(long)]
-    pub at: Option<DateTime<chrono::FixedOffset>>,
+    at: Option<DateTime<chrono::FixedOffset>>,
     /// What the caller presses at each prompt, in order (e.g. 123456#); repeat for later prompts.
     #[arg(long)]
-    pub digits: Vec<String>,
+    digits: Vec<String>,
     /// At each dial, the engineer (id) who answers and accepts, or `none`; repeat for later tiers. Nobody
     /// answers once they run out.
     #[arg(long = "answer")]
-    pub answers: Vec<String>,
+    answers: Vec<String>,
     /// Answer case lookups from this JSON file (one case, or a list matched by `id`) instead of the case
     /// system in the configuration.
     #[arg(long)]
-    pub case_file: Option<PathBuf>,
+    case_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum FlowCommand {
+enum FlowCommand {
     /// Print a flow as a Mermaid flowchart: NAME under the flows folder, or a path to a .toml file.
     Graph { name: String },
 }
@@ -197,7 +197,7 @@ async fn serve(path: &Path) -> ExitCode {
         }
     };
     let (notes, call_log) = (state.notes.clone(), state.call_log.clone());
-    let _background = state.start_background();
+    state.start_background();
     let public_url = state.config.settings.server.public_url.as_str().to_owned();
     let app = match Application::build(state).await {
         Ok(app) => app,
@@ -448,7 +448,7 @@ fn sign(path: &Path, url: &str, params: &[String]) -> ExitCode {
 
 /// Writes to standard output. When the reader closed the pipe, the process exits at once with success: what
 /// it was asked for was read as far as the reader wanted. Any other failure to write is an error (exit 1).
-pub(crate) fn write_out(text: std::fmt::Arguments<'_>) {
+fn write_out(text: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     if let Err(error) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {

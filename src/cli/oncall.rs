@@ -17,7 +17,7 @@ use crate::settings::ConfigErrors;
 use crate::store::{Store, import};
 
 #[derive(Debug, clap::Args)]
-pub struct OncallArgs {
+pub(crate) struct OncallArgs {
     /// The line whose escalation policy to show; every line when absent.
     #[arg(long)]
     line: Option<String>,
@@ -27,7 +27,7 @@ pub struct OncallArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct CallsArgs {
+pub(crate) struct CallsArgs {
     /// Only calls that started at or after this instant (RFC 3339).
     #[arg(long)]
     since: Option<DateTime<FixedOffset>>,
@@ -43,7 +43,7 @@ pub struct CallsArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RotationCommand {
+pub(crate) enum RotationCommand {
     /// Reads a rotation file (engineers, rotations, overrides, policies) and writes it to the store. A file
     /// with any problem is refused whole, and the store keeps what it had.
     Import { file: PathBuf },
@@ -52,7 +52,7 @@ pub enum RotationCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum OverrideCommand {
+pub(crate) enum OverrideCommand {
     /// Puts an engineer on call in a rotation from START to END (RFC 3339).
     Add {
         #[arg(long)]

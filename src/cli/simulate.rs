@@ -18,7 +18,7 @@ const MAX_WEBHOOKS: usize = 60;
 const SIMULATED_RECORDING: &str = "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Recordings/RE00000000000000000000000000000000";
 
 #[derive(Debug, thiserror::Error)]
-pub enum SimulateError {
+pub(crate) enum SimulateError {
     #[error("cannot write: {0}")]
     Io(#[from] std::io::Error),
     #[error("the flow sent the call to {0:?}, which is not a URL of this service")]
@@ -29,11 +29,11 @@ pub enum SimulateError {
 
 /// What the simulated caller and engineers do.
 #[derive(Debug, Clone, Default)]
-pub struct Script {
+pub(crate) struct Script {
     /// Pressed at each prompt, in order; silence when they run out.
-    pub digits: Vec<String>,
+    pub(crate) digits: Vec<String>,
     /// At each dial, the engineer id who accepts, or `none`; nobody answers when they run out.
-    pub answers: Vec<String>,
+    pub(crate) answers: Vec<String>,
 }
 
 /// One simulated call: its ids and the provider's side of the conversation.
@@ -119,7 +119,7 @@ impl Call<'_> {
 }
 
 /// Walks one call to `to` from `from`, as `script` says the people on the phone act.
-pub async fn walk(
+pub(crate) async fn walk(
     state: &AppState,
     to: &str,
     from: &str,

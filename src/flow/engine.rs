@@ -18,7 +18,7 @@ use crate::store::cache::OnCallCache;
 use crate::twiml::{Response, Verb, Voice};
 
 /// Placeholders every prompt may use, besides the variables that gather steps store.
-pub const PLACEHOLDERS: &[&str] = &[
+pub(crate) const PLACEHOLDERS: &[&str] = &[
     "line_name",
     "support_channel",
     "opening_hours",
@@ -28,14 +28,14 @@ pub const PLACEHOLDERS: &[&str] = &[
 ];
 
 /// The longest a webhook may take before the caller hears an apology instead (the provider gives up at 15 s).
-pub const WEBHOOK_DEADLINE: Duration = Duration::from_secs(12);
+pub(crate) const WEBHOOK_DEADLINE: Duration = Duration::from_secs(12);
 
 /// More steps than this in one response means a loop that validation should have caught.
 const MAX_STEPS_PER_RESPONSE: usize = 64;
 
 /// What a step decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
+pub(crate) enum Transition {
     /// Go on to the step this outcome leads to, in the same response.
     Next(&'static str),
     /// The provider takes over and calls back a URL of ours later.
@@ -45,14 +45,14 @@ pub enum Transition {
 }
 
 /// A webhook's form fields, in the order they came (a name may repeat).
-pub type Params = Arc<Vec<(String, String)>>;
+pub(crate) type Params = Arc<Vec<(String, String)>>;
 
 /// The fields of a provider webhook that the flow reads, shared with the request, not copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallInput {
     /// Every field of the webhook: the common ones have their own accessors; steps read the others
     /// (`DialCallStatus`, `RecordingUrl` ...) with [`CallInput::param`].
-    pub params: Params,
+    params: Params,
 }
 
 impl CallInput {
@@ -62,7 +62,7 @@ impl CallInput {
     }
 
     /// The fields of a webhook, as the signature check decoded them.
-    pub fn from_shared(params: Params) -> Self {
+    pub(crate) fn from_shared(params: Params) -> Self {
         Self { params }
     }
 
@@ -73,7 +73,7 @@ impl CallInput {
     }
 
     /// The first value of the field `name`.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(n, _)| n == name)
@@ -81,22 +81,22 @@ impl CallInput {
     }
 
     /// `CallSid`, empty when the webhook has none.
-    pub fn call_sid(&self) -> &str {
+    pub(crate) fn call_sid(&self) -> &str {
         self.param("CallSid").unwrap_or_default()
     }
 
     /// `From`: the caller's number, empty when the webhook has none.
-    pub fn from(&self) -> &str {
+    pub(crate) fn from(&self) -> &str {
         self.param("From").unwrap_or_default()
     }
 
     /// `To`: the number dialled, empty when the webhook has none.
-    pub fn to(&self) -> &str {
+    pub(crate) fn to(&self) -> &str {
         self.param("To").unwrap_or_default()
     }
 
     /// `Digits`: the keys pressed, if the webhook reports any.
-    pub fn digits(&self) -> Option<&str> {
+    pub(crate) fn digits(&self) -> Option<&str> {
         self.param("Digits")
     }
 }
@@ -133,7 +133,7 @@ pub struct Services {
 
 /// Work a step asks for that happens after the webhook is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Add a note to a case in the case system, once per call (`call_sid`), however often the webhook that
     /// ends the call is replayed.
     CaseNote {
@@ -176,18 +176,18 @@ pub enum EngineError {
 
 /// Everything a step may read or change while it runs.
 pub struct Ctx<'a> {
-    pub line: &'a Line,
-    pub services: &'a Services,
-    pub now: DateTime<Utc>,
-    pub input: &'a CallInput,
+    pub(crate) line: &'a Line,
+    pub(crate) services: &'a Services,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) input: &'a CallInput,
     /// The step being run.
-    pub step: &'a str,
-    pub state: CallState,
-    pub response: Response,
+    pub(crate) step: &'a str,
+    pub(crate) state: CallState,
+    pub(crate) response: Response,
     /// What was said and decided, in order, for logs and `simulate`.
     pub trace: Vec<Trace>,
     /// What to do once the answer is sent.
-    pub effects: Vec<Effect>,
+    pub(crate) effects: Vec<Effect>,
 }
 
 impl<'a> Ctx<'a> {
@@ -212,12 +212,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// The voice every `<Say>` uses.
-    pub fn voice(&self) -> Voice {
+    pub(crate) fn voice(&self) -> Voice {
         self.services.voice.clone()
     }
 
     /// Speaks a prompt.
-    pub fn say(&mut self, prompt: &Prompt) {
+    pub(crate) fn say(&mut self, prompt: &Prompt) {
         let text = self.render(prompt);
         self.trace.push(Trace::Say(text.clone()));
         self.response.push(Verb::Say {
@@ -227,12 +227,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Records a decision, in words.
-    pub fn trace_decision(&mut self, line: String) {
+    pub(crate) fn trace_decision(&mut self, line: String) {
         self.trace.push(Trace::Decision(line));
     }
 
     /// A prompt with its placeholders filled from the line, the clock and the call state.
-    pub fn render(&self, prompt: &Prompt) -> String {
+    pub(crate) fn render(&self, prompt: &Prompt) -> String {
         prompt.render(|name| self.placeholder(name))
     }
 
@@ -262,22 +262,17 @@ impl<'a> Ctx<'a> {
     }
 
     /// The URL the provider posts an event of the current step to, carrying the call state.
-    pub fn event_url(&self, event: &str) -> String {
+    pub(crate) fn event_url(&self, event: &str) -> String {
         self.url(&["/voice/step/", self.step, "/", event, "?"], &self.state)
     }
 
     /// Like [`Ctx::event_url`], with extra variables for that URL only (the engineer a whisper is for).
-    pub fn event_url_with(&self, event: &str, vars: &[(&str, &str)]) -> String {
+    pub(crate) fn event_url_with(&self, event: &str, vars: &[(&str, &str)]) -> String {
         let mut state = self.state.clone();
         for (name, value) in vars {
             state.set(name, value);
         }
         self.url(&["/voice/step/", self.step, "/", event, "?"], &state)
-    }
-
-    /// The URL that enters a step, carrying the call state.
-    pub fn step_url(&self, step: &str) -> String {
-        self.url(&["/voice/step/", step, "?"], &self.state)
     }
 
     /// Our base URL, then `path` (its pieces), then `state` as the query.

@@ -15,24 +15,24 @@ use crate::settings::{LineSettings, Mode, OnUnavailable};
 #[derive(Debug)]
 pub struct Line {
     /// The line's key in the configuration; carried in step URLs.
-    pub key: String,
-    pub number: PhoneNumber,
-    pub name: String,
+    pub(crate) key: String,
+    pub(crate) number: PhoneNumber,
+    pub(crate) name: String,
     pub tz: Tz,
     /// How the zone is spoken in prompts ("Eastern time").
-    pub zone_name: String,
+    pub(crate) zone_name: String,
     pub calendar: Arc<Calendar>,
     pub flow: Arc<Flow>,
-    pub escalation_policy: String,
-    pub mode: Mode,
-    pub support_channel: String,
-    pub on_unavailable: OnUnavailable,
-    pub require_registered_caller: bool,
-    pub fallback_numbers: Vec<PhoneNumber>,
+    pub(crate) escalation_policy: String,
+    pub(crate) mode: Mode,
+    pub(crate) support_channel: String,
+    pub(crate) on_unavailable: OnUnavailable,
+    pub(crate) require_registered_caller: bool,
+    pub(crate) fallback_numbers: Vec<PhoneNumber>,
 }
 
 impl Line {
-    pub fn new(key: &str, settings: &LineSettings, calendar: Arc<Calendar>, flow: Arc<Flow>) -> Self {
+    pub(crate) fn new(key: &str, settings: &LineSettings, calendar: Arc<Calendar>, flow: Arc<Flow>) -> Self {
         let tz = settings.time_zone.0;
         Self {
             key: key.to_owned(),
@@ -61,7 +61,7 @@ pub struct Lines {
 }
 
 impl Lines {
-    pub fn new(lines: Vec<Line>, default_key: Option<&str>) -> Self {
+    pub(crate) fn new(lines: Vec<Line>, default_key: Option<&str>) -> Self {
         let mut all = Lines::default();
         for line in lines {
             let line = Arc::new(line);
@@ -75,7 +75,7 @@ impl Lines {
     }
 
     /// The line for a dialled number (`To`), or the default line.
-    pub fn for_dialled(&self, to: &str) -> Option<&Arc<Line>> {
+    pub(crate) fn for_dialled(&self, to: &str) -> Option<&Arc<Line>> {
         self.by_number.get(to.trim()).or(self.default.as_ref())
     }
 

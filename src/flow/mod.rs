@@ -21,19 +21,19 @@ use steps::StepKind;
 #[derive(Debug, Clone)]
 pub struct Flow {
     pub name: String,
-    pub description: String,
+    description: String,
     pub start: String,
     pub steps: BTreeMap<String, Step>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Step {
-    pub name: String,
+    name: String,
     pub kind: StepKind,
     /// Outcome → the step it leads to.
-    pub next: BTreeMap<String, String>,
+    next: BTreeMap<String, String>,
     /// Where the step's table starts in the file, for messages.
-    pub line: usize,
+    line: usize,
 }
 
 /// One broken rule: the step it is about (none for the flow's `start`), the key within it, the message.
@@ -133,11 +133,11 @@ impl Flow {
     }
 
     /// True when some step looks cases up (the configuration then needs a case system).
-    pub fn verifies_cases(&self) -> bool {
+    pub(crate) fn verifies_cases(&self) -> bool {
         self.steps.values().any(|s| matches!(s.kind, StepKind::VerifyCase(_)))
     }
 
-    pub fn step(&self, name: &str) -> Result<&Step, EngineError> {
+    fn step(&self, name: &str) -> Result<&Step, EngineError> {
         self.steps.get(name).ok_or_else(|| EngineError::UnknownStep {
             flow: self.name.clone(),
             step: name.to_owned(),

@@ -19,7 +19,7 @@ enum Part {
 }
 
 impl Prompt {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, String> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut chars = text.chars().peekable();
@@ -68,14 +68,14 @@ impl Prompt {
     }
 
     /// A prompt of plain text, no placeholders (for defaults written in code).
-    pub fn plain(text: &str) -> Self {
+    pub(crate) fn plain(text: &str) -> Self {
         Self {
             parts: vec![Part::Text(text.to_owned())],
         }
     }
 
     /// The placeholder names, in order of appearance.
-    pub fn placeholders(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn placeholders(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::Placeholder(name) => Some(name.as_str()),
             Part::Text(_) => None,
@@ -83,7 +83,7 @@ impl Prompt {
     }
 
     /// The text with each placeholder replaced by `resolve(name)`; a name it does not know stays as written.
-    pub fn render(&self, mut resolve: impl FnMut(&str) -> Option<String>) -> String {
+    pub(crate) fn render(&self, mut resolve: impl FnMut(&str) -> Option<String>) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {

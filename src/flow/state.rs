@@ -63,7 +63,7 @@ impl CallState {
     }
 
     /// Appends [`CallState::to_query`] to `out` (a URL being written).
-    pub fn push_query(&self, out: &mut String) {
+    pub(crate) fn push_query(&self, out: &mut String) {
         let start = out.len();
         let mut query = form_urlencoded::Serializer::for_suffix(out, start);
         query.append_pair("line", &self.line);

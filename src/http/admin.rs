@@ -40,13 +40,13 @@ use crate::oncall::model::{OnCallData, Override, Rotation, TierOnCall};
 use crate::store::{Store, StoreError};
 
 /// The largest request body accepted; a rotation or an override is a few hundred bytes.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The fields of a rotation body (`PUT /admin/rotations/{id}`).
 const ROTATION_FIELDS: [&str; 7] = ["id", "name", "time_zone", "start", "shift", "participants", "version"];
 
 /// The admin routes, to be nested under `/admin`.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/oncall", get(oncall))
         .route("/rotations/{id}", get(get_rotation).put(put_rotation))

@@ -13,20 +13,20 @@ use crate::flow::engine::{CallInput, Params};
 use crate::signature;
 
 /// Twilio's webhooks are a few hundred bytes; anything this large is not one.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A webhook whose signature holds: its form parameters, in the order they came, and the rest of the request
 /// (its path parameters and query are read from it only now). As a handler's only extractor besides the state,
 /// it runs before anything of the request is interpreted.
 #[derive(Debug)]
-pub struct Signed {
-    pub params: Params,
+pub(crate) struct Signed {
+    pub(crate) params: Params,
     parts: Parts,
 }
 
 impl Signed {
     /// The route's path parameters (`{step}`, `{step}/{event}`), read after the signature check.
-    pub async fn path<T>(&mut self, state: &AppState) -> Result<T, Response>
+    pub(crate) async fn path<T>(&mut self, state: &AppState) -> Result<T, Response>
     where
         T: serde::de::DeserializeOwned + Send,
     {
@@ -37,11 +37,11 @@ impl Signed {
     }
 
     /// The request's query string (the call state), empty when it has none.
-    pub fn query(&self) -> &str {
+    pub(crate) fn query(&self) -> &str {
         self.parts.uri.query().unwrap_or("")
     }
 
-    pub fn uri(&self) -> &axum::http::Uri {
+    pub(crate) fn uri(&self) -> &axum::http::Uri {
         &self.parts.uri
     }
 }

@@ -1,8 +1,8 @@
-//! HTTP: the webhook server. [`intake`] checks a webhook's size and signature before anything reads it;
-//! [`voice`] answers it (shared with `simulate`); [`admin`] is the JSON admin API; [`server`] puts the routes,
+//! HTTP: the webhook server. `intake` checks a webhook's size and signature before anything reads it;
+//! [`voice`] answers it (shared with `simulate`); `admin` is the JSON admin API; [`server`] puts the routes,
 //! middleware and listener together.
 
-pub mod admin;
-pub mod intake;
+mod admin;
+mod intake;
 pub mod server;
 pub mod voice;

@@ -18,7 +18,7 @@ use crate::http::intake::Signed;
 use crate::http::voice::{self, Answer, Route};
 use crate::twiml::{self, Verb, Voice};
 
-/// All routes. Every `/voice/` handler takes a [`Signed`] webhook: nothing runs before its signature holds.
+/// All routes. Every `/voice/` handler takes a `Signed` webhook: nothing runs before its signature holds.
 pub fn router(state: AppState) -> Router {
     // Metrics recorded before the recorder exists would be lost.
     let _ = crate::metrics::handle();
@@ -49,15 +49,6 @@ impl Application {
     /// Binds the listen address of the configuration (port 0 picks a free port).
     pub async fn build(state: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(state.config.settings.server.listen).await?;
-        Ok(Self {
-            listener,
-            router: router(state),
-        })
-    }
-
-    /// Binds an explicit address instead of the configured one.
-    pub async fn build_on(state: AppState, addr: SocketAddr) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
         Ok(Self {
             listener,
             router: router(state),

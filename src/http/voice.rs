@@ -16,11 +16,11 @@ use crate::twiml::{Response, Verb};
 const CASE_NOTED_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Said when a number reaches us that no line answers, and there is no default line.
-pub const UNKNOWN_NUMBER: &str = "We are sorry, this number does not have an after-hours support line. \
+const UNKNOWN_NUMBER: &str = "We are sorry, this number does not have an after-hours support line. \
     Please contact your support team through your usual support channel. Goodbye.";
 
 /// Said when something on our side went wrong and the call cannot go on.
-pub const TECHNICAL_PROBLEM: &str = "We are sorry, we cannot take your call right now because of a technical \
+pub(crate) const TECHNICAL_PROBLEM: &str = "We are sorry, we cannot take your call right now because of a technical \
     problem on our side. Please call again in a few minutes, or contact us through your usual support channel. Goodbye.";
 
 /// Which webhook the provider called.
@@ -36,13 +36,13 @@ pub enum Route<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Answer {
     pub response: Response,
-    pub trace: Vec<Trace>,
+    pub(crate) trace: Vec<Trace>,
     /// Work for after the answer: the call-log entry, the case note.
-    pub effects: Vec<Effect>,
+    pub(crate) effects: Vec<Effect>,
 }
 
 /// The form parameters of a webhook, in the order they came, shared by the signature check and the flow.
-pub use crate::flow::engine::Params;
+pub(crate) use crate::flow::engine::Params;
 
 /// Answers one webhook. Never fails: a problem becomes a spoken apology and a hang-up, and is logged. The
 /// whole answer has a deadline well inside the provider's 15 s.
@@ -175,7 +175,7 @@ fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<Stri
 }
 
 /// A complete answer that apologises and hangs up.
-pub fn apology(state: &AppState, text: &str, why: &str) -> Answer {
+pub(crate) fn apology(state: &AppState, text: &str, why: &str) -> Answer {
     let mut response = Response::new();
     response
         .push(Verb::Say {
@@ -192,7 +192,7 @@ pub fn apology(state: &AppState, text: &str, why: &str) -> Answer {
 
 /// Starts the work an answer asks for, in the background: it never delays the answer, and its failures never
 /// reach the caller.
-pub fn dispatch(state: &AppState, effects: Vec<Effect>) {
+pub(crate) fn dispatch(state: &AppState, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
             Effect::CaseNote { call_sid, case, body } => {

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use crate::phone::PhoneNumber;
 
 /// The ring timeout of a tier when none is given.
-pub const DEFAULT_RING_TIMEOUT_SECS: u32 = 20;
+pub(crate) const DEFAULT_RING_TIMEOUT_SECS: u32 = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Engineer {
@@ -100,42 +100,42 @@ pub struct OnCallData {
 pub struct OnCall {
     pub engineer: Engineer,
     /// The end of the shift or override that puts them here; `None` for an engineer named directly.
-    pub until: Option<DateTime<Utc>>,
+    pub(crate) until: Option<DateTime<Utc>>,
     /// The rotation they are on call for, if any.
-    pub rotation: Option<String>,
+    pub(crate) rotation: Option<String>,
 }
 
 /// The people of one tier, rung together.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TierOnCall {
     pub people: Vec<OnCall>,
-    pub ring_timeout_secs: u32,
+    pub(crate) ring_timeout_secs: u32,
 }
 
 /// The whole escalation chain at an instant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Chain {
-    pub policy: String,
+    pub(crate) policy: String,
     pub tiers: Vec<TierOnCall>,
-    pub repeat: u32,
+    pub(crate) repeat: u32,
 }
 
 impl Chain {
     /// The tiers in the order they are tried, repeats included, empty tiers skipped.
-    pub fn attempts(&self) -> Vec<&TierOnCall> {
+    pub(crate) fn attempts(&self) -> Vec<&TierOnCall> {
         let rung: Vec<&TierOnCall> = self.tiers.iter().filter(|t| !t.people.is_empty()).collect();
         (0..=self.repeat).flat_map(|_| rung.iter().copied()).collect()
     }
 
     /// True when nobody at all can be rung.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.tiers.iter().all(|t| t.people.is_empty())
     }
 }
 
 impl Rotation {
     /// The shift that contains `t`: its index since `start` (negative before it) and its bounds.
-    pub fn shift_at(&self, t: DateTime<Utc>) -> (i64, DateTime<Utc>, DateTime<Utc>) {
+    fn shift_at(&self, t: DateTime<Utc>) -> (i64, DateTime<Utc>, DateTime<Utc>) {
         match self.shift {
             Shift::Hours(hours) => {
                 let start = local_to_utc(self.time_zone, self.start);
@@ -170,7 +170,7 @@ impl Rotation {
     }
 
     /// The participant on shift at `t` (before overrides), with the end of that shift.
-    pub fn scheduled_at(&self, t: DateTime<Utc>) -> Option<(&str, DateTime<Utc>)> {
+    fn scheduled_at(&self, t: DateTime<Utc>) -> Option<(&str, DateTime<Utc>)> {
         if self.participants.is_empty() {
             return None;
         }
@@ -182,7 +182,7 @@ impl Rotation {
 
 impl OnCallData {
     /// Who is on call for `rotation` at `t`: the latest-created override covering `t`, else the schedule.
-    pub fn on_call_in(&self, rotation: &str, t: DateTime<Utc>) -> Option<OnCall> {
+    pub(crate) fn on_call_in(&self, rotation: &str, t: DateTime<Utc>) -> Option<OnCall> {
         let overriding = self
             .overrides
             .get(rotation)
@@ -227,7 +227,7 @@ impl OnCallData {
 
     /// An override checked against the data it joins: a known rotation and engineer, an end after the start.
     /// Its id is made from the rotation and the start when none is given.
-    pub fn new_override(
+    pub(crate) fn new_override(
         &self,
         rotation: String,
         engineer: String,
@@ -296,7 +296,7 @@ impl OnCallData {
 
 /// A local wall time as an instant: the earlier of two in a fall-back overlap, the first instant after the
 /// gap in a spring-forward gap.
-pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     let mut probe = local;
     for _ in 0..(4 * 60) {
         if let Some(t) = tz.from_local_datetime(&probe).earliest() {

@@ -9,7 +9,7 @@ use super::error::{ConfigError, Source};
 const RESERVED: &[&str] = &["AFTERHOURS_CONFIG", "AFTERHOURS_LOG", "AFTERHOURS_LOG_FORMAT"];
 
 /// Secret settings: the environment variable and the key it would have in the file (where it is refused).
-pub const SECRETS: [(&str, &str); 3] = [
+pub(crate) const SECRETS: [(&str, &str); 3] = [
     ("AFTERHOURS_PROVIDER__AUTH_TOKEN", "provider.auth_token"),
     ("AFTERHOURS_CASES__TOKEN", "cases.token"),
     ("AFTERHOURS_ADMIN__TOKEN", "admin.token"),
@@ -17,17 +17,17 @@ pub const SECRETS: [(&str, &str); 3] = [
 
 /// Secrets taken from the environment. They print as `[REDACTED]`.
 #[derive(Debug, Clone, Default)]
-pub struct Secrets {
+pub(crate) struct Secrets {
     /// The provider's auth token, the key of webhook signatures.
-    pub provider_auth_token: Option<SecretString>,
+    pub(crate) provider_auth_token: Option<SecretString>,
     /// The case system's API token (bearer for `http-json`, API token for `zendesk`).
-    pub cases_token: Option<SecretString>,
+    pub(crate) cases_token: Option<SecretString>,
     /// The bearer token of the `/admin/` API; without it the admin API answers 401 to everyone.
-    pub admin_token: Option<SecretString>,
+    pub(crate) admin_token: Option<SecretString>,
 }
 
 impl Secrets {
-    pub fn from_env(env: &[(String, String)]) -> Self {
+    pub(crate) fn from_env(env: &[(String, String)]) -> Self {
         let get = |name: &str| {
             env.iter()
                 .find(|(k, v)| k == name && !v.is_empty())
@@ -44,8 +44,8 @@ impl Secrets {
 /// One override that was applied: the variable and the dotted key it set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Applied {
-    pub var: String,
-    pub key: String,
+    pub(crate) var: String,
+    pub(crate) key: String,
 }
 
 /// Refuses secrets written into the file itself.

@@ -6,42 +6,32 @@ use std::path::{Path, PathBuf};
 
 /// Where a setting came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    File {
-        path: PathBuf,
-        line: Option<usize>,
-    },
-    Env {
-        var: String,
-    },
-    /// No single place: a problem across files or with the process environment as a whole.
-    Global,
+pub(crate) enum Source {
+    File { path: PathBuf, line: Option<usize> },
+    Env { var: String },
 }
 
 /// One problem found in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    pub origin: Source,
+    pub(crate) origin: Source,
     /// The dotted key the problem is about (`lines.us.time_zone`), empty when it is the whole file.
-    pub key: String,
-    pub message: String,
+    pub(crate) key: String,
+    pub(crate) message: String,
 }
 
 impl ConfigError {
-    pub fn in_file(path: &Path, line: Option<usize>, key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn in_file(
+        path: &Path,
+        line: Option<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             origin: Source::File {
                 path: path.to_owned(),
                 line,
             },
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-
-    pub fn global(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            origin: Source::Global,
             key: key.into(),
             message: message.into(),
         }
@@ -54,7 +44,6 @@ impl fmt::Display for ConfigError {
             Source::File { path, line: Some(line) } => write!(f, "{}:{line}: ", path.display())?,
             Source::File { path, line: None } => write!(f, "{}: ", path.display())?,
             Source::Env { var } => write!(f, "environment variable {var}: ")?,
-            Source::Global => {}
         }
         if !self.key.is_empty() {
             write!(f, "{}: ", self.key)?;

@@ -21,9 +21,10 @@ pub(crate) mod toml_file;
 use std::path::Path;
 
 pub use bounded::{Bounded, OutOfRange};
-pub use env::{SECRETS, Secrets};
+pub(crate) use env::{SECRETS, Secrets};
+pub(crate) use error::Source;
 pub(crate) use error::line_of;
-pub use error::{ConfigError, ConfigErrors, Source};
+pub use error::{ConfigError, ConfigErrors};
 pub use sections::*;
 pub use status_page::StatusPageSettings;
 

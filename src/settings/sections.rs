@@ -16,17 +16,17 @@ use crate::phone::PhoneNumber;
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
-    pub server: ServerSettings,
+    pub(crate) server: ServerSettings,
     #[serde(default)]
-    pub provider: ProviderSettings,
+    pub(crate) provider: ProviderSettings,
     #[serde(default)]
-    pub redis: RedisSettings,
+    pub(crate) redis: RedisSettings,
     #[serde(default)]
-    pub paths: PathSettings,
+    pub(crate) paths: PathSettings,
     #[serde(default)]
-    pub limits: LimitSettings,
+    pub(crate) limits: LimitSettings,
     #[serde(default)]
-    pub call_log: CallLogSettings,
+    pub(crate) call_log: CallLogSettings,
     /// The case system; needed by flows with a `verify_case` step.
     #[serde(default)]
     pub cases: Option<CasesSettings>,
@@ -34,19 +34,19 @@ pub struct Settings {
     #[serde(default)]
     pub status_page: Option<crate::settings::StatusPageSettings>,
     /// Support lines by name; the name appears in webhook URLs and environment overrides.
-    pub lines: BTreeMap<Name, LineSettings>,
+    pub(crate) lines: BTreeMap<Name, LineSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerSettings {
+pub(crate) struct ServerSettings {
     /// Address and port the webhook server listens on.
     #[serde(default = "default_listen")]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// The public base URL the provider reaches us at (TLS usually ends at a proxy in front). Every URL we
     /// hand to the provider is built from it, and signatures are checked against it: never against `Host`.
     #[serde(default = "default_public_url")]
-    pub public_url: BaseUrl,
+    pub(crate) public_url: BaseUrl,
 }
 
 impl Default for ServerSettings {
@@ -68,19 +68,23 @@ fn default_public_url() -> BaseUrl {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProviderSettings {
+pub(crate) struct ProviderSettings {
     #[serde(default)]
-    pub kind: ProviderKind,
+    #[expect(
+        dead_code,
+        reason = "never read: `provider.kind` is accepted, and Twilio is its only value"
+    )]
+    kind: ProviderKind,
     /// Check `X-Twilio-Signature` on every `/voice/` request. Turning it off is for local experiments only;
     /// `check` and the start-up log warn about it.
     #[serde(default = "yes")]
-    pub validate_signatures: bool,
+    pub(crate) validate_signatures: bool,
     /// The text-to-speech voice for `<Say>`.
     #[serde(default = "default_voice")]
-    pub voice: String,
+    pub(crate) voice: String,
     /// The language of every prompt: after-hours support is in English only.
     #[serde(default = "default_language")]
-    pub language: EnglishTag,
+    pub(crate) language: EnglishTag,
 }
 
 impl Default for ProviderSettings {
@@ -108,26 +112,26 @@ fn default_language() -> EnglishTag {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ProviderKind {
+enum ProviderKind {
     #[default]
     Twilio,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RedisSettings {
+pub(crate) struct RedisSettings {
     /// `redis://host:port/db`; empty or absent: the embedded in-memory store, which persists nothing.
     #[serde(default)]
-    pub url: Option<String>,
+    url: Option<String>,
     /// Put before every key, so that several deployments can share one Redis.
     #[serde(default = "default_prefix")]
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// Redis Sentinel nodes (`redis://host:26379`) to ask for the primary, instead of `url`.
     #[serde(default)]
-    pub sentinels: Vec<String>,
+    pub(crate) sentinels: Vec<String>,
     /// The name Sentinel monitors the primary under.
     #[serde(default = "default_master_name")]
-    pub master_name: String,
+    pub(crate) master_name: String,
 }
 
 fn default_master_name() -> String {
@@ -136,7 +140,7 @@ fn default_master_name() -> String {
 
 impl RedisSettings {
     /// The URL when one is set (with Sentinel, the first Sentinel's: Redis is in use).
-    pub fn configured_url(&self) -> Option<&str> {
+    pub(crate) fn configured_url(&self) -> Option<&str> {
         self.url
             .as_deref()
             .filter(|u| !u.trim().is_empty())
@@ -161,17 +165,17 @@ impl Default for RedisSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PathSettings {
+pub(crate) struct PathSettings {
     /// Folder of calendar files, relative to the configuration file's folder.
     #[serde(default = "default_calendars")]
-    pub calendars: PathBuf,
+    pub(crate) calendars: PathBuf,
     /// Folder of voice flow files, relative to the configuration file's folder.
     #[serde(default = "default_flows")]
-    pub flows: PathBuf,
+    pub(crate) flows: PathBuf,
     /// The on-call data (engineers, rotations, overrides, policies) that seeds the embedded store when no
     /// Redis is configured; relative to the configuration file's folder.
     #[serde(default = "default_oncall")]
-    pub oncall: PathBuf,
+    pub(crate) oncall: PathBuf,
 }
 
 impl Default for PathSettings {
@@ -199,45 +203,45 @@ fn default_flows() -> PathBuf {
 /// One support line: a dialled number and how calls to it are answered.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LineSettings {
+pub(crate) struct LineSettings {
     /// The number customers dial (the webhook's `To`).
-    pub number: PhoneNumber,
+    pub(crate) number: PhoneNumber,
     /// What the line is called in prompts ("North America support").
-    pub name: String,
+    pub(crate) name: String,
     /// IANA time zone of the line's region.
-    pub time_zone: TimeZone,
+    pub(crate) time_zone: TimeZone,
     /// How the zone is spoken ("Eastern time"); derived from the zone when absent.
     #[serde(default)]
-    pub time_zone_name: Option<String>,
+    pub(crate) time_zone_name: Option<String>,
     /// Calendar file name under the calendars folder, without `.toml`.
-    pub calendar: Name,
+    pub(crate) calendar: Name,
     /// Voice flow file name under the flows folder, without `.toml`.
-    pub flow: Name,
+    pub(crate) flow: Name,
     /// Escalation policy that the bridge step rings.
     #[serde(default = "default_policy")]
-    pub escalation_policy: Name,
+    pub(crate) escalation_policy: Name,
     #[serde(default)]
-    pub mode: Mode,
+    pub(crate) mode: Mode,
     /// Calls to a number that matches no line go to the line marked default (at most one).
     #[serde(default)]
-    pub default: bool,
+    pub(crate) default: bool,
     /// The normal support channel, spoken to callers inside business hours ("the support portal at ...").
-    pub support_channel: String,
+    pub(crate) support_channel: String,
     /// What happens when the case system cannot answer: `bridge` (a human decides; the engineer hears that
     /// the case is unverified) or `refuse` (apologise, give the deadline, hang up).
     #[serde(default)]
-    pub on_unavailable: OnUnavailable,
+    pub(crate) on_unavailable: OnUnavailable,
     /// Only callers whose number is one of the case's contact phones get through.
     #[serde(default)]
-    pub require_registered_caller: bool,
+    pub(crate) require_registered_caller: bool,
     /// Rung all at once when the on-call data cannot be had at all (the store is down and nothing is cached).
     #[serde(default)]
-    pub fallback_numbers: Vec<PhoneNumber>,
+    pub(crate) fallback_numbers: Vec<PhoneNumber>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum OnUnavailable {
+pub(crate) enum OnUnavailable {
     #[default]
     Bridge,
     Refuse,
@@ -249,17 +253,17 @@ pub enum OnUnavailable {
 pub struct CasesSettings {
     pub adapter: CaseAdapter,
     /// `https://cases.example.com/api` for `http-json`; `https://SUBDOMAIN.zendesk.com` for `zendesk`.
-    pub base_url: BaseUrl,
+    pub(crate) base_url: BaseUrl,
     /// A lookup slower than this counts as unavailable. At most 10 s: the provider waits 15 s in all for the
     /// webhook, and the caller must still hear the answer.
     #[serde(default = "default_case_timeout")]
     pub timeout_ms: Bounded<100, 10_000>,
     /// Answers larger than this are refused unread.
     #[serde(default = "default_max_body")]
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// `http-json` only: `bearer` sends AFTERHOURS_CASES__TOKEN as a bearer token.
     #[serde(default)]
-    pub auth: CaseAuth,
+    pub(crate) auth: CaseAuth,
     #[serde(default)]
     pub values: CaseValues,
     #[serde(default)]
@@ -269,9 +273,9 @@ pub struct CasesSettings {
     pub zendesk: Option<ZendeskSettings>,
     /// Support packages entitled to after-hours phone support; empty: every package is.
     #[serde(default)]
-    pub after_hours_packages: Vec<String>,
+    pub(crate) after_hours_packages: Vec<String>,
     #[serde(default)]
-    pub notes: NotesSettings,
+    pub(crate) notes: NotesSettings,
 }
 
 fn default_case_timeout() -> Bounded<100, 10_000> {
@@ -291,7 +295,7 @@ pub enum CaseAdapter {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum CaseAuth {
+pub(crate) enum CaseAuth {
     #[default]
     None,
     Bearer,
@@ -301,9 +305,9 @@ pub enum CaseAuth {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaseValues {
-    pub critical: Vec<String>,
-    pub production: Vec<String>,
-    pub closed: Vec<String>,
+    pub(crate) critical: Vec<String>,
+    pub(crate) production: Vec<String>,
+    pub(crate) closed: Vec<String>,
 }
 
 impl Default for CaseValues {
@@ -321,12 +325,12 @@ impl Default for CaseValues {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpJsonFields {
-    pub severity: String,
-    pub environment: String,
-    pub status: String,
-    pub customer: String,
-    pub contact_phones: String,
-    pub support_package: String,
+    pub(crate) severity: String,
+    pub(crate) environment: String,
+    pub(crate) status: String,
+    pub(crate) customer: String,
+    pub(crate) contact_phones: String,
+    pub(crate) support_package: String,
 }
 
 impl Default for HttpJsonFields {
@@ -377,7 +381,7 @@ impl AgentEmail {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -391,13 +395,13 @@ impl TryFrom<String> for AgentEmail {
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct NotesSettings {
+pub(crate) struct NotesSettings {
     /// Add a note to the case when a call about it ends.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// Attempts before a note is given up (and logged as lost).
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// Wait before the second attempt; doubled for each further one.
-    pub backoff_ms: u64,
+    pub(crate) backoff_ms: u64,
 }
 
 impl Default for NotesSettings {
@@ -417,13 +421,13 @@ fn default_policy() -> Name {
 /// `[call_log]`: one record per call, in the store.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct CallLogSettings {
+pub(crate) struct CallLogSettings {
     /// About how many records the log keeps (the oldest go first).
-    pub max_records: u64,
+    pub(crate) max_records: u64,
     /// A record is closed this long after the call hung up, if the call-status callback has not closed it.
-    pub close_after_secs: u64,
+    pub(crate) close_after_secs: u64,
     /// How long an open record is kept for a call that never ends properly.
-    pub ttl_secs: u64,
+    pub(crate) ttl_secs: u64,
 }
 
 impl Default for CallLogSettings {
@@ -441,8 +445,8 @@ impl Default for CallLogSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
     /// Calls from one number within the window that are answered; further ones hear that the line is busy.
-    pub calls_per_window: u32,
-    pub window_secs: u64,
+    pub(crate) calls_per_window: u32,
+    pub(crate) window_secs: u64,
 }
 
 impl Default for LimitSettings {
@@ -457,7 +461,7 @@ impl Default for LimitSettings {
 /// `auto` follows the calendar; the two others pin the answer, for drills and maintenance.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Mode {
+pub(crate) enum Mode {
     #[default]
     Auto,
     AlwaysAfterHours,
@@ -477,10 +481,10 @@ impl fmt::Display for Mode {
 /// A name used in URLs, file names and environment variables: lowercase ASCII letters, digits, `_` and `-`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(try_from = "String")]
-pub struct Name(String);
+pub(crate) struct Name(String);
 
 impl Name {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, String> {
         let ok = !text.is_empty()
             && text.len() <= 64
             && text
@@ -495,7 +499,7 @@ impl Name {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -536,10 +540,10 @@ impl TryFrom<String> for TimeZone {
 /// An absolute `http(s)://` base URL without query or trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct BaseUrl(String);
+pub(crate) struct BaseUrl(String);
 
 impl BaseUrl {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -569,10 +573,10 @@ impl TryFrom<String> for BaseUrl {
 /// A language tag for `<Say>`; only English tags are accepted (`en-US`, `en-GB`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct EnglishTag(String);
+pub(crate) struct EnglishTag(String);
 
 impl EnglishTag {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

@@ -15,20 +15,21 @@ use super::Bounded;
 #[serde(try_from = "RawStatusPageSettings")]
 pub struct StatusPageSettings {
     /// `https://status.example.com/api/v2/summary.json`.
-    pub url: String,
+    pub(crate) url: String,
     /// How often the summary is fetched.
-    pub refresh_secs: u64,
+    pub(crate) refresh_secs: u64,
     /// A copy older than this (the page unreachable since) is not announced.
     pub max_age_secs: u64,
     /// One fetch, connection to last byte.
-    pub timeout_ms: u64,
+    pub(crate) timeout_ms: u64,
     /// Answers larger than this are refused unread.
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
 }
 
 impl StatusPageSettings {
     /// The settings for `url` with every default.
-    pub fn with_url(url: &str) -> Self {
+    #[cfg(test)]
+    fn with_url(url: &str) -> Self {
         Self {
             url: url.to_owned(),
             refresh_secs: DEFAULT_REFRESH_SECS,

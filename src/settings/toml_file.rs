@@ -41,7 +41,7 @@ fn from_toml(path: &Path, text: &str, key: &str, error: &toml::de::Error) -> Con
 }
 
 /// `lines.us.time_zone` from serde_path_to_error's path (which prints `.` for the root).
-pub(crate) fn key_of(path: &serde_path_to_error::Path) -> String {
+fn key_of(path: &serde_path_to_error::Path) -> String {
     let key = path.to_string();
     if key == "." { String::new() } else { key }
 }

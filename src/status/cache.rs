@@ -29,13 +29,13 @@ struct CacheInner {
 /// One successful fetch: when, and what it has to say (none: nothing unresolved or in progress).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    pub fetched_at: DateTime<Utc>,
-    pub announcement: Option<String>,
+    fetched_at: DateTime<Utc>,
+    announcement: Option<String>,
 }
 
 /// What the cache holds at an instant, as the `status` step reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reading {
+pub(crate) enum Reading {
     /// No fetch has succeeded yet.
     NotFetched,
     /// The last good fetch is older than `max_age` (or later than now by more than that).
@@ -58,11 +58,11 @@ impl StatusCache {
     }
 
     /// The cache for a configuration's `[status_page]`, if it has one.
-    pub fn for_settings(settings: Option<&StatusPageSettings>) -> Option<Self> {
+    pub(crate) fn for_settings(settings: Option<&StatusPageSettings>) -> Option<Self> {
         settings.map(|s| Self::new(Duration::from_secs(s.max_age_secs)))
     }
 
-    pub fn max_age(&self) -> Duration {
+    pub(crate) fn max_age(&self) -> Duration {
         self.inner.max_age
     }
 
@@ -86,7 +86,7 @@ impl StatusCache {
     }
 
     /// What to make of the cache at `now`.
-    pub fn read(&self, now: DateTime<Utc>) -> Reading {
+    pub(crate) fn read(&self, now: DateTime<Utc>) -> Reading {
         let Some(snapshot) = self.snapshot() else {
             return Reading::NotFetched;
         };
@@ -103,7 +103,8 @@ impl StatusCache {
     }
 
     /// The announcement, when the copy is younger than `max_age` and has one.
-    pub fn current(&self, now: DateTime<Utc>) -> Option<String> {
+    #[cfg(test)]
+    fn current(&self, now: DateTime<Utc>) -> Option<String> {
         match self.read(now) {
             Reading::Announce { text, .. } => Some(text),
             _ => None,
@@ -122,7 +123,7 @@ pub async fn refresh(fetcher: &Fetcher, cache: &StatusCache, clock: &dyn Clock) 
 
 /// Refreshes `cache` every `refresh_secs`, the first time at once, until the task is aborted or the runtime
 /// stops. A slow fetch delays the next one; it never holds a reader.
-pub fn spawn_refresher(
+fn spawn_refresher(
     settings: &StatusPageSettings,
     cache: StatusCache,
     clock: Arc<dyn Clock>,

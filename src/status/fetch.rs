@@ -26,7 +26,7 @@ pub enum StatusError {
 }
 
 /// Fetches the summary: one `GET`, at most `timeout_ms` from connecting to the last byte, at most
-/// `max_body_bytes` read, at most [`fetch::MAX_REDIRECTS`] redirects.
+/// `max_body_bytes` read, at most `fetch::MAX_REDIRECTS` redirects.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
@@ -50,7 +50,7 @@ impl Fetcher {
     }
 
     /// The summary, or why not.
-    pub async fn fetch(&self) -> Result<Summary, StatusError> {
+    pub(crate) async fn fetch(&self) -> Result<Summary, StatusError> {
         let body = self.body().await?;
         serde_json::from_slice(&body)
             .map_err(|e| StatusError::Format(format!("{e} (body starts {:?})", fetch::body_start(&body))))

@@ -3,17 +3,17 @@
 //! incident without ever waiting on the network.
 //!
 //! - `[status_page]` in the configuration is [`crate::settings::StatusPageSettings`].
-//! - [`cache`]: [`StatusCache`], the last announcement and when it was fetched; readers take a short read
+//! - `cache`: [`StatusCache`], the last announcement and when it was fetched; readers take a short read
 //!   lock, never held across an await. A copy older than `max_age_secs` is not announced. And the refresher:
-//!   [`start_refresher`], spawned by `serve` only (tests run [`refresh`] or [`spawn_refresher`] themselves).
+//!   [`start_refresher`], spawned by `serve` only (tests run [`refresh`] or `spawn_refresher` themselves).
 //!   A failed fetch is logged and keeps the last good copy, which then ages out.
-//! - [`fetch`]: [`Fetcher`], one capped, time-limited `GET` of the summary.
-//! - [`summary`]: the summary's shape and [`summary::announcement`], the pure part.
+//! - `fetch`: [`Fetcher`], one capped, time-limited `GET` of the summary.
+//! - `summary`: the summary's shape and `summary::announcement`, the pure part.
 
-pub mod cache;
-pub mod fetch;
-pub mod summary;
+mod cache;
+mod fetch;
+mod summary;
 
-pub use cache::{Reading, Snapshot, StatusCache, refresh, spawn_refresher, start_refresher};
+pub(crate) use cache::Reading;
+pub use cache::{Snapshot, StatusCache, refresh, start_refresher};
 pub use fetch::{Fetcher, StatusError};
-pub use summary::{Summary, announcement};

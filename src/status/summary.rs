@@ -12,64 +12,55 @@ use serde::{Deserialize, Deserializer};
 /// ones are empty; `page` and `incidents` must be there, so that some other JSON is not taken for a page
 /// without incidents.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Summary {
-    pub page: Page,
+pub(crate) struct Summary {
+    #[expect(
+        dead_code,
+        reason = "never read: required only, so that other JSON is not taken for a page"
+    )]
+    page: Page,
+    incidents: Vec<Incident>,
     #[serde(default, deserialize_with = "nullable")]
-    pub components: Vec<Component>,
-    pub incidents: Vec<Incident>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub scheduled_maintenances: Vec<Incident>,
+    scheduled_maintenances: Vec<Incident>,
 }
 
+/// The page object: nothing of it is read, only that it is there.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Page {
-    #[serde(default, deserialize_with = "nullable")]
-    pub id: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub name: String,
-    #[serde(default, deserialize_with = "timestamp")]
-    pub updated_at: Option<DateTime<Utc>>,
-}
+struct Page {}
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Component {
+struct Component {
     #[serde(default, deserialize_with = "nullable")]
-    pub name: String,
-    /// `operational`, `degraded_performance`, `partial_outage`, `major_outage`, `under_maintenance`.
-    #[serde(default, deserialize_with = "nullable")]
-    pub status: String,
+    name: String,
 }
 
 /// An incident, or a scheduled maintenance (the same shape, with other statuses and the schedule).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Incident {
+struct Incident {
     #[serde(default, deserialize_with = "nullable")]
-    pub id: String,
-    #[serde(default, deserialize_with = "nullable")]
-    pub name: String,
+    name: String,
     /// Incidents: `investigating`, `identified`, `monitoring`, `resolved`, `postmortem`. Maintenances:
     /// `scheduled`, `in_progress`, `verifying`, `completed`.
     #[serde(default, deserialize_with = "nullable")]
-    pub status: String,
+    status: String,
     /// `none`, `minor`, `major`, `critical` (`maintenance` for maintenances).
     #[serde(default, deserialize_with = "nullable")]
-    pub impact: String,
+    impact: String,
     #[serde(default, deserialize_with = "timestamp")]
-    pub updated_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "nullable")]
-    pub incident_updates: Vec<IncidentUpdate>,
+    incident_updates: Vec<IncidentUpdate>,
     #[serde(default, deserialize_with = "nullable")]
-    pub components: Vec<Component>,
+    components: Vec<Component>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct IncidentUpdate {
+struct IncidentUpdate {
     #[serde(default, deserialize_with = "nullable")]
-    pub status: String,
+    status: String,
     #[serde(default, deserialize_with = "nullable")]
-    pub body: String,
+    body: String,
     #[serde(default, deserialize_with = "timestamp")]
-    pub created_at: Option<DateTime<Utc>>,
+    created_at: Option<DateTime<Utc>>,
 }
 
 /// `null` read as the empty value.
@@ -156,7 +147,7 @@ enum Kind {
 /// with its impact and the components it affects; or, without incidents, the maintenance in progress. The
 /// second is that item's latest update, trimmed to its first sentence; or, when more is going on, how many
 /// other incidents and maintenances there are.
-pub fn announcement(summary: &Summary) -> Option<String> {
+pub(crate) fn announcement(summary: &Summary) -> Option<String> {
     let mut incidents: Vec<&Incident> = summary
         .incidents
         .iter()
@@ -292,7 +283,7 @@ fn first_sentence(text: &str, max: usize) -> String {
 
 /// Status page text as plain words: entities decoded, tags (HTML, SSML) dropped, control characters and runs
 /// of whitespace made one space, at most `max` characters (cut at a word).
-pub(crate) fn clean(text: &str, max: usize) -> String {
+fn clean(text: &str, max: usize) -> String {
     let decoded = decode_entities(text);
     let untagged = strip_tags(&decoded);
     let mut out = String::with_capacity(untagged.len());

@@ -9,12 +9,12 @@ use super::Store;
 use crate::oncall::model::OnCallData;
 
 /// Data younger than this is used without asking the store again.
-pub const FRESH_FOR: Duration = Duration::from_secs(10);
+const FRESH_FOR: Duration = Duration::from_secs(10);
 
 /// How often the background task refreshes the cache: more often than data goes stale, so that while the
 /// store answers no dial waits for a read of its own (and a busy night does not send every dial in the same
 /// moment to the store when the data turns stale).
-pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
+const REFRESH_EVERY: Duration = Duration::from_secs(5);
 const _: () = assert!(REFRESH_EVERY.as_millis() < FRESH_FOR.as_millis());
 
 /// When the data was read, and the data.
@@ -27,7 +27,7 @@ pub struct OnCallCache {
 
 /// Where on-call data came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// Read from the store just now.
     Store,
     /// Read recently enough to need no new read.
@@ -37,7 +37,7 @@ pub enum Source {
 }
 
 impl OnCallCache {
-    pub fn put(&self, data: OnCallData) -> Arc<OnCallData> {
+    pub(crate) fn put(&self, data: OnCallData) -> Arc<OnCallData> {
         let data = Arc::new(data);
         if let Ok(mut slot) = self.inner.write() {
             *slot = Some((Instant::now(), data.clone()));
@@ -46,13 +46,17 @@ impl OnCallCache {
     }
 
     /// The cached data and its age, if any.
-    pub fn get(&self) -> Option<(Duration, Arc<OnCallData>)> {
+    pub(crate) fn get(&self) -> Option<(Duration, Arc<OnCallData>)> {
         let slot = self.inner.read().ok()?;
         slot.as_ref().map(|(at, data)| (at.elapsed(), data.clone()))
     }
 
     /// Fresh data from the cache, else from the store within `deadline`, else the last data the store gave.
-    pub async fn read(&self, store: &dyn Store, deadline: Duration) -> Result<(Arc<OnCallData>, Source), String> {
+    pub(crate) async fn read(
+        &self,
+        store: &dyn Store,
+        deadline: Duration,
+    ) -> Result<(Arc<OnCallData>, Source), String> {
         if let Some((_, data)) = self.get().filter(|(age, _)| *age < FRESH_FOR) {
             return Ok((data, Source::Fresh));
         }
@@ -69,7 +73,7 @@ impl OnCallCache {
     }
 
     /// Refreshes the cache from the store every [`REFRESH_EVERY`], for as long as the process runs.
-    pub fn spawn_refresher(&self, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn_refresher(&self, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
         let cache = self.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(REFRESH_EVERY);

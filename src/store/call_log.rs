@@ -14,7 +14,7 @@ use crate::calllog::{CallClose, CallEntry, CallRecord};
 
 /// The records of the log, newest first, that started at or after `since` and are about `case` (when
 /// given): at most `limit`.
-pub async fn find(
+pub(crate) async fn find(
     store: &dyn Store,
     since: Option<DateTime<Utc>>,
     case: Option<&str>,
@@ -51,13 +51,13 @@ enum Write {
 /// order they came. Under load, many webhooks share a round trip; an idle line pays one per webhook. Cheap to
 /// clone. The task starts with the first write, so a writer can be made outside a runtime.
 #[derive(Clone)]
-pub struct Writer {
+pub(crate) struct Writer {
     queue: mpsc::Sender<Write>,
     task: Arc<Deferred>,
 }
 
 impl Writer {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub(crate) fn new(store: Arc<dyn Store>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
         Self {
             queue,
@@ -66,17 +66,17 @@ impl Writer {
     }
 
     /// Queues a webhook's entry; returns at once.
-    pub fn append(&self, entry: CallEntry) {
+    pub(crate) fn append(&self, entry: CallEntry) {
         self.queue_write(Write::Entry(entry));
     }
 
     /// Queues the closing of a call's record; returns at once.
-    pub fn close(&self, close: CallClose) {
+    pub(crate) fn close(&self, close: CallClose) {
         self.queue_write(Write::Close(close));
     }
 
     /// Waits (at most `within`) until everything queued so far is written; false if it was not.
-    pub async fn flush(&self, within: Duration) -> bool {
+    pub(crate) async fn flush(&self, within: Duration) -> bool {
         let (done, written) = oneshot::channel();
         self.start();
         if self.queue.try_send(Write::Flush(done)).is_err() {

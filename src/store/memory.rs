@@ -27,7 +27,7 @@ struct Inner {
 }
 
 impl MemoryStore {
-    pub fn new(seed: OnCallData) -> Self {
+    pub(crate) fn new(seed: OnCallData) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 data: seed,

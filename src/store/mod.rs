@@ -1,10 +1,10 @@
 //! Where on-call data and per-call records live: Redis in production ([`redis`]), memory when no Redis is
 //! configured ([`memory`]). Both implement [`Store`]; the same tests run against both. Also here: the
 //! deadline of a store operation on a call's path, the cached on-call data that carries a call through a
-//! Redis outage ([`cache`]), and the call log's writer ([`call_log`]).
+//! Redis outage ([`cache`]), and the call log's writer (`call_log`).
 
 pub mod cache;
-pub mod call_log;
+pub(crate) mod call_log;
 pub mod memory;
 pub mod redis;
 
@@ -19,7 +19,7 @@ use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 
 /// The longest a single store operation may take on a call's path: past it, the call goes on without it
 /// (the cached chain, an uncounted call), well inside the provider's 15 s.
-pub const STORE_DEADLINE: Duration = Duration::from_millis(400);
+pub(crate) const STORE_DEADLINE: Duration = Duration::from_millis(400);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

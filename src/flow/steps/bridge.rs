@@ -24,11 +24,11 @@ use crate::twiml::{self, Dial, DialNumber, Verb};
 pub const OUTCOMES: &[&str] = &["accepted", "exhausted"];
 
 /// The provider reports the end of a dial (on the caller's call).
-pub const DIALED: &str = "dialed";
+pub(crate) const DIALED: &str = "dialed";
 /// The answered engineer's leg asks what to play (the whisper).
-pub const WHISPER: &str = "whisper";
+pub(crate) const WHISPER: &str = "whisper";
 /// The engineer pressed a key in the whisper.
-pub const ACCEPT: &str = "accept";
+pub(crate) const ACCEPT: &str = "accept";
 
 /// How long an acceptance record is kept: longer than any call.
 const ACCEPTANCE_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -38,13 +38,13 @@ const ACCEPTANCE_TTL: Duration = Duration::from_secs(24 * 3600);
 pub struct Bridge {
     /// Said before the first tier is rung.
     #[serde(default = "default_prompt")]
-    pub prompt: Prompt,
+    prompt: Prompt,
     /// Said before each later tier.
     #[serde(default = "default_escalate_prompt")]
-    pub escalate_prompt: Prompt,
+    escalate_prompt: Prompt,
     /// The longest a bridged call may last.
     #[serde(default = "default_time_limit")]
-    pub time_limit_secs: u32,
+    time_limit_secs: u32,
 }
 
 fn default_prompt() -> Prompt {

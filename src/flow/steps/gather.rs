@@ -14,7 +14,7 @@ use crate::twiml::{self, Verb};
 pub const OUTCOMES: &[&str] = &["entered", "failed"];
 
 /// The event the provider posts the digits to.
-pub const DIGITS_EVENT: &str = "digits";
+pub(crate) const DIGITS_EVENT: &str = "digits";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,11 +23,11 @@ pub struct Gather {
     pub prompt: Prompt,
     /// Spoken after an entry that was not valid (or silence); the prompt again when absent.
     #[serde(default)]
-    pub reprompt: Option<Prompt>,
+    reprompt: Option<Prompt>,
     /// Spoken when the flow comes back to this step from a later one (a case that was not found); the prompt
     /// again when absent.
     #[serde(default)]
-    pub return_prompt: Option<Prompt>,
+    return_prompt: Option<Prompt>,
     /// The variable the digits are stored in.
     #[serde(default = "default_store")]
     pub store: VarName,
@@ -192,7 +192,7 @@ impl Gather {
 
     /// The digits, when `raw` is an acceptable entry: digits only (a trailing finish key is dropped),
     /// between `min_digits` and `max_digits` long.
-    pub(crate) fn accept<'r>(&self, raw: &'r str) -> Option<&'r str> {
+    fn accept<'r>(&self, raw: &'r str) -> Option<&'r str> {
         let digits = raw.strip_suffix(self.finish_on_key.get()).unwrap_or(raw);
         let length = self.min_digits.get()..=self.max_digits.get();
         let ok = u64::try_from(digits.len()).is_ok_and(|n| length.contains(&n))

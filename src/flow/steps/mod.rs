@@ -31,7 +31,7 @@ pub enum StepKind {
 }
 
 /// The names accepted for `kind = "..."`.
-pub const KINDS: &[&str] = &[
+pub(crate) const KINDS: &[&str] = &[
     "say",
     "gather",
     "business_hours",
@@ -45,7 +45,7 @@ pub const KINDS: &[&str] = &[
 
 impl StepKind {
     /// Builds a kind from its name and the rest of the step's table.
-    pub fn parse(kind: &str, settings: toml::Table) -> Result<Self, (String, String)> {
+    pub(crate) fn parse(kind: &str, settings: toml::Table) -> Result<Self, (String, String)> {
         use crate::settings::toml_file::from_table;
         Ok(match kind {
             "say" => StepKind::Say(from_table(settings)?),
@@ -66,7 +66,7 @@ impl StepKind {
         })
     }
 
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             StepKind::Say(_) => "say",
             StepKind::Gather(_) => "gather",
@@ -97,23 +97,12 @@ impl StepKind {
 
     /// True when the step hands the call to the provider and resumes on a later webhook (so a loop through
     /// it is not a loop within one response).
-    pub fn waits_for_caller(&self) -> bool {
+    pub(crate) fn waits_for_caller(&self) -> bool {
         matches!(self, StepKind::Gather(_) | StepKind::Bridge(_) | StepKind::Voicemail(_))
     }
 
-    /// The events the provider may report on the step (`/voice/step/{step}/{event}`): those `on_event`
-    /// takes.
-    pub fn events(&self) -> &'static [&'static str] {
-        match self {
-            StepKind::Gather(_) => &[gather::DIGITS_EVENT],
-            StepKind::Bridge(_) => &[bridge::DIALED, bridge::WHISPER, bridge::ACCEPT],
-            StepKind::Voicemail(_) => &[voicemail::RECORDED],
-            _ => &[],
-        }
-    }
-
     /// Every prompt of the step with its key, for checking placeholders at load.
-    pub fn prompts(&self) -> Vec<(&'static str, &Prompt)> {
+    pub(crate) fn prompts(&self) -> Vec<(&'static str, &Prompt)> {
         match self {
             StepKind::Say(s) => vec![("text", &s.text)],
             StepKind::Gather(g) => g.prompts(),
@@ -128,7 +117,7 @@ impl StepKind {
 
     /// Variables the step has stored in the call state when it ends with `outcome` (usable as placeholders
     /// in the steps after it).
-    pub fn stores_on(&self, outcome: &str) -> Vec<&str> {
+    pub(crate) fn stores_on(&self, outcome: &str) -> Vec<&str> {
         match self {
             StepKind::Gather(g) if outcome == "entered" => vec![g.store.as_str()],
             StepKind::VerifyCase(_) => verify_case::VerifyCase::stores_on(outcome),
@@ -139,7 +128,7 @@ impl StepKind {
     }
 
     /// Variables the step reads, which every path to it must have stored.
-    pub fn requires(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn requires(&self) -> Vec<(&'static str, &str)> {
         match self {
             StepKind::VerifyCase(v) => vec![("case_from", v.case_from.as_str())],
             _ => vec![],

@@ -15,7 +15,7 @@ use crate::phone::mask;
 use crate::store::STORE_DEADLINE;
 
 /// The outcome of a call within its limit.
-pub const ALLOWED: &str = "allowed";
+const ALLOWED: &str = "allowed";
 pub const OUTCOMES: &[&str] = &[ALLOWED, "limited"];
 
 #[derive(Debug, Clone, Deserialize)]

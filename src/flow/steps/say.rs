@@ -10,7 +10,7 @@ pub const OUTCOMES: &[&str] = &["next"];
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Say {
-    pub text: Prompt,
+    pub(crate) text: Prompt,
 }
 
 impl Say {

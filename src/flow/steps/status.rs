@@ -17,7 +17,7 @@ pub const OUTCOMES: &[&str] = &["next"];
 pub struct Status {
     /// Said before the announcement, in the same breath ("Before you enter your case number, ...").
     #[serde(default)]
-    pub intro: Option<Prompt>,
+    intro: Option<Prompt>,
 }
 
 impl Status {

@@ -1,6 +1,6 @@
 //! `verify_case`: looks the case number up in the case system and decides whether the night line takes it.
 //!
-//! The outcomes are the decisions of [`crate::cases::decision`], except that an unavailable case system
+//! The outcomes are the decisions of `crate::cases::decision`, except that an unavailable case system
 //! follows the line's `on_unavailable` policy: `unverified` when it is `bridge` (the call goes on and the
 //! engineer is told), `unavailable` when it is `refuse`. A lookup never takes longer than the configured
 //! timeout, and a slow case system holds no other call (each lookup is its own future).
@@ -36,7 +36,7 @@ const UNKNOWN_CUSTOMER: &str = "an unknown customer";
 pub struct VerifyCase {
     /// The variable that holds the case number (stored by a gather step).
     #[serde(default = "default_case_from")]
-    pub case_from: String,
+    pub(crate) case_from: String,
 }
 
 fn default_case_from() -> String {

@@ -10,19 +10,19 @@ use crate::twiml::{Record, Verb};
 pub const OUTCOMES: &[&str] = &["recorded", "empty"];
 
 /// The provider posts the recording.
-pub const RECORDED: &str = "recorded";
+pub(crate) const RECORDED: &str = "recorded";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Voicemail {
-    pub prompt: Prompt,
+    pub(crate) prompt: Prompt,
     #[serde(default = "default_max_length")]
-    pub max_length_secs: u32,
+    max_length_secs: u32,
     #[serde(default = "hash")]
-    pub finish_on_key: char,
+    finish_on_key: char,
     /// Seconds of silence that end the recording.
     #[serde(default = "five")]
-    pub timeout_secs: u32,
+    timeout_secs: u32,
 }
 
 fn default_max_length() -> u32 {

@@ -15,10 +15,10 @@ use crate::phone::PhoneNumber;
 use crate::settings::ConfigError;
 
 /// The ring timeouts a tier may have, in seconds: Twilio's `<Dial timeout>` takes 5 to 600, Telnyx 5 to 120.
-pub const RING_TIMEOUT_SECS: RangeInclusive<u32> = 5..=120;
+const RING_TIMEOUT_SECS: RangeInclusive<u32> = 5..=120;
 
 /// Further passes over a policy's tiers: bounded, so that a call's escalation is too (toll fraud, cost).
-pub const MAX_REPEAT: u32 = 5;
+const MAX_REPEAT: u32 = 5;
 
 /// Checks `file`, read from `path` as `text`, and builds the model; or every problem found, in line order,
 /// each with the file, the line and the key.

@@ -66,10 +66,9 @@ mod write;
 
 use std::path::Path;
 
-pub use check::{MAX_REPEAT, RING_TIMEOUT_SECS};
-pub use parse::{DateText, EngineerEntry, OnCallFile, OverrideEntry, PolicyEntry, RotationEntry, TierEntry};
+pub(crate) use parse::OnCallFile;
 pub(crate) use parse::{parse_instant, parse_local};
-pub use write::WriteError;
+pub(crate) use write::WriteError;
 
 use super::model::OnCallData;
 use crate::settings::{ConfigError, toml_file};
@@ -81,13 +80,13 @@ pub fn load(path: &Path) -> Result<OnCallData, Vec<ConfigError>> {
 }
 
 /// Parses and checks `text`, read from `path`: every problem found, each with the file, line and key.
-pub fn parse(path: &Path, text: &str) -> Result<OnCallData, Vec<ConfigError>> {
+fn parse(path: &Path, text: &str) -> Result<OnCallData, Vec<ConfigError>> {
     let file: OnCallFile = toml_file::parse(path, text).map_err(|e| vec![e])?;
     check::check(&file, path, text)
 }
 
 /// The rotation file of `data` (see the module documentation for what it leaves out).
-pub fn to_toml(data: &OnCallData) -> Result<String, WriteError> {
+pub(crate) fn to_toml(data: &OnCallData) -> Result<String, WriteError> {
     OnCallFile::from(data).to_toml()
 }
 

@@ -11,77 +11,77 @@ use crate::oncall::model::{DEFAULT_RING_TIMEOUT_SECS, Shift};
 /// here, so that all their problems are reported together, each with its line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OnCallFile {
+pub(crate) struct OnCallFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub engineers: Vec<EngineerEntry>,
+    pub(crate) engineers: Vec<EngineerEntry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rotations: Vec<RotationEntry>,
+    pub(crate) rotations: Vec<RotationEntry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub overrides: Vec<OverrideEntry>,
+    pub(crate) overrides: Vec<OverrideEntry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub policies: Vec<PolicyEntry>,
+    pub(crate) policies: Vec<PolicyEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EngineerEntry {
-    pub id: String,
-    pub name: String,
+pub(crate) struct EngineerEntry {
+    pub(crate) id: String,
+    pub(crate) name: String,
     /// E.164.
-    pub phone: String,
+    pub(crate) phone: String,
     /// An IANA zone name.
-    pub time_zone: String,
+    pub(crate) time_zone: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RotationEntry {
-    pub id: String,
-    pub name: String,
-    pub time_zone: String,
+pub(crate) struct RotationEntry {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) time_zone: String,
     /// The local wall time of the first handoff, without an offset.
-    pub start: DateText,
+    pub(crate) start: DateText,
     /// `"7d"` or `"12h"`.
-    pub shift: String,
+    pub(crate) shift: String,
     /// Engineer ids in the order they take shifts; may be empty.
-    pub participants: Vec<String>,
+    pub(crate) participants: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OverrideEntry {
+pub(crate) struct OverrideEntry {
     /// Generated from the rotation and the start when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub rotation: String,
-    pub engineer: String,
+    pub(crate) id: Option<String>,
+    pub(crate) rotation: String,
+    pub(crate) engineer: String,
     /// RFC 3339 with an offset.
-    pub start: DateText,
-    pub end: DateText,
+    pub(crate) start: DateText,
+    pub(crate) end: DateText,
     /// RFC 3339; the place in the file when absent (see the module documentation). Never exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<DateText>,
+    pub(crate) created: Option<DateText>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PolicyEntry {
-    pub id: String,
+pub(crate) struct PolicyEntry {
+    pub(crate) id: String,
     #[serde(default)]
-    pub repeat: u32,
+    pub(crate) repeat: u32,
     #[serde(default)]
-    pub tiers: Vec<TierEntry>,
+    pub(crate) tiers: Vec<TierEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TierEntry {
+pub(crate) struct TierEntry {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rotations: Vec<String>,
+    pub(crate) rotations: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub engineers: Vec<String>,
+    pub(crate) engineers: Vec<String>,
     #[serde(default = "default_ring_timeout")]
-    pub ring_timeout_secs: u32,
+    pub(crate) ring_timeout_secs: u32,
 }
 
 fn default_ring_timeout() -> u32 {
@@ -91,7 +91,7 @@ fn default_ring_timeout() -> u32 {
 /// A date-time as written: a string, or a TOML date-time (kept as its text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct DateText(pub String);
+pub(crate) struct DateText(pub(crate) String);
 
 impl<'de> Deserialize<'de> for DateText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -18,11 +18,11 @@ const HEADER: &str = concat!(
 /// The file could not be serialized as TOML.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write the rotation file: {0}")]
-pub struct WriteError(#[from] toml::ser::Error);
+pub(crate) struct WriteError(#[from] toml::ser::Error);
 
 impl OnCallFile {
     /// The file as TOML text, with a header that says what it is.
-    pub fn to_toml(&self) -> Result<String, WriteError> {
+    pub(crate) fn to_toml(&self) -> Result<String, WriteError> {
         Ok(format!("{HEADER}{}", toml::to_string(self)?))
     }
 }
