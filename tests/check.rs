@@ -355,6 +355,29 @@ fn turning_signature_checks_off_passes_with_a_warning() {
 }
 
 #[test]
+fn turning_signature_checks_off_on_a_public_listener_is_refused() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "validate_signatures = true",
+        "validate_signatures = false",
+    );
+    let public = [("AFTERHOURS_SERVER__LISTEN", "0.0.0.0:8080")];
+
+    let run = afterhours(&scratch.config(), &["check"], &public);
+    assert!(!run.success, "{run:?}");
+    assert!(
+        run.stderr.contains("provider.validate_signatures: false is refused while server.listen (0.0.0.0:8080) is not a loopback address"),
+        "{run:?}"
+    );
+
+    // `serve` refuses the same way, before it binds anything.
+    let run = afterhours(&scratch.config(), &["serve"], &public);
+    assert!(!run.success, "{run:?}");
+    assert!(run.stderr.contains("is not a loopback address"), "{run:?}");
+}
+
+#[test]
 fn a_calendar_with_bad_hours_names_the_calendar_file_and_the_day() {
     let scratch = Scratch::new();
     scratch.edit(

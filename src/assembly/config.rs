@@ -203,6 +203,19 @@ fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Optio
         }
         _ => {}
     }
+    let listen = settings.server.listen;
+    if !settings.provider.validate_signatures && !listen.ip().is_loopback() {
+        errors.push(ConfigError::in_file(
+            path,
+            None,
+            "provider.validate_signatures",
+            format!(
+                "false is refused while server.listen ({listen}) is not a loopback address: anyone who reaches \
+                 the listener could drive calls and ring engineers. Keep signature checks on, or listen on \
+                 127.0.0.1 for local experiments"
+            ),
+        ));
+    }
     let mut numbers: BTreeMap<&str, &str> = BTreeMap::new();
     for (key, line) in &settings.lines {
         if let Some(other) = numbers.insert(line.number.as_str(), key.as_str()) {
