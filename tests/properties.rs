@@ -3,7 +3,7 @@
 //!
 //! Each property runs a modest number of cases so that the whole file stays fast; `PROPTEST_CASES=N` runs
 //! every property N times instead. A failure prints the smallest input proptest could shrink it to, and is
-//! kept in `tests/properties.proptest-regressions`. The fuzz targets in `fuzz/` go further (README, "Hostile
+//! kept in `tests/properties.proptest-regressions`. The fuzz targets in `fuzz/` go further (CONTRIBUTING.md, "Hostile
 //! input").
 
 #![allow(clippy::unwrap_used)]
