@@ -130,7 +130,7 @@ impl AppState {
     /// Starts what keeps the caches fresh while the process serves: the status page's refresher (with a
     /// `[status_page]`) and the on-call cache's (so that a dial reads Redis only when the data has aged).
     /// They run until the runtime ends: nothing awaits or aborts them.
-    pub(crate) fn start_background(&self) {
+    pub fn start_background(&self) {
         let settings = &self.config.settings;
         crate::status::start_refresher(
             settings.status_page.as_ref(),

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -16,6 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::assembly::AppState;
 use crate::http::intake::Signed;
 use crate::http::voice::{self, Answer, Route};
+use crate::store::cache::StoreHealth;
 use crate::twiml::{self, Verb, Voice};
 
 /// All routes. Every `/voice/` handler takes a `Signed` webhook: nothing runs before its signature holds.
@@ -73,20 +73,19 @@ async fn healthz() -> &'static str {
 
 /// Whether this replica can take calls, and how well: `ok`, or `degraded` (Redis down: calls are bridged from
 /// the cached chain or the fallback numbers). Both are 200, so a replica stays in rotation while it can still
-/// answer calls; the JSON says what is wrong.
+/// answer calls; the JSON says what is wrong. It reads what the on-call cache's refresher last saw, so a probe,
+/// however frequent, sends the store nothing.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let redis = match (state.config.settings.redis.configured_url(), state.store()) {
-        (None, _) => "embedded",
-        (Some(_), Some(store)) => match tokio::time::timeout(Duration::from_millis(500), store.load()).await {
-            Ok(Ok(data)) => {
-                state.services.oncall_cache.put(data);
-                "ok"
-            }
-            _ => "down",
+    let cache = &state.services.oncall_cache;
+    let redis = match state.config.settings.redis.configured_url() {
+        None => "embedded",
+        Some(_) => match cache.store_health() {
+            StoreHealth::Answering => "ok",
+            StoreHealth::Unknown => "starting",
+            StoreHealth::Down => "down",
         },
-        (Some(_), None) => "down",
     };
-    let cached = state.services.oncall_cache.get().map(|(age, _)| age.as_secs());
+    let cached = cache.get().map(|(age, _)| age.as_secs());
     let degraded = redis == "down";
     let body = format!(
         "{{\"status\":\"{}\",\"config\":\"loaded\",\"redis\":\"{redis}\",\"oncall_cache_age_secs\":{}}}\n",

@@ -1,6 +1,7 @@
 //! The last on-call data read from the store, kept in memory so that a call is still bridged when Redis is
 //! down, and so that a busy night does not read Redis for every dial. Refreshed by each successful read and
-//! by a background task.
+//! by a background task. It also remembers whether the store answered its last read ([`StoreHealth`]):
+//! `/readyz` reports that, so a probe costs the store nothing.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -23,6 +24,19 @@ type Entry = (Instant, Arc<OnCallData>);
 #[derive(Debug, Clone, Default)]
 pub struct OnCallCache {
     inner: Arc<RwLock<Option<Entry>>>,
+    /// The outcome of the last read of the store, and when.
+    health: Arc<RwLock<Option<(Instant, bool)>>>,
+}
+
+/// Whether the store answered the cache's last read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreHealth {
+    /// No read has ended yet (the process is starting).
+    Unknown,
+    /// The last read was answered, within the last few refreshes.
+    Answering,
+    /// The last read failed, or none has ended for longer than a few refreshes.
+    Down,
 }
 
 /// Where on-call data came from.
@@ -45,6 +59,25 @@ impl OnCallCache {
         data
     }
 
+    /// Whether the store answered the last read: a read that ended longer ago than three refreshes counts as
+    /// none answered, since the refresher reads every [`REFRESH_EVERY`].
+    pub fn store_health(&self) -> StoreHealth {
+        let Ok(slot) = self.health.read() else {
+            return StoreHealth::Unknown;
+        };
+        match *slot {
+            None => StoreHealth::Unknown,
+            Some((at, true)) if at.elapsed() < 3 * REFRESH_EVERY => StoreHealth::Answering,
+            Some(_) => StoreHealth::Down,
+        }
+    }
+
+    fn record_read(&self, answered: bool) {
+        if let Ok(mut slot) = self.health.write() {
+            *slot = Some((Instant::now(), answered));
+        }
+    }
+
     /// The cached data and its age, if any.
     pub(crate) fn get(&self) -> Option<(Duration, Arc<OnCallData>)> {
         let slot = self.inner.read().ok()?;
@@ -61,10 +94,14 @@ impl OnCallCache {
             return Ok((data, Source::Fresh));
         }
         let error = match tokio::time::timeout(deadline, store.load()).await {
-            Ok(Ok(data)) => return Ok((self.put(data), Source::Store)),
+            Ok(Ok(data)) => {
+                self.record_read(true);
+                return Ok((self.put(data), Source::Store));
+            }
             Ok(Err(error)) => error.to_string(),
             Err(_) => format!("no answer within {} ms", deadline.as_millis()),
         };
+        self.record_read(false);
         metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "load").increment(1);
         match self.get() {
             Some((_, data)) => Ok((data, Source::Stale)),
@@ -79,12 +116,19 @@ impl OnCallCache {
             let mut ticks = tokio::time::interval(REFRESH_EVERY);
             loop {
                 ticks.tick().await;
-                match tokio::time::timeout(Duration::from_secs(5), store.load()).await {
+                match tokio::time::timeout(REFRESH_EVERY, store.load()).await {
                     Ok(Ok(data)) => {
+                        cache.record_read(true);
                         cache.put(data);
                     }
-                    Ok(Err(error)) => tracing::warn!(%error, "on-call cache not refreshed"),
-                    Err(_) => tracing::warn!("on-call cache not refreshed: the store did not answer"),
+                    Ok(Err(error)) => {
+                        cache.record_read(false);
+                        tracing::warn!(%error, "on-call cache not refreshed");
+                    }
+                    Err(_) => {
+                        cache.record_read(false);
+                        tracing::warn!("on-call cache not refreshed: the store did not answer");
+                    }
                 }
             }
         })

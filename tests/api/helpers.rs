@@ -87,6 +87,8 @@ impl Spawn {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/afterhours.toml");
         let config = Config::load_with_env(&path, &self.env).unwrap_or_else(|e| panic!("config: {e}"));
         let state = AppState::new(Arc::new(config), Arc::new(FixedClock(self.at))).unwrap();
+        // As `serve` does: the caches' refreshers, which readiness reports on.
+        state.start_background();
         let app = Application::build(state).await.unwrap();
         let address = format!("http://{}", app.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
