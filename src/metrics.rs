@@ -26,6 +26,8 @@ pub(crate) const STORE_ERRORS: &str = "afterhours_store_errors_total";
 pub(crate) const RATE_LIMITED: &str = "afterhours_calls_rate_limited_total";
 /// Bridges that used the cached on-call chain or the line's fallback numbers, by source.
 pub(crate) const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
+/// 1 while the store answers without on-call data it had before (a Redis restarted empty), 0 otherwise.
+pub(crate) const ONCALL_DATA_LOST: &str = "afterhours_oncall_data_lost";
 
 /// Case notes queued or being sent (retries included).
 pub(crate) const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";

@@ -83,10 +83,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
             StoreHealth::Answering => "ok",
             StoreHealth::Unknown => "starting",
             StoreHealth::Down => "down",
+            StoreHealth::LostData => "lost_data",
         },
     };
     let cached = cache.get().map(|(age, _)| age.as_secs());
-    let degraded = redis == "down";
+    let degraded = matches!(redis, "down" | "lost_data");
     let body = format!(
         "{{\"status\":\"{}\",\"config\":\"loaded\",\"redis\":\"{redis}\",\"oncall_cache_age_secs\":{}}}\n",
         if degraded { "degraded" } else { "ok" },

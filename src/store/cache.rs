@@ -26,6 +26,9 @@ pub struct OnCallCache {
     inner: Arc<RwLock<Option<Entry>>>,
     /// The outcome of the last read of the store, and when.
     health: Arc<RwLock<Option<(Instant, bool)>>>,
+    /// Set while the store answers without policies or rotations it gave before: the cache keeps the last
+    /// good data instead.
+    lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Whether the store answered the cache's last read.
@@ -37,6 +40,9 @@ pub enum StoreHealth {
     Answering,
     /// The last read failed, or none has ended for longer than a few refreshes.
     Down,
+    /// The store answers, but without escalation policies or rotations it held before (a Redis that
+    /// restarted without its data): the last good data is used until an import writes them again.
+    LostData,
 }
 
 /// Where on-call data came from.
@@ -51,11 +57,37 @@ pub(crate) enum Source {
 }
 
 impl OnCallCache {
+    /// Takes data the store gave, and returns what to use: that data, or the last good data when the store
+    /// lost policies or rotations it had (see [`StoreHealth::LostData`]). An import writes them all again,
+    /// and the first read after it is taken as it is.
     pub(crate) fn put(&self, data: OnCallData) -> Arc<OnCallData> {
-        let data = Arc::new(data);
-        if let Ok(mut slot) = self.inner.write() {
-            *slot = Some((Instant::now(), data.clone()));
+        let Ok(mut slot) = self.inner.write() else {
+            return Arc::new(data);
+        };
+        let missing = slot
+            .as_ref()
+            .map(|(_, good)| missing_from(good, &data))
+            .unwrap_or_default();
+        let was_lost = self
+            .lost
+            .swap(!missing.is_empty(), std::sync::atomic::Ordering::Relaxed);
+        metrics::gauge!(crate::metrics::ONCALL_DATA_LOST).set(if missing.is_empty() { 0.0 } else { 1.0 });
+        if let Some((at, good)) = slot.as_mut().filter(|_| !missing.is_empty()) {
+            if !was_lost {
+                tracing::error!(
+                    missing = %missing.join(", "),
+                    "the on-call store answers without data it had (restarted empty?): bridging from the last \
+                     good on-call data until the rotations are imported again"
+                );
+            }
+            *at = Instant::now();
+            return good.clone();
         }
+        if was_lost {
+            tracing::info!("the on-call store has its data again");
+        }
+        let data = Arc::new(data);
+        *slot = Some((Instant::now(), data.clone()));
         data
     }
 
@@ -65,6 +97,9 @@ impl OnCallCache {
         let Ok(slot) = self.health.read() else {
             return StoreHealth::Unknown;
         };
+        if self.lost.load(std::sync::atomic::Ordering::Relaxed) {
+            return StoreHealth::LostData;
+        }
         match *slot {
             None => StoreHealth::Unknown,
             Some((at, true)) if at.elapsed() < 3 * REFRESH_EVERY => StoreHealth::Answering,
@@ -135,6 +170,21 @@ impl OnCallCache {
     }
 }
 
+/// The escalation policies and rotations of `good` that `new` lacks, named.
+fn missing_from(good: &OnCallData, new: &OnCallData) -> Vec<String> {
+    let policies = good
+        .policies
+        .keys()
+        .filter(|id| !new.policies.contains_key(*id))
+        .map(|id| format!("policy {id}"));
+    let rotations = good
+        .rotations
+        .keys()
+        .filter(|id| !new.rotations.contains_key(*id))
+        .map(|id| format!("rotation {id}"));
+    policies.chain(rotations).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +192,30 @@ mod tests {
     fn shipped() -> Arc<OnCallData> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml");
         Arc::new(crate::oncall::file::load(&path).unwrap_or_else(|e| panic!("{e:?}")))
+    }
+
+    #[test]
+    fn data_that_lost_policies_or_rotations_is_not_taken_until_they_are_back() {
+        let cache = OnCallCache::default();
+        let good = (*shipped()).clone();
+        cache.put(good.clone());
+
+        let kept = cache.put(OnCallData::default());
+
+        assert_eq!(*kept, good, "a store that restarted empty does not empty the cache");
+        assert_eq!(cache.store_health(), StoreHealth::LostData);
+        let mut one_rotation_less = good.clone();
+        one_rotation_less.rotations.remove("secondary");
+        assert_eq!(*cache.put(one_rotation_less), good);
+
+        let mut imported_again = good.clone();
+        imported_again.engineers.remove("alice");
+        assert_eq!(
+            *cache.put(imported_again.clone()),
+            imported_again,
+            "every policy and rotation is back"
+        );
+        assert_ne!(cache.store_health(), StoreHealth::LostData);
     }
 
     #[tokio::test(start_paused = true)]

@@ -330,3 +330,59 @@ async fn a_redis_that_never_answers_delays_each_webhook_by_its_deadline_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_redis_that_comes_back_empty_is_noticed_and_the_last_good_chain_is_rung() {
+    let redis = OwnRedis::start();
+    let store = import_shipped_rotation(&redis).await;
+    let cases = case_system().await;
+    let app = friday_night()
+        .cases(&cases.uri())
+        .env("AFTERHOURS_REDIS__URL", &redis.url())
+        .start()
+        .await;
+    assert_eq!(verified_call(&app).await.dial_numbers[0].0, BOB);
+
+    // What a restart without persistence leaves: a Redis that answers, with nothing in it.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("FLUSHALL").query_async::<()>(&mut connection).await.unwrap();
+    let ready = readyz_until(&app, "\"redis\":\"lost_data\"").await;
+
+    assert!(ready.contains("\"status\":\"degraded\""), "{ready}");
+    let call = verified_call(&app).await;
+    assert_eq!(
+        call.dial_numbers[0].0, BOB,
+        "the last good chain, not voicemail: {}",
+        call.xml
+    );
+
+    // An import writes the data again, and the line takes it.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml");
+    import(&store, &afterhours::oncall::file::load(&file).unwrap())
+        .await
+        .unwrap();
+    let ready = readyz_until(&app, "\"redis\":\"ok\"").await;
+    assert!(ready.contains("\"status\":\"ok\""), "{ready}");
+}
+
+/// Asks `/readyz` until its body contains `wanted` (the refresher reads every 5 s: 15 s at most).
+async fn readyz_until(app: &TestApp, wanted: &str) -> String {
+    let mut body = String::new();
+    for _ in 0..150 {
+        body = app
+            .client
+            .get(format!("{}/readyz", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if body.contains(wanted) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("readyz never said {wanted}: {body}");
+}
