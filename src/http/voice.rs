@@ -231,18 +231,18 @@ pub(crate) fn dispatch(state: &AppState, effects: Vec<Effect>) {
                 ttl: Duration::from_secs(state.config.settings.call_log.ttl_secs),
             }),
             Effect::CallEnded { call_sid } => {
-                let (call_log, settings) = (state.call_log.clone(), state.config.settings.call_log.clone());
-                tokio::spawn(async move {
-                    // The status callback normally closes the record, with the duration; this is for when it
-                    // is not configured.
-                    tokio::time::sleep(Duration::from_secs(settings.close_after_secs)).await;
-                    call_log.close(CallClose {
-                        call_sid,
-                        status: None,
-                        duration_secs: None,
-                        max_records: settings.max_records,
-                    });
-                });
+                // The status callback normally closes the record, with the duration; this is for when it is
+                // not configured.
+                let settings = &state.config.settings.call_log;
+                let close = CallClose {
+                    call_sid,
+                    status: None,
+                    duration_secs: None,
+                    max_records: settings.max_records,
+                };
+                state
+                    .call_log
+                    .close_later(close, Duration::from_secs(settings.close_after_secs));
             }
         }
     }

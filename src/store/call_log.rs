@@ -38,6 +38,9 @@ pub(crate) async fn find(
 const QUEUE: usize = 16_384;
 /// The most writes sent in one round trip.
 const BATCH: usize = 512;
+/// The most calls whose record waits to be closed later ([`Writer::close_later`]); past that, a record is
+/// closed by the status callback or ends with its time to live.
+const PENDING_CLOSES: usize = 65_536;
 
 enum Write {
     Entry(CallEntry),
@@ -54,6 +57,9 @@ enum Write {
 pub(crate) struct Writer {
     queue: mpsc::Sender<Write>,
     task: Arc<Deferred>,
+    /// The calls with a close waiting in [`Writer::close_later`]: one timer per call, however often the
+    /// webhook that hangs up is replayed.
+    pending_closes: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Writer {
@@ -62,6 +68,7 @@ impl Writer {
         Self {
             queue,
             task: Arc::new(Deferred::new(run(receiver, store))),
+            pending_closes: Arc::default(),
         }
     }
 
@@ -73,6 +80,34 @@ impl Writer {
     /// Queues the closing of a call's record; returns at once.
     pub(crate) fn close(&self, close: CallClose) {
         self.queue_write(Write::Close(close));
+    }
+
+    /// Closes a call's record `after` this long, unless a close for that call is already waiting: the call hung
+    /// up, and the status callback, which closes it with its duration, may not be configured. Must be called
+    /// within a Tokio runtime.
+    pub(crate) fn close_later(&self, close: CallClose, after: Duration) {
+        {
+            let Ok(mut pending) = self.pending_closes.lock() else {
+                return;
+            };
+            if pending.contains(&close.call_sid) {
+                return;
+            }
+            if pending.len() >= PENDING_CLOSES {
+                metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_close_later_full")
+                    .increment(1);
+                return;
+            }
+            pending.insert(close.call_sid.clone());
+        }
+        let writer = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            if let Ok(mut pending) = writer.pending_closes.lock() {
+                pending.remove(&close.call_sid);
+            }
+            writer.close(close);
+        });
     }
 
     /// Waits (at most `within`) until everything queued so far is written; false if it was not.
@@ -186,5 +221,32 @@ mod tests {
         deferred.start();
         assert_eq!(receiver.recv().await, Some("ran"));
         assert_eq!(receiver.recv().await, None, "the sender is dropped after one run");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replayed_hang_up_waits_for_one_close_of_its_call() {
+        let store = Arc::new(crate::store::memory::MemoryStore::new(Default::default()));
+        let writer = Writer::new(store);
+        let close = |sid: &str| CallClose {
+            call_sid: sid.to_owned(),
+            status: None,
+            duration_secs: None,
+            max_records: 10,
+        };
+        for _ in 0..1000 {
+            writer.close_later(close("CA1"), Duration::from_secs(300));
+        }
+        writer.close_later(close("CA2"), Duration::from_secs(300));
+        assert_eq!(writer.pending_closes.lock().unwrap().len(), 2);
+
+        tokio::time::sleep(Duration::from_secs(301)).await;
+
+        assert!(writer.pending_closes.lock().unwrap().is_empty());
+        writer.close_later(close("CA1"), Duration::from_secs(300));
+        assert_eq!(
+            writer.pending_closes.lock().unwrap().len(),
+            1,
+            "a later hang-up may wait again"
+        );
     }
 }
