@@ -101,6 +101,21 @@ pub(crate) fn body_start(body: &[u8]) -> String {
         .collect()
 }
 
+/// `url` as it may be logged: scheme, host, port and path, without a user, password, query or fragment,
+/// which may carry a token.
+pub(crate) fn for_logs(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +227,14 @@ mod tests {
     fn a_body_start_is_short_and_printable() {
         assert_eq!(body_start(b"<!DOCTYPE html>\r\n<html>"), "<!DOCTYPE html><html>");
         assert_eq!(body_start(&[b'x'; 100]).len(), 40);
+    }
+
+    #[test]
+    fn a_url_is_logged_without_its_credentials_or_query() {
+        assert_eq!(
+            for_logs("https://user:secret@status.example.com:8443/api/v2/summary.json?token=abc#x"),
+            "https://status.example.com:8443/api/v2/summary.json"
+        );
+        assert_eq!(for_logs("not a url"), "(not a URL)");
     }
 }

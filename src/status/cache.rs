@@ -130,7 +130,7 @@ fn spawn_refresher(
 ) -> Result<JoinHandle<()>, StatusError> {
     let fetcher = Fetcher::new(settings)?;
     let every = Duration::from_secs(settings.refresh_secs);
-    let url = settings.url.clone();
+    let url = crate::fetch::for_logs(&settings.url);
     Ok(tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -181,7 +181,7 @@ pub fn start_refresher(
     match spawn_refresher(settings, cache, clock) {
         Ok(handle) => {
             tracing::info!(
-                url = %settings.url,
+                url = %crate::fetch::for_logs(&settings.url),
                 every_secs = settings.refresh_secs,
                 "status page: refreshing in the background"
             );
