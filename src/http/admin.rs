@@ -24,7 +24,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +35,10 @@ use serde::{Deserialize, Serialize};
 use sha1::Digest;
 use subtle::ConstantTimeEq;
 
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::throttle::FailedLogins;
 use crate::assembly::AppState;
 use crate::oncall::model::{OnCallData, Override, Rotation, TierOnCall};
 use crate::store::{Store, StoreError};
@@ -73,6 +77,9 @@ enum AdminError {
     Stale { message: String, current: u64 },
     #[error("the request body is over {MAX_BODY_BYTES} bytes")]
     TooLarge,
+    /// Too many failed authentications from this address lately.
+    #[error("too many failed authentications from this address: try again later")]
+    Throttled { retry_after_secs: u64 },
     /// The detail is logged, never returned.
     #[error("the on-call store is unavailable")]
     Unavailable { detail: String },
@@ -108,7 +115,8 @@ impl IntoResponse for AdminError {
         let message = self.to_string();
         match self {
             AdminError::Unauthorized { reason } => {
-                tracing::warn!(reason, "admin request refused");
+                // Counted and logged once a window by the throttle, not here once per attempt.
+                tracing::debug!(reason, "admin request refused");
                 let mut response = json(StatusCode::UNAUTHORIZED, &ErrorBody { error: &message });
                 response
                     .headers_mut()
@@ -126,6 +134,13 @@ impl IntoResponse for AdminError {
                 },
             ),
             AdminError::TooLarge => json(StatusCode::PAYLOAD_TOO_LARGE, &ErrorBody { error: &message }),
+            AdminError::Throttled { retry_after_secs } => {
+                let mut response = json(StatusCode::TOO_MANY_REQUESTS, &ErrorBody { error: &message });
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                response
+            }
             AdminError::Unavailable { detail } => {
                 tracing::error!(error = %detail, "admin request failed: the on-call store");
                 json(StatusCode::SERVICE_UNAVAILABLE, &ErrorBody { error: &message })
@@ -163,37 +178,63 @@ struct Admin;
 impl FromRequestParts<AppState> for Admin {
     type Rejection = AdminError;
 
+    /// An address that failed too often recently is refused before its token is looked at; each failure is
+    /// counted against its address ([`FailedLogins`]).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
-        let Some(expected) = state.config.secrets.admin_token.as_ref() else {
-            return Err(AdminError::Unauthorized {
-                reason: "no admin token is configured (AFTERHOURS_ADMIN__TOKEN)",
+        let failed_logins = parts
+            .extensions
+            .get::<FailedLogins>()
+            .cloned()
+            .unwrap_or_else(|| FailedLogins::new(state.config.settings.admin.failed_logins_per_minute.get()));
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip());
+        let now = Instant::now();
+        if let Some(wait) = failed_logins.refused_for(address, now) {
+            return Err(AdminError::Throttled {
+                retry_after_secs: wait.as_secs().max(1),
             });
-        };
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        let Some(given) = given else {
-            return Err(AdminError::Unauthorized {
-                reason: "no bearer token",
-            });
-        };
-        // Digests first, so that the comparison takes the same time whatever the given token's length.
-        let digest = |text: &str| sha1::Sha1::digest(text.as_bytes());
-        if bool::from(
-            digest(given)
-                .as_slice()
-                .ct_eq(digest(expected.expose_secret()).as_slice()),
-        ) {
-            Ok(Admin)
-        } else {
-            Err(AdminError::Unauthorized {
-                reason: "wrong bearer token",
-            })
         }
+        let authenticated = authenticate(parts, state);
+        if let Err(AdminError::Unauthorized { reason }) = &authenticated {
+            failed_logins.failed(address, reason, now);
+        }
+        authenticated
+    }
+}
+
+/// Whether the request carries the admin token, compared in constant time.
+fn authenticate(parts: &Parts, state: &AppState) -> Result<Admin, AdminError> {
+    let Some(expected) = state.config.secrets.admin_token.as_ref() else {
+        return Err(AdminError::Unauthorized {
+            reason: "no admin token is configured (AFTERHOURS_ADMIN__TOKEN)",
+        });
+    };
+    let given = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let Some(given) = given else {
+        return Err(AdminError::Unauthorized {
+            reason: "no bearer token",
+        });
+    };
+    // Digests first, so that the comparison takes the same time whatever the given token's length.
+    let digest = |text: &str| sha1::Sha1::digest(text.as_bytes());
+    if bool::from(
+        digest(given)
+            .as_slice()
+            .ct_eq(digest(expected.expose_secret()).as_slice()),
+    ) {
+        Ok(Admin)
+    } else {
+        Err(AdminError::Unauthorized {
+            reason: "wrong bearer token",
+        })
     }
 }
 

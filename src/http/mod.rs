@@ -5,4 +5,5 @@
 mod admin;
 mod intake;
 pub mod server;
+mod throttle;
 pub mod voice;

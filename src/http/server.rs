@@ -32,7 +32,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .nest("/admin", crate::http::admin::router())
+        .nest(
+            "/admin",
+            crate::http::admin::router().layer(axum::Extension(super::throttle::FailedLogins::new(
+                state.config.settings.admin.failed_logins_per_minute.get(),
+            ))),
+        )
         .merge(voice_routes)
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(TraceLayer::new_for_http())
@@ -61,7 +66,9 @@ impl Application {
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        // The client's address, for the throttle of failed admin authentications.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
     }

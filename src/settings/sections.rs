@@ -27,6 +27,8 @@ pub struct Settings {
     pub(crate) limits: LimitSettings,
     #[serde(default)]
     pub(crate) call_log: CallLogSettings,
+    #[serde(default)]
+    pub(crate) admin: AdminSettings,
     /// The case system; needed by flows with a `verify_case` step.
     #[serde(default)]
     pub cases: Option<CasesSettings>,
@@ -436,6 +438,23 @@ impl Default for CallLogSettings {
             max_records: 100_000,
             close_after_secs: 300,
             ttl_secs: 86_400,
+        }
+    }
+}
+
+/// `[admin]`: the admin API. Its token is a secret, from the environment only (`AFTERHOURS_ADMIN__TOKEN`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AdminSettings {
+    /// Failed authentications one client address may make in a minute; past them it is refused (429) until
+    /// the minute ends, whatever token it sends.
+    pub(crate) failed_logins_per_minute: Bounded<1, 10_000>,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            failed_logins_per_minute: Bounded::of::<10>(),
         }
     }
 }

@@ -125,7 +125,12 @@ fn assert_unauthorized(reply: &AdminReply, route: &str) {
 
 #[tokio::test]
 async fn every_route_refuses_a_request_without_the_token_or_with_a_wrong_one() {
-    let app = admin_app().await;
+    // More failures than the throttle lets through: each is to be refused for its own reason.
+    let app = friday_night()
+        .env("AFTERHOURS_ADMIN__TOKEN", ADMIN_TOKEN)
+        .env("AFTERHOURS_ADMIN__FAILED_LOGINS_PER_MINUTE", "10000")
+        .start()
+        .await;
     let wrong = [
         None,
         Some("Bearer not-the-token".to_owned()),
@@ -150,13 +155,48 @@ async fn every_route_refuses_a_request_without_the_token_or_with_a_wrong_one() {
 
 #[tokio::test]
 async fn without_a_configured_token_every_route_refuses_everyone() {
-    let app = friday_night().start().await;
+    let app = friday_night()
+        .env("AFTERHOURS_ADMIN__FAILED_LOGINS_PER_MINUTE", "10000")
+        .start()
+        .await;
     for (method, path, body) in every_route() {
         for authorization in [None, Some("Bearer ".to_owned()), Some(bearer())] {
             let reply = request(&app, method, path, authorization.as_deref(), body.clone()).await;
             assert_unauthorized(&reply, &format!("{method} {path} with {authorization:?}"));
         }
     }
+}
+
+#[tokio::test]
+async fn a_guesser_is_held_back_after_ten_wrong_tokens_a_minute() {
+    let app = admin_app().await;
+    for guess in 0..10 {
+        let reply = request(
+            &app,
+            "GET",
+            "/admin/oncall",
+            Some(&format!("Bearer guess-{guess}")),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, 401, "guess {guess}");
+    }
+
+    let held = app
+        .client
+        .get(format!("{}/admin/oncall", app.address))
+        .header("authorization", bearer())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        held.status().as_u16(),
+        429,
+        "refused whatever it sends, the right token too"
+    );
+    let retry_after: u64 = held.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
 }
 
 #[tokio::test]
