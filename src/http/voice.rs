@@ -144,6 +144,12 @@ fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<Stri
         summary.push(("line".to_owned(), line.key.clone()));
         summary.push(("from".to_owned(), input.from().to_owned()));
         summary.push(("to".to_owned(), input.to().to_owned()));
+        // Twilio's SHAKEN/STIR verdict on the caller ID (`TN-Validation-Passed-A` ...), when it gives one:
+        // caller ID is spoofable, and the log says how far this one was vouched for.
+        if let Some(verstat) = input.param("StirVerstat").filter(|v| !v.is_empty()) {
+            let verstat: String = verstat.chars().take(64).collect();
+            summary.push(("stir_verstat".to_owned(), verstat));
+        }
     }
     for (name, was) in LOGGED_VARS.iter().zip(before) {
         if let Some(value) = ctx.state.vars.get(*name)

@@ -71,6 +71,22 @@ async fn a_call_leaves_one_record_with_its_decisions_and_duration() {
 }
 
 #[tokio::test]
+async fn the_caller_ids_shaken_stir_verdict_is_kept_in_the_record() {
+    let app = tuesday_morning()
+        .env("AFTERHOURS_ADMIN__TOKEN", ADMIN)
+        .env("AFTERHOURS_CALL_LOG__CLOSE_AFTER_SECS", "0")
+        .start()
+        .await;
+    let mut fields = call_fields(CALLER, US_LINE);
+    fields.push(("StirVerstat".into(), "TN-Validation-Passed-A".into()));
+    assert!(app.post_signed("/voice/incoming", &fields).await.twiml().hangup);
+
+    let records = until_logged(&app, 1).await;
+
+    assert_eq!(records[0]["summary"]["stir_verstat"], "TN-Validation-Passed-A");
+}
+
+#[tokio::test]
 async fn without_a_status_callback_the_record_is_closed_after_the_hang_up() {
     let app = tuesday_morning()
         .env("AFTERHOURS_ADMIN__TOKEN", ADMIN)
