@@ -21,6 +21,7 @@
 //! query, 404 for what does not exist, 409 for a stale version (with the current `"version"`), 422 for a body
 //! that does not parse or validate (naming the field), 503 when the store fails (the detail is logged only).
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -50,7 +51,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 const ROTATION_FIELDS: [&str; 7] = ["id", "name", "time_zone", "start", "shift", "participants", "version"];
 
 /// The admin routes, to be nested under `/admin`.
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(failed_logins: FailedLogins) -> Router<AppState> {
     Router::new()
         .route("/oncall", get(oncall))
         .route("/rotations/{id}", get(get_rotation).put(put_rotation))
@@ -59,6 +60,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/calls", get(calls))
         .route("/{*rest}", any(unknown_route))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(failed_logins))
 }
 
 /// Why an admin request failed; each maps to a status and a `{"error": ...}` body.
@@ -83,6 +85,9 @@ enum AdminError {
     /// The detail is logged, never returned.
     #[error("the on-call store is unavailable")]
     Unavailable { detail: String },
+    /// A fault of ours; the detail is logged, never returned.
+    #[error("internal error")]
+    Internal { detail: &'static str },
 }
 
 impl From<StoreError> for AdminError {
@@ -141,6 +146,10 @@ impl IntoResponse for AdminError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
                 response
             }
+            AdminError::Internal { detail } => {
+                tracing::error!(detail, "admin request failed");
+                json(StatusCode::INTERNAL_SERVER_ERROR, &ErrorBody { error: &message })
+            }
             AdminError::Unavailable { detail } => {
                 tracing::error!(error = %detail, "admin request failed: the on-call store");
                 json(StatusCode::SERVICE_UNAVAILABLE, &ErrorBody { error: &message })
@@ -181,11 +190,11 @@ impl FromRequestParts<AppState> for Admin {
     /// An address that failed too often recently is refused before its token is looked at; each failure is
     /// counted against its address ([`FailedLogins`]).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
-        let failed_logins = parts
-            .extensions
-            .get::<FailedLogins>()
-            .cloned()
-            .unwrap_or_else(|| FailedLogins::new(state.config.settings.admin.failed_logins_per_minute.get()));
+        let Extension(failed_logins) = Extension::<FailedLogins>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AdminError::Internal {
+                detail: "the admin router has no throttle of failed authentications",
+            })?;
         let address = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

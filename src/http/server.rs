@@ -14,6 +14,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::assembly::AppState;
 use crate::http::intake::Signed;
+use crate::http::throttle::FailedLogins;
 use crate::http::voice::{self, Answer, Route};
 use crate::store::cache::StoreHealth;
 use crate::twiml::{self, Verb, Voice};
@@ -34,9 +35,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .nest(
             "/admin",
-            crate::http::admin::router().layer(axum::Extension(super::throttle::FailedLogins::new(
+            crate::http::admin::router(FailedLogins::new(
                 state.config.settings.admin.failed_logins_per_minute.get(),
-            ))),
+            )),
         )
         .merge(voice_routes)
         .layer(CatchPanicLayer::custom(panic_answer))

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::assembly::AppState;
 use crate::calllog::{CallClose, CallEntry, CallEvent};
-use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Trace, WEBHOOK_DEADLINE};
+use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Params, Trace, WEBHOOK_DEADLINE};
 use crate::flow::line::Line;
 use crate::flow::state::CallState;
 use crate::phone::mask;
@@ -40,9 +40,6 @@ pub struct Answer {
     /// Work for after the answer: the call-log entry, the case note.
     pub(crate) effects: Vec<Effect>,
 }
-
-/// The form parameters of a webhook, in the order they came, shared by the signature check and the flow.
-pub(crate) use crate::flow::engine::Params;
 
 /// Answers one webhook. Never fails: a problem becomes a spoken apology and a hang-up, and is logged. The
 /// whole answer has a deadline well inside the provider's 15 s.

@@ -57,10 +57,11 @@ pub(crate) enum Source {
 }
 
 impl OnCallCache {
-    /// Takes data the store gave, and returns what to use: that data, or the last good data when the store
-    /// lost policies or rotations it had (see [`StoreHealth::LostData`]). An import writes them all again,
-    /// and the first read after it is taken as it is.
+    /// Takes data the store gave (so the store answered), and returns what to use: that data, or the last good
+    /// data when the store lost policies or rotations it had (see [`StoreHealth::LostData`]). An import writes
+    /// them all again, and the first read after it is taken as it is.
     pub(crate) fn put(&self, data: OnCallData) -> Arc<OnCallData> {
+        self.record_read(true);
         let Ok(mut slot) = self.inner.write() else {
             return Arc::new(data);
         };
@@ -94,12 +95,12 @@ impl OnCallCache {
     /// Whether the store answered the last read: a read that ended longer ago than three refreshes counts as
     /// none answered, since the refresher reads every [`REFRESH_EVERY`].
     pub fn store_health(&self) -> StoreHealth {
-        let Ok(slot) = self.health.read() else {
-            return StoreHealth::Unknown;
-        };
         if self.lost.load(std::sync::atomic::Ordering::Relaxed) {
             return StoreHealth::LostData;
         }
+        let Ok(slot) = self.health.read() else {
+            return StoreHealth::Unknown;
+        };
         match *slot {
             None => StoreHealth::Unknown,
             Some((at, true)) if at.elapsed() < 3 * REFRESH_EVERY => StoreHealth::Answering,
@@ -129,10 +130,7 @@ impl OnCallCache {
             return Ok((data, Source::Fresh));
         }
         let error = match tokio::time::timeout(deadline, store.load()).await {
-            Ok(Ok(data)) => {
-                self.record_read(true);
-                return Ok((self.put(data), Source::Store));
-            }
+            Ok(Ok(data)) => return Ok((self.put(data), Source::Store)),
             Ok(Err(error)) => error.to_string(),
             Err(_) => format!("no answer within {} ms", deadline.as_millis()),
         };
@@ -151,20 +149,16 @@ impl OnCallCache {
             let mut ticks = tokio::time::interval(REFRESH_EVERY);
             loop {
                 ticks.tick().await;
-                match tokio::time::timeout(REFRESH_EVERY, store.load()).await {
+                let error = match tokio::time::timeout(REFRESH_EVERY, store.load()).await {
                     Ok(Ok(data)) => {
-                        cache.record_read(true);
                         cache.put(data);
+                        continue;
                     }
-                    Ok(Err(error)) => {
-                        cache.record_read(false);
-                        tracing::warn!(%error, "on-call cache not refreshed");
-                    }
-                    Err(_) => {
-                        cache.record_read(false);
-                        tracing::warn!("on-call cache not refreshed: the store did not answer");
-                    }
-                }
+                    Ok(Err(error)) => error.to_string(),
+                    Err(_) => "the store did not answer".to_owned(),
+                };
+                cache.record_read(false);
+                tracing::warn!(%error, "on-call cache not refreshed");
             }
         })
     }

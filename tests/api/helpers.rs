@@ -333,3 +333,91 @@ impl Twiml {
             .unwrap_or_else(|| panic!("no <Gather>: {}", self.xml))
     }
 }
+
+/// A redis-server that the test starts, kills and starts again on the same port. It keeps its data in an
+/// append-only file, as a production Redis should, so that a restart loses nothing.
+pub struct OwnRedis {
+    address: std::net::SocketAddr,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    pub fn start() -> OwnRedis {
+        let address = closed_port();
+        let dir = std::env::temp_dir().join(format!("afterhours-outage-{}-{}", std::process::id(), address.port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = OwnRedis {
+            address,
+            dir,
+            child: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.address)
+    }
+
+    /// Starts (again) on the same port, and waits until it answers.
+    pub fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.address.port().to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed: run the tests with ./scripts/test");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(self.address).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on {}", self.address);
+    }
+
+    /// Kills it, as a crash would.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Asks `/readyz` until `done` holds of its body (the on-call refresher reads every 5 s: 15 s at most), and
+/// returns that body. Every answer on the way is 200: a replica that can still bridge stays in rotation.
+pub async fn readyz_until(app: &TestApp, done: impl Fn(&str) -> bool) -> String {
+    let mut body = String::new();
+    for _ in 0..150 {
+        let response = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "a replica that can still bridge stays in rotation"
+        );
+        body = response.text().await.unwrap();
+        if done(&body) {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("readyz never said what was expected: {body}");
+}

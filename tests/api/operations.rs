@@ -54,7 +54,7 @@ async fn readyz_says_degraded_when_redis_does_not_answer() {
     let nowhere = format!("redis://{}", closed_port());
     let app = friday_night().env("AFTERHOURS_REDIS__URL", &nowhere).start().await;
     // The on-call cache's refresher reads at start; its failure is what readiness reports.
-    let body = readyz_once(&app, |body| !body.contains("\"redis\":\"starting\"")).await;
+    let body = readyz_until(&app, |body| !body.contains("\"redis\":\"starting\"")).await;
     assert!(body.contains("\"status\":\"degraded\""), "{body}");
     assert!(body.contains("\"redis\":\"down\""), "{body}");
 }
@@ -63,97 +63,33 @@ async fn readyz_says_degraded_when_redis_does_not_answer() {
 async fn readiness_probes_send_the_store_nothing() {
     let redis = OwnRedis::start();
     let app = friday_night().env("AFTERHOURS_REDIS__URL", &redis.url()).start().await;
-    let body = readyz_once(&app, |body| body.contains("\"redis\":\"ok\"")).await;
+    let body = readyz_until(&app, |body| body.contains("\"redis\":\"ok\"")).await;
     assert!(body.contains("\"status\":\"ok\""), "{body}");
 
-    let before = redis.commands_processed().await;
+    let before = commands_processed(&redis).await;
     for _ in 0..200 {
         let (status, _) = get(&app, "/readyz").await;
         assert_eq!(status, 200);
     }
-    let sent = redis.commands_processed().await - before;
+    let sent = commands_processed(&redis).await - before;
 
     // The refresher's own reads (every 5 s) and the INFO asking are all Redis may have seen meanwhile.
     assert!(sent < 20, "200 probes sent Redis {sent} commands");
 }
 
-/// Asks `/readyz` until `done` holds of its body (10 s at most), and returns that body.
-async fn readyz_once(app: &TestApp, done: impl Fn(&str) -> bool) -> String {
-    let mut body = String::new();
-    for _ in 0..100 {
-        let (status, text) = get(app, "/readyz").await;
-        assert_eq!(status, 200, "a replica that can still bridge stays in rotation");
-        body = text;
-        if done(&body) {
-            return body;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("readyz never said what was expected: {body}");
-}
-
-/// A redis-server of this test's own, so that what it counts is this test's traffic alone; killed when
-/// dropped. `scripts/test` installs redis-server.
-struct OwnRedis {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl OwnRedis {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed: run the tests with ./scripts/test");
-        let own = Self { child, port };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return own;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("redis-server did not start on port {port}");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn commands_processed(&self) -> i64 {
-        let client = redis::Client::open(self.url()).unwrap();
-        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-        let info: String = redis::cmd("INFO")
-            .arg("stats")
-            .query_async(&mut connection)
-            .await
-            .unwrap();
-        info.lines()
-            .find_map(|line| line.strip_prefix("total_commands_processed:"))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap()
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// How many commands `redis` has processed since it started.
+async fn commands_processed(redis: &OwnRedis) -> i64 {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_commands_processed:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
 }
 
 #[tokio::test]

@@ -2,9 +2,7 @@
 //! chain, or the line's fallback numbers), every webhook still answers TwiML, and the service recovers by
 //! itself when Redis is back. Each test runs a redis-server of its own, so that it can stop and restart it.
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use afterhours::store::redis::RedisStore;
@@ -14,74 +12,6 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
-
-/// A redis-server that the test starts, kills and starts again on the same port. It keeps its data in an
-/// append-only file, as a production Redis should, so that a restart loses nothing.
-struct OwnRedis {
-    address: SocketAddr,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> OwnRedis {
-        let address = closed_port();
-        let dir = std::env::temp_dir().join(format!("afterhours-outage-{}-{}", std::process::id(), address.port()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = OwnRedis {
-            address,
-            dir,
-            child: None,
-        };
-        redis.restart();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://{}", self.address)
-    }
-
-    /// Starts (again) on the same port, and waits until it answers.
-    fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.address.port().to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed: run the tests with ./scripts/test");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(self.address).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start on {}", self.address);
-    }
-
-    /// Kills it, as a crash would.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// A case system that verifies case 123456 and takes notes.
 async fn case_system() -> MockServer {
@@ -334,7 +264,7 @@ async fn a_redis_that_never_answers_delays_each_webhook_by_its_deadline_only() {
 #[tokio::test]
 async fn a_redis_that_comes_back_empty_is_noticed_and_the_last_good_chain_is_rung() {
     let redis = OwnRedis::start();
-    let store = import_shipped_rotation(&redis).await;
+    import_shipped_rotation(&redis).await;
     let cases = case_system().await;
     let app = friday_night()
         .cases(&cases.uri())
@@ -347,7 +277,7 @@ async fn a_redis_that_comes_back_empty_is_noticed_and_the_last_good_chain_is_run
     let client = redis::Client::open(redis.url()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     redis::cmd("FLUSHALL").query_async::<()>(&mut connection).await.unwrap();
-    let ready = readyz_until(&app, "\"redis\":\"lost_data\"").await;
+    let ready = readyz_until(&app, |body| body.contains("\"redis\":\"lost_data\"")).await;
 
     assert!(ready.contains("\"status\":\"degraded\""), "{ready}");
     let call = verified_call(&app).await;
@@ -358,31 +288,7 @@ async fn a_redis_that_comes_back_empty_is_noticed_and_the_last_good_chain_is_run
     );
 
     // An import writes the data again, and the line takes it.
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml");
-    import(&store, &afterhours::oncall::file::load(&file).unwrap())
-        .await
-        .unwrap();
-    let ready = readyz_until(&app, "\"redis\":\"ok\"").await;
+    import_shipped_rotation(&redis).await;
+    let ready = readyz_until(&app, |body| body.contains("\"redis\":\"ok\"")).await;
     assert!(ready.contains("\"status\":\"ok\""), "{ready}");
-}
-
-/// Asks `/readyz` until its body contains `wanted` (the refresher reads every 5 s: 15 s at most).
-async fn readyz_until(app: &TestApp, wanted: &str) -> String {
-    let mut body = String::new();
-    for _ in 0..150 {
-        body = app
-            .client
-            .get(format!("{}/readyz", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if body.contains(wanted) {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("readyz never said {wanted}: {body}");
 }
