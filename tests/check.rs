@@ -653,3 +653,54 @@ fn cargo_run_runs_the_service() {
         .unwrap();
     assert_eq!(manifest["package"]["default-run"].as_str(), Some("afterhours"));
 }
+
+/// Redis that answers without the lines' on-call data (restarted without persistence, flushed) fails
+/// `check`, which names what is missing and how to write it back.
+#[test]
+fn check_fails_when_redis_answers_without_the_lines_policy_or_its_rotations() {
+    let url = std::env::var("AFTERHOURS_TEST_REDIS_URL")
+        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server");
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    let prefix = format!(
+        "check-lost-{}-{}:",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    );
+    let env = [
+        TOKEN,
+        ("AFTERHOURS_REDIS__URL", url.as_str()),
+        ("AFTERHOURS_REDIS__PREFIX", prefix.as_str()),
+    ];
+    let config = shipped_config();
+
+    let empty = afterhours(&config, &["check"], &env);
+    assert!(!empty.success, "{empty:?}");
+    assert!(
+        empty
+            .stderr
+            .contains("line us: escalation policy \"default\" is not in Redis"),
+        "{empty:?}"
+    );
+    assert!(empty.stderr.contains("restarted without persistence"), "{empty:?}");
+    assert!(empty.stderr.contains("afterhours rotation import FILE"), "{empty:?}");
+
+    let oncall = manifest_dir().join("config/oncall.toml");
+    let imported = afterhours(&config, &["rotation", "import", oncall.to_str().unwrap()], &env);
+    assert!(imported.success, "{imported:?}");
+    let whole = afterhours(&config, &["check"], &env);
+    assert!(whole.success, "{whole:?}");
+
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}rotation:{{secondary}}"))
+        .query(&mut connection)
+        .unwrap();
+    let lost = afterhours(&config, &["check"], &env);
+    assert!(!lost.success, "{lost:?}");
+    assert!(
+        lost.stderr
+            .contains("escalation policy \"default\" rings rotation \"secondary\", which is not in Redis"),
+        "{lost:?}"
+    );
+}
