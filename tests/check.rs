@@ -704,3 +704,66 @@ fn check_fails_when_redis_answers_without_the_lines_policy_or_its_rotations() {
         "{lost:?}"
     );
 }
+
+/// An alert target's secret is read from the environment only: without it `check` fails and names the
+/// variable; written into the file, it is refused with its line.
+#[test]
+fn check_fails_on_an_alert_target_without_its_secret_or_with_it_in_the_file() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "[paths]",
+        "[alerts.night-pager]\nkind = \"pagerduty\"\n\n[paths]",
+    );
+    let without = afterhours(&scratch.config(), &["check"], &[TOKEN]);
+    assert_error_line(
+        &without,
+        &[
+            "AFTERHOURS_ALERTS__NIGHT_PAGER__SECRET",
+            "alerts.night-pager.secret",
+            "routing key",
+        ],
+    );
+    let with = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_ALERTS__NIGHT_PAGER__SECRET", "R0UT1NG")],
+    );
+    assert!(with.success, "{with:?}");
+    assert!(
+        !with.stdout.contains("R0UT1NG") && !with.stderr.contains("R0UT1NG"),
+        "{with:?}"
+    );
+
+    scratch.edit(
+        "config/afterhours.toml",
+        "kind = \"pagerduty\"",
+        "kind = \"pagerduty\"\nsecret = \"R0UT1NG\"",
+    );
+    let in_file = afterhours(&scratch.config(), &["check"], &[TOKEN]);
+    assert_error_line(
+        &in_file,
+        &[
+            "alerts.night-pager.secret",
+            "environment only",
+            "AFTERHOURS_ALERTS__NIGHT_PAGER__SECRET",
+        ],
+    );
+}
+
+/// An alert target for a line that does not exist is refused with the target's key.
+#[test]
+fn check_fails_on_an_alert_target_for_an_unknown_line() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "[paths]",
+        "[alerts.relay]\nkind = \"webhook\"\nurl = \"https://hooks.example.com/a\"\nlines = [\"eu\"]\n\n[paths]",
+    );
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_ALERTS__RELAY__SECRET", "s")],
+    );
+    assert_error_line(&run, &["alerts.relay.lines", "no line \"eu\"", "uk, us"]);
+}

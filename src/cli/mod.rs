@@ -196,7 +196,7 @@ async fn serve(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (notes, call_log) = (state.notes.clone(), state.call_log.clone());
+    let (notes, call_log, alerts) = (state.notes.clone(), state.call_log.clone(), state.alerts.clone());
     state.start_background();
     let public_url = state.config.settings.server.public_url.as_str().to_owned();
     let app = match Application::build(state).await {
@@ -210,6 +210,12 @@ async fn serve(path: &Path) -> ExitCode {
         tracing::info!(%addr, "listening; point the provider's voice webhook at {public_url}/voice/incoming (POST)");
     }
     let served = app.run_until_stopped(shutdown_signal()).await;
+    // Before the call log's flush: each alert's delivery is written to its call's record.
+    if let Some(alerts) = alerts
+        && !alerts.drain(NOTES_DRAIN).await
+    {
+        tracing::error!("stopped with missed-call alerts unsent");
+    }
     if !call_log.flush(CALL_LOG_FLUSH).await {
         tracing::error!("stopped with call-log writes unwritten");
     }
