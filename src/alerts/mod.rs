@@ -1,7 +1,7 @@
 //! Missed-call alerts: when a bridge ends with nobody accepting, the line's alert targets are told, so that
 //! the caller's promised call-back does not wait for someone to read the case system. Each kind of target
-//! has its own module that turns an [`Alert`] into the request its API documents ([`pagerduty`],
-//! [`opsgenie`], [`webhook`]); this module sends them in the background, retried with backoff while the
+//! has its own module that turns an [`Alert`] into the requests its API documents ([`pagerduty`],
+//! [`opsgenie`], [`webhook`], [`sms`]); this module sends them in the background, retried with backoff while the
 //! failure may pass, within each target's deadline, and reports how each one ended.
 //!
 //! An alert is told once per call: the caller of [`Alerts::send`] claims it per call first, and every
@@ -10,6 +10,7 @@
 
 mod opsgenie;
 mod pagerduty;
+mod sms;
 mod webhook;
 
 pub use webhook::sign as sign_webhook;
@@ -42,6 +43,12 @@ pub struct MissedCall {
     pub caller: String,
     /// Who was rung, in order (engineer ids), across every tier tried.
     pub rung: Vec<String>,
+    /// The phone numbers of the first tier's engineers: who gets a text message.
+    pub first_tier: Vec<String>,
+    /// The dialled line's number: where text messages come from unless the target names another.
+    pub line_number: String,
+    /// The provider's account the call belongs to (Twilio's `AccountSid`): whose Messages API sends texts.
+    pub account_sid: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -109,8 +116,11 @@ impl Alert {
 struct Request {
     url: String,
     headers: Vec<(&'static str, String)>,
+    content_type: &'static str,
     body: String,
 }
+
+const JSON: &str = "application/json";
 
 /// How one alert to one target ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,52 +263,65 @@ impl Alerts {
     }
 }
 
-/// The request that tells `target` about `alert`, with the time it is signed at.
-fn request(target: &Target, alert: &Alert, now: DateTime<Utc>) -> Request {
+/// The requests that tell `target` about `alert` (one per recipient of a text message), signed at `now`.
+fn requests(target: &Target, alert: &Alert, now: DateTime<Utc>) -> Result<Vec<Request>, String> {
     let url = target.settings.url.as_str();
-    match target.settings.kind {
-        AlertKind::PagerDuty => pagerduty::request(url, &target.secret, alert),
-        AlertKind::Opsgenie => opsgenie::request(url, &target.secret, alert),
-        AlertKind::Webhook => webhook::request(url, &target.secret, alert, now),
-    }
+    Ok(match target.settings.kind {
+        AlertKind::PagerDuty => vec![pagerduty::request(url, &target.secret, alert)],
+        AlertKind::Opsgenie => vec![opsgenie::request(url, &target.secret, alert)],
+        AlertKind::Webhook => vec![webhook::request(url, &target.secret, alert, now)],
+        AlertKind::Sms => sms::requests(url, target.settings.from.as_ref(), &target.secret, alert)?,
+    })
 }
 
-/// Sends until the target accepts, a failure that will not pass, or the target's deadline.
+/// Sends every request of the alert, each until the target accepts it, a failure that will not pass, or
+/// the target's deadline.
 async fn deliver(client: &reqwest::Client, target: &Target, alert: &Alert, first_backoff: Duration) -> Delivery {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(target.settings.deadline_secs);
-    let mut backoff = first_backoff;
-    let mut attempts = 0;
     let (name, kind, event) = (&target.name, target.settings.kind.as_str(), alert.event());
-    loop {
-        attempts += 1;
-        let request = request(target, alert, Utc::now());
-        let failure = match send_once(client, request).await {
-            Ok(()) => {
-                tracing::info!(target = %name, kind, event, attempts, "alert accepted");
-                return Delivery {
-                    target: name.clone(),
-                    kind,
-                    attempts,
-                    failure: None,
-                };
-            }
-            Err(failure) => failure,
-        };
-        let wait = failure.retry_after.unwrap_or(backoff).max(backoff);
-        let retry = failure.transient(target.settings.kind, alert) && tokio::time::Instant::now() + wait < deadline;
-        if !retry {
-            tracing::error!(target = %name, kind, event, attempts, failure = %failure.what, "alert given up");
-            return Delivery {
-                target: name.clone(),
-                kind,
-                attempts,
-                failure: Some(failure.what),
-            };
+    let ended = |attempts, failure: Option<String>| {
+        match &failure {
+            None => tracing::info!(target = %name, kind, event, attempts, "alert accepted"),
+            Some(why) => tracing::error!(target = %name, kind, event, attempts, failure = %why, "alert given up"),
         }
-        tracing::warn!(target = %name, kind, event, attempts, failure = %failure.what, retry_in_ms = wait.as_millis() as u64, "alert failed");
-        tokio::time::sleep(wait).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        Delivery {
+            target: name.clone(),
+            kind,
+            attempts,
+            failure,
+        }
+    };
+    let count = match requests(target, alert, Utc::now()) {
+        Ok(requests) => requests.len(),
+        Err(why) => return ended(0, Some(why)),
+    };
+    let mut attempts = 0;
+    let mut failures = Vec::new();
+    for index in 0..count {
+        let mut backoff = first_backoff;
+        loop {
+            attempts += 1;
+            // Built again for each attempt: a webhook's signature carries the time of sending.
+            let request = requests(target, alert, Utc::now())
+                .ok()
+                .and_then(|r| r.into_iter().nth(index));
+            let Some(request) = request else { break };
+            let failure = match send_once(client, request).await {
+                Ok(()) => break,
+                Err(failure) => failure,
+            };
+            let wait = failure.retry_after.unwrap_or(backoff).max(backoff);
+            let retry = failure.transient(target.settings.kind, alert) && tokio::time::Instant::now() + wait < deadline;
+            if !retry {
+                failures.push(failure.what);
+                break;
+            }
+            tracing::warn!(target = %name, kind, event, attempts, failure = %failure.what, retry_in_ms = wait.as_millis() as u64, "alert failed");
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
     }
+    ended(attempts, (!failures.is_empty()).then(|| failures.join("; ")))
 }
 
 /// Why one attempt failed.
@@ -326,7 +349,7 @@ impl Failure {
 async fn send_once(client: &reqwest::Client, request: Request) -> Result<(), Failure> {
     let mut builder = client
         .post(&request.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::CONTENT_TYPE, request.content_type)
         .body(request.body);
     for (name, value) in request.headers {
         builder = builder.header(name, value);
@@ -374,6 +397,9 @@ pub(crate) mod tests {
             customer: Some("Acme Corp".into()),
             caller: "+15551234567".into(),
             rung: vec!["alice".into(), "bob".into(), "carol".into()],
+            first_tier: vec!["+15550100001".into()],
+            line_number: "+18005550100".into(),
+            account_sid: Some("AC0123".into()),
             at: "2026-11-28T01:00:00Z".parse().unwrap(),
         }
     }

@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use super::{Alert, Request, truncated};
+use super::{Alert, JSON, Request, truncated};
 
 /// The API's limit on `message`.
 const MAX_MESSAGE: usize = 130;
@@ -23,6 +23,7 @@ pub(super) fn request(base: &str, key: &SecretString, alert: &Alert) -> Request 
         return Request {
             url: format!("{base}/v2/alerts/{}/notes?identifierType=alias", alert.dedup_key()),
             headers: auth,
+            content_type: JSON,
             body: body.to_string(),
         };
     }
@@ -53,6 +54,7 @@ pub(super) fn request(base: &str, key: &SecretString, alert: &Alert) -> Request 
     Request {
         url: format!("{base}/v2/alerts"),
         headers: auth,
+        content_type: JSON,
         body: body.to_string(),
     }
 }

@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use super::{Alert, Request, truncated};
+use super::{Alert, JSON, Request, truncated};
 
 /// The Events API's limit on `payload.summary`.
 const MAX_SUMMARY: usize = 1024;
@@ -39,6 +39,7 @@ pub(super) fn request(base: &str, routing_key: &SecretString, alert: &Alert) -> 
     Request {
         url: format!("{base}/v2/enqueue"),
         headers: Vec::new(),
+        content_type: JSON,
         body: body.to_string(),
     }
 }

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::{Alert, Request};
+use super::{Alert, JSON, Request};
 
 pub(super) const TIMESTAMP_HEADER: &str = "x-afterhours-timestamp";
 pub(super) const SIGNATURE_HEADER: &str = "x-afterhours-signature";
@@ -37,6 +37,7 @@ pub(super) fn request(url: &str, secret: &SecretString, alert: &Alert, now: Date
     Request {
         url: url.to_owned(),
         headers: vec![(TIMESTAMP_HEADER, timestamp), (SIGNATURE_HEADER, signature)],
+        content_type: JSON,
         body,
     }
 }

@@ -98,6 +98,18 @@ impl Config {
             }
         }
         for (name, target) in &self.settings.alerts {
+            if !target.kind.has_own_secret() {
+                // With signature checks on, a missing token is reported above already.
+                if self.secrets.provider_auth_token.is_none() && !self.settings.provider.validate_signatures {
+                    errors.push(missing(
+                        SECRETS[0],
+                        &format!(
+                            "the provider's auth token is needed to send the text messages of alert target {name}"
+                        ),
+                    ));
+                }
+                continue;
+            }
             if self.secrets.alert_secret(name.as_str()).is_none() {
                 errors.push(ConfigError {
                     origin: Source::Env {

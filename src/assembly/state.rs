@@ -119,7 +119,11 @@ impl AppState {
 /// without targets.
 fn alerts_for(config: &Config) -> Option<Alerts> {
     let settings = &config.settings;
-    let secret = |name: &str| config.secrets.alert_secret(name).cloned();
+    // Text messages go through the provider's API with its auth token; the others have a secret of their own.
+    let secret = |name: &str| match settings.alerts.get(name) {
+        Some(target) if !target.kind.has_own_secret() => config.secrets.provider_auth_token.clone(),
+        _ => config.secrets.alert_secret(name).cloned(),
+    };
     let targets = settings
         .alerts
         .iter()

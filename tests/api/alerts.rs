@@ -103,7 +103,14 @@ async fn received(server: &MockServer, route: &str, count: usize) -> Vec<Request
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("fewer than {count} requests on {route}");
+    let paths: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.to_string())
+        .collect();
+    panic!("fewer than {count} requests on {route}; received: {paths:?}");
 }
 
 fn json_of(request: &Request) -> Value {
@@ -251,4 +258,50 @@ async fn a_target_that_fails_for_a_while_is_retried_and_one_that_is_down_changes
     // The 503 is retried after the first backoff (1 s); the same event both times.
     let attempts = received(&flaky, "/v2/enqueue", 2).await;
     assert_eq!(json_of(&attempts[0]), json_of(&attempts[1]));
+}
+
+#[tokio::test]
+async fn the_first_tiers_engineer_gets_a_text_through_the_providers_messages_api_then_the_voicemail() {
+    let cases = case_system().await;
+    let twilio = MockServer::start().await;
+    let messages = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
+    Mock::given(method("POST"))
+        .and(path(messages))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1", "status": "queued"})))
+        .mount(&twilio)
+        .await;
+    let app = friday_night()
+        .cases(&cases.uri())
+        .env("AFTERHOURS_ALERTS__TEXTS__KIND", "sms")
+        .env("AFTERHOURS_ALERTS__TEXTS__URL", &twilio.uri())
+        .start()
+        .await;
+
+    let prompt = nobody_accepts(&app).await;
+    let sent = received(&twilio, messages, 1).await;
+    // Basic auth: the call's AccountSid and the provider's auth token.
+    let credentials = format!("AC0123456789abcdef0123456789abcdef:{TOKEN}");
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(credentials);
+    assert_eq!(header(&sent[0], "authorization"), format!("Basic {basic}"));
+    let form: Vec<(String, String)> = form_urlencoded::parse(&sent[0].body).into_owned().collect();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+    // Tier 1 of the shipped rotation on this night is Bob alone.
+    assert_eq!(field("To"), "+15550100002");
+    assert_eq!(field("From"), US_LINE);
+    let text = field("Body");
+    assert!(
+        text.contains("case 123456 (ACME Corp)") && text.contains(&format!("Call back {CALLER}")),
+        "{text}"
+    );
+
+    let record = prompt.record_action.clone().expect("a <Record>");
+    app.follow(&record, &[("RecordingUrl", RECORDING)]).await;
+    let sent = received(&twilio, messages, 2).await;
+    let form: Vec<(String, String)> = form_urlencoded::parse(&sent[1].body).into_owned().collect();
+    let body = &form.iter().find(|(k, _)| k == "Body").unwrap().1;
+    assert!(
+        body.contains("a voicemail is waiting") && body.contains(RECORDING),
+        "{body}"
+    );
 }

@@ -70,7 +70,7 @@ impl Bridge {
         let attempts = match self.chain(ctx).await {
             Some(attempts) => attempts,
             None => {
-                super::missed::alert_missed(ctx);
+                super::missed::alert_missed(ctx, None);
                 return Transition::Next("exhausted");
             }
         };
@@ -79,7 +79,7 @@ impl Bridge {
                 "bridge: no engineer accepted after {} attempts",
                 attempts.len()
             ));
-            super::missed::alert_missed(ctx);
+            super::missed::alert_missed(ctx, attempts.first());
             return Transition::Next("exhausted");
         };
         ctx.state.attempts.insert(ctx.step.to_owned(), index);

@@ -3,9 +3,18 @@
 
 use crate::alerts::{Alert, MissedCall};
 use crate::flow::engine::{Ctx, Effect};
+use crate::oncall::model::TierOnCall;
 
-/// Asks for the line's alert targets to be told that nobody accepted this call.
-pub(crate) fn alert_missed(ctx: &mut Ctx<'_>) {
+/// The call variable that keeps the first tier's numbers, for the text message that follows a voicemail.
+const FIRST_TIER: &str = "first_tier";
+
+/// Asks for the line's alert targets to be told that nobody accepted this call; `first_tier` is the chain's
+/// first tier, whose engineers get text messages.
+pub(crate) fn alert_missed(ctx: &mut Ctx<'_>, first_tier: Option<&TierOnCall>) {
+    let phones: Vec<&str> = first_tier
+        .map(|tier| tier.people.iter().map(|p| p.engineer.phone.as_str()).collect())
+        .unwrap_or_default();
+    ctx.state.set(FIRST_TIER, &phones.join(" "));
     let call = missed_call(ctx);
     ctx.effects.push(Effect::Alert(Alert::Missed(call)));
 }
@@ -31,6 +40,11 @@ fn missed_call(ctx: &Ctx<'_>) -> MissedCall {
         rung: var("dialled")
             .map(|names| names.split(", ").map(str::to_owned).collect())
             .unwrap_or_default(),
+        first_tier: var(FIRST_TIER)
+            .map(|phones| phones.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        line_number: ctx.line.number.as_str().to_owned(),
+        account_sid: ctx.input.param("AccountSid").map(str::to_owned),
         at: ctx.now,
     }
 }
