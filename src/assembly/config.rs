@@ -55,6 +55,23 @@ impl Config {
         let oncall = load_oncall(&base.join(&settings.paths.oncall), &settings)?;
         let default_key = check_lines(path, &settings, &lines).map_err(with_lines)?;
         let mut warnings = Vec::new();
+        let old_packages = settings
+            .cases
+            .as_ref()
+            .is_some_and(|c| !c.after_hours_packages.is_empty());
+        if old_packages && settings.packages.is_empty() {
+            warnings.push(
+                "cases.after_hours_packages is still read, but [packages.NAME] tables with after_hours = true \
+                 replace it: they also give each package its support channel and whether it has a TAM"
+                    .to_owned(),
+            );
+        } else if old_packages {
+            warnings.push(
+                "cases.after_hours_packages is ignored: the [packages.NAME] tables say which packages have \
+                 after-hours phone support (after_hours = true)"
+                    .to_owned(),
+            );
+        }
         if !settings.provider.validate_signatures {
             warnings.push(
                 "provider.validate_signatures is false: webhooks are NOT checked for the provider's signature; \

@@ -12,6 +12,7 @@ use crate::cases::notes::Notes;
 use crate::cases::{CaseError, CaseSystem};
 use crate::clock::Clock;
 use crate::flow::engine::Services;
+use crate::settings::Packages;
 use crate::store::cache::OnCallCache;
 use crate::store::call_log;
 use crate::store::memory::MemoryStore;
@@ -91,9 +92,14 @@ impl AppState {
             base_url: settings.server.public_url.as_str().to_owned(),
             cases,
             case_timeout: Duration::from_millis(case_settings.map_or(2500, |c| c.timeout_ms.get())),
-            entitled_packages: case_settings
-                .map(|c| c.after_hours_packages.clone())
-                .unwrap_or_default(),
+            entitled_packages: if settings.packages.is_empty() {
+                case_settings
+                    .map(|c| c.after_hours_packages.clone())
+                    .unwrap_or_default()
+            } else {
+                Packages::new(&settings.packages).entitled()
+            },
+            packages: Packages::new(&settings.packages),
             store: Some(store),
             status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
             oncall_cache: OnCallCache::default(),

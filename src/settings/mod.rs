@@ -15,6 +15,7 @@ mod alerts;
 mod bounded;
 mod env;
 mod error;
+mod packages;
 mod sections;
 mod status_page;
 pub(crate) mod toml_file;
@@ -27,6 +28,7 @@ pub(crate) use env::{SECRETS, Secrets, alert_secret_var};
 pub(crate) use error::Source;
 pub(crate) use error::line_of;
 pub use error::{ConfigError, ConfigErrors};
+pub use packages::{PackageSettings, Packages};
 pub use sections::*;
 pub use status_page::StatusPageSettings;
 

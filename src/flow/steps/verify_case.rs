@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::calendar::spoken_datetime;
 use crate::cases::decision::{Decision, Requirements, decide};
 use crate::cases::{Case, CaseError, CaseId};
-use crate::flow::engine::{Ctx, Effect, Services, Transition};
+use crate::flow::engine::{Ctx, Effect, PACKAGE_VAR, Services, Transition};
 use crate::settings::OnUnavailable;
 
 pub const OUTCOMES: &[&str] = &[
@@ -78,6 +78,11 @@ impl VerifyCase {
                 ));
                 let customer = case.customer.clone().unwrap_or_else(|| UNKNOWN_CUSTOMER.to_owned());
                 ctx.state.set("customer", &customer);
+                let services = ctx.services;
+                let package = case.support_package.as_deref().and_then(|p| services.packages.find(p));
+                if let Some((package, _)) = package {
+                    ctx.state.set(PACKAGE_VAR, package);
+                }
             }
             Some(Err(error)) => {
                 tracing::warn!(case = %id, %error, line = %ctx.line.key, "case system unavailable");
