@@ -10,9 +10,13 @@ use std::time::Duration;
 
 use std::sync::{Arc, RwLock};
 
-use redis::aio::ConnectionManager;
-use redis::sentinel::Sentinel;
+use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::{AsyncCommands, Script};
+
+mod connection;
+
+pub use connection::Access;
+use connection::Connection;
 
 use super::{Store, StoreError};
 use crate::BoxFuture;
@@ -128,10 +132,21 @@ impl StoredEntry<'_> {
 static CLOSE_CALL_SHA: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| Script::new(CLOSE_CALL).get_hash().to_owned());
 
+/// Where the store's Redis is: the three ways to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One Redis: `redis://host:port/db`, or `rediss://` for TLS.
+    Single(String),
+    /// The primary that the Sentinel nodes at these URLs name for `master_name`.
+    Sentinel { nodes: Vec<String>, master_name: String },
+    /// A Redis Cluster, found through these nodes' URLs.
+    Cluster(Vec<String>),
+}
+
 #[derive(Clone)]
 pub struct RedisStore {
-    /// The connection to the primary; replaced when Sentinel names a new primary.
-    connection: Arc<RwLock<ConnectionManager>>,
+    /// The connection to Redis; with Sentinel, replaced when Sentinel names a new primary.
+    connection: Arc<RwLock<Connection>>,
     prefix: String,
 }
 
@@ -146,17 +161,21 @@ impl std::fmt::Debug for RedisStore {
 /// How often Sentinel is asked who the primary is.
 const SENTINEL_POLL: Duration = Duration::from_secs(1);
 
-/// A lazily connecting manager: 1 s to connect, 500 ms for an answer, reconnecting in the background.
-fn manager(client: redis::Client) -> Result<ConnectionManager, StoreError> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(Duration::from_millis(500)))
-        .set_number_of_retries(2);
-    ConnectionManager::new_lazy_with_config(client, config).map_err(backend)
-}
+/// The start of the message of a store error that is Redis refusing the credentials.
+pub const CREDENTIALS_REFUSED: &str = "Redis refused the credentials";
 
 fn backend(error: redis::RedisError) -> StoreError {
-    StoreError::Backend(error.to_string())
+    // A pipeline's error gathers its commands' errors: their codes are in its text.
+    let text = error.to_string();
+    let refused = error.kind() == redis::ErrorKind::AuthenticationFailed
+        || ["NOAUTH", "WRONGPASS"].iter().any(|code| text.contains(code));
+    if refused {
+        // The crate's message names no secret; the variables are where the fix goes.
+        return StoreError::Backend(format!(
+            "{CREDENTIALS_REFUSED} (AFTERHOURS_REDIS__USERNAME, AFTERHOURS_REDIS__PASSWORD): {error}"
+        ));
+    }
+    StoreError::Backend(text)
 }
 
 fn corrupt(what: &str, error: serde_json::Error) -> StoreError {
@@ -164,34 +183,72 @@ fn corrupt(what: &str, error: serde_json::Error) -> StoreError {
 }
 
 impl RedisStore {
-    /// A store on `url` (`redis://host:port/db`). The connection is made lazily and remade in the background
-    /// after a failure; a command fails after 500 ms without an answer.
+    /// A store on `url` (`redis://host:port/db`) without credentials. The connection is made lazily and
+    /// remade in the background after a failure; a command fails after 500 ms without an answer.
     pub fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(backend)?;
-        Ok(Self::on(manager(client)?, prefix))
+        Self::open(&Target::Single(url.to_owned()), &Access::default(), prefix)
     }
 
     /// A store on the primary that Redis Sentinel names for `master_name`, asking `sentinels` (URLs of
-    /// Sentinel nodes). A task asks again every second and moves to the new primary after a failover.
+    /// Sentinel nodes), without credentials.
     pub fn with_sentinel(sentinels: &[String], master_name: &str, prefix: &str) -> Result<Self, StoreError> {
+        let target = Target::Sentinel {
+            nodes: sentinels.to_vec(),
+            master_name: master_name.to_owned(),
+        };
+        Self::open(&target, &Access::default(), prefix)
+    }
+
+    /// A store on `target`, authenticated and trusting as `access` says. Connections are made lazily: a
+    /// Redis that is down fails the commands, not this. With Sentinel, a task asks again every second and
+    /// moves to the new primary after a failover; a cluster follows its own redirections.
+    pub fn open(target: &Target, access: &Access, prefix: &str) -> Result<Self, StoreError> {
+        match target {
+            Target::Single(url) => {
+                let client = access.client(access.info(url).map_err(backend)?).map_err(backend)?;
+                Ok(Self::on(Connection::single(client).map_err(backend)?, prefix))
+            }
+            Target::Sentinel { nodes, master_name } => Self::sentinel(nodes, master_name, access, prefix),
+            Target::Cluster(nodes) => Ok(Self::on(Connection::cluster(nodes, access).map_err(backend)?, prefix)),
+        }
+    }
+
+    fn sentinel(sentinels: &[String], master_name: &str, access: &Access, prefix: &str) -> Result<Self, StoreError> {
         let mut sentinel = Sentinel::build(sentinels.to_vec()).map_err(backend)?;
-        let client = sentinel.master_for(master_name, None).map_err(backend)?;
+        // The primary speaks TLS when the Sentinel nodes do, and takes the credentials.
+        let mut node = SentinelNodeConnectionInfo::default()
+            .set_redis_connection_info(access.apply(redis::RedisConnectionInfo::default()));
+        if sentinels.iter().any(|url| url.starts_with("rediss:")) {
+            node = node.set_tls_mode(redis::TlsMode::Secure);
+        }
+        let primary_client = |client: redis::Client| access.client(client.get_connection_info().clone());
+        let client = sentinel
+            .master_for(master_name, Some(&node))
+            .and_then(primary_client)
+            .map_err(backend)?;
         let mut primary = client.get_connection_info().addr().to_string();
         tracing::info!(%primary, master_name, "Redis primary from Sentinel");
-        let store = Self::on(manager(client)?, prefix);
-        let (connection, name) = (Arc::downgrade(&store.connection), master_name.to_owned());
+        let store = Self::on(Connection::single(client).map_err(backend)?, prefix);
+        let (connection, name, access) = (
+            Arc::downgrade(&store.connection),
+            master_name.to_owned(),
+            access.clone(),
+        );
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(SENTINEL_POLL);
             loop {
                 ticks.tick().await;
                 let Some(connection) = connection.upgrade() else { return };
-                let asked = tokio::time::timeout(SENTINEL_POLL, sentinel.async_master_for(&name, None)).await;
+                let asked = tokio::time::timeout(SENTINEL_POLL, sentinel.async_master_for(&name, Some(&node))).await;
                 let Ok(Ok(client)) = asked else { continue };
                 let address = client.get_connection_info().addr().to_string();
                 if address == primary {
                     continue;
                 }
-                match manager(client) {
+                let fresh = access
+                    .client(client.get_connection_info().clone())
+                    .and_then(Connection::single);
+                match fresh {
                     Ok(fresh) => {
                         tracing::warn!(old = %primary, new = %address, "Redis failover: moving to the new primary");
                         if let Ok(mut slot) = connection.write() {
@@ -206,16 +263,16 @@ impl RedisStore {
         Ok(store)
     }
 
-    fn on(manager: ConnectionManager, prefix: &str) -> Self {
+    fn on(connection: Connection, prefix: &str) -> Self {
         Self {
-            connection: Arc::new(RwLock::new(manager)),
+            connection: Arc::new(RwLock::new(connection)),
             prefix: prefix.to_owned(),
         }
     }
 
-    /// The connection to the current primary. The manager multiplexes: concurrent webhooks share its one
-    /// connection without waiting for each other's replies.
-    fn conn(&self) -> ConnectionManager {
+    /// The connection to Redis. It multiplexes: concurrent webhooks share its connections without waiting for
+    /// each other's replies.
+    fn conn(&self) -> Connection {
         match self.connection.read() {
             Ok(slot) => slot.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
