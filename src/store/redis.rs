@@ -55,18 +55,19 @@ end
 return removed
 ";
 
-/// Closes a call's working record into the log, once: KEYS are the once-marker, the entries list and the log
-/// stream; ARGV the CallSid, the status and the duration (as JSON) and the log's length. Builds the record's
-/// JSON (`CallRecord`) from the entries (`started` from the first, the latest value of each summary field, the
-/// events in order), adds it to the stream and deletes the entries. Returns 1 when it closed the record, 0 when it was closed
-/// already or there is none.
+/// Closes a call's working record, once: KEYS are the once-marker and the entries list, both in the call's
+/// hash slot; ARGV the CallSid, the status and the duration (as JSON). Builds the record's JSON
+/// (`CallRecord`) from the entries (`started` from the first, the latest value of each summary field, the
+/// events in order), deletes the entries and returns the record; false when it was closed already or there is
+/// none. The caller adds the record to the log stream: the stream is a key of another slot, which a script
+/// may not touch in a cluster. The marker makes the record come out once, so it reaches the log at most once.
 const CLOSE_CALL: &str = r#"
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then
-  return 0
+  return false
 end
 local entries = redis.call('LRANGE', KEYS[2], 0, -1)
 if #entries == 0 then
-  return 0
+  return false
 end
 local started, summary, events = nil, {}, {}
 for _, raw in ipairs(entries) do
@@ -84,9 +85,8 @@ local record = '{"call_sid":' .. cjson.encode(ARGV[1])
   .. ',"summary":' .. summary_json
   .. ',"events":[' .. table.concat(events, ',') .. ']'
   .. ',"status":' .. ARGV[2] .. ',"duration_secs":' .. ARGV[3] .. '}'
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'record', record)
 redis.call('DEL', KEYS[2])
-return 1
+return record
 "#;
 
 /// A webhook's entry as the entries list keeps it (short names: one is written per webhook). Times are
@@ -524,7 +524,8 @@ impl Store for RedisStore {
 
     fn close_calls<'a>(&'a self, closes: &'a [CallClose]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
         Box::pin(async move {
-            // One round trip: the script is loaded (a no-op when Redis has it) and run once per call.
+            // Two round trips: the script closes each call in its own slot (loaded first: a no-op when Redis
+            // has it), then the records it gave are added to the log stream.
             let mut pipe = redis::pipe();
             pipe.cmd("SCRIPT").arg("LOAD").arg(CLOSE_CALL).ignore();
             for close in closes {
@@ -532,18 +533,36 @@ impl Store for RedisStore {
                 let json = |value: Result<String, serde_json::Error>| value.map_err(|e| corrupt("call status", e));
                 pipe.cmd("EVALSHA")
                     .arg(CLOSE_CALL_SHA.as_str())
-                    .arg(3)
+                    .arg(2)
                     .arg(self.key(&format!("call:{{{sid}}}:once:logged")))
                     .arg(self.key(&format!("call:{{{sid}}}:entries")))
-                    .arg(self.key("calls"))
                     .arg(sid)
                     .arg(json(serde_json::to_string(&close.status))?)
-                    .arg(json(serde_json::to_string(&close.duration_secs))?)
-                    .arg(close.max_records.max(1));
+                    .arg(json(serde_json::to_string(&close.duration_secs))?);
             }
             let mut connection = self.conn();
-            let closed: Vec<i64> = pipe.query_async(&mut connection).await.map_err(backend)?;
-            Ok(closed.into_iter().map(|c| c == 1).collect())
+            let records: Vec<Option<String>> = pipe.query_async(&mut connection).await.map_err(backend)?;
+            let mut log = redis::pipe();
+            for (close, record) in closes.iter().zip(&records) {
+                if let Some(record) = record {
+                    log.cmd("XADD")
+                        .arg(self.key("calls"))
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(close.max_records.max(1))
+                        .arg("*")
+                        .arg("record")
+                        .arg(record)
+                        .ignore();
+                }
+            }
+            if !log.is_empty() {
+                log.query_async::<()>(&mut connection).await.map_err(|error| {
+                    tracing::error!(%error, "call log: closed records could not be added to the log and are lost");
+                    backend(error)
+                })?;
+            }
+            Ok(records.iter().map(Option::is_some).collect())
         })
     }
 
