@@ -10,7 +10,7 @@ mod redis_servers;
 use std::path::Path;
 
 use afterhours::oncall::file;
-use afterhours::store::redis::{Access, CREDENTIALS_REFUSED, RedisStore, Target};
+use afterhours::store::redis::{Access, CREDENTIALS_REFUSED, RedisStore, Topology};
 use afterhours::store::{Store, import};
 use redis_servers::{RedisServer, afterhours};
 use secrecy::SecretString;
@@ -27,7 +27,7 @@ fn store(port: u16, username: Option<&str>, password: Option<&str>) -> RedisStor
         password: password.map(|p| SecretString::from(p.to_owned())),
         ca_pem: None,
     };
-    RedisStore::open(&Target::Single(format!("redis://127.0.0.1:{port}")), &access, "auth:").unwrap()
+    RedisStore::open(&Topology::Single(format!("redis://127.0.0.1:{port}")), &access, "auth:").unwrap()
 }
 
 #[tokio::test]
@@ -81,7 +81,7 @@ async fn check_uses_the_password_from_the_environment_and_never_shows_it() {
     let redis = RedisServer::start(&["--requirepass", PASSWORD]);
     let data = file::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml")).unwrap();
     let seeded = RedisStore::open(
-        &Target::Single(format!("redis://127.0.0.1:{}", redis.port)),
+        &Topology::Single(format!("redis://127.0.0.1:{}", redis.port)),
         &Access {
             password: Some(SecretString::from(PASSWORD.to_owned())),
             ..Access::default()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use afterhours::calllog::{CallClose, CallEntry, CallEvent};
 use afterhours::oncall::file;
-use afterhours::store::redis::{Access, RedisStore, Target};
+use afterhours::store::redis::{Access, RedisStore, Topology};
 use afterhours::store::{Store, import};
 use chrono::Utc;
 use redis_servers::{Pki, RedisServer, afterhours};
@@ -37,8 +37,8 @@ fn access(ca_pem: Option<Vec<u8>>) -> Access {
 async fn the_whole_store_works_over_tls_trusting_a_private_ca() {
     let pki = Pki::new();
     let (_redis, tls_port) = RedisServer::start_tls(&pki, &["--requirepass", PASSWORD]);
-    let target = Target::Single(format!("rediss://localhost:{tls_port}/0"));
-    let store = RedisStore::open(&target, &access(Some(pki.ca_pem())), "tls:").unwrap();
+    let topology = Topology::Single(format!("rediss://localhost:{tls_port}/0"));
+    let store = RedisStore::open(&topology, &access(Some(pki.ca_pem())), "tls:").unwrap();
 
     let data = oncall();
     import(&store, &data).await.unwrap();
@@ -79,15 +79,15 @@ async fn the_whole_store_works_over_tls_trusting_a_private_ca() {
 async fn a_certificate_no_trusted_authority_signed_is_refused() {
     let pki = Pki::new();
     let (_redis, tls_port) = RedisServer::start_tls(&pki, &["--requirepass", PASSWORD]);
-    let target = Target::Single(format!("rediss://localhost:{tls_port}/0"));
+    let topology = Topology::Single(format!("rediss://localhost:{tls_port}/0"));
     // The system's roots do not know the test's CA.
-    let store = RedisStore::open(&target, &access(None), "tls:").unwrap();
+    let store = RedisStore::open(&topology, &access(None), "tls:").unwrap();
     let refused = store.load().await;
     let error = refused.expect_err("a TLS server that no trusted CA vouches for was accepted");
     assert!(error.to_string().contains("certificate"), "{error}");
     // Plain text to the TLS port gets nowhere either.
     let plain = RedisStore::open(
-        &Target::Single(format!("redis://localhost:{tls_port}/0")),
+        &Topology::Single(format!("redis://localhost:{tls_port}/0")),
         &access(None),
         "tls:",
     )
@@ -100,7 +100,12 @@ async fn check_reaches_redis_over_tls_with_the_ca_file_setting() {
     let pki = Pki::new();
     let (_redis, tls_port) = RedisServer::start_tls(&pki, &["--requirepass", PASSWORD]);
     let url = format!("rediss://localhost:{tls_port}/0");
-    let seeded = RedisStore::open(&Target::Single(url.clone()), &access(Some(pki.ca_pem())), "afterhours:").unwrap();
+    let seeded = RedisStore::open(
+        &Topology::Single(url.clone()),
+        &access(Some(pki.ca_pem())),
+        "afterhours:",
+    )
+    .unwrap();
     import(&seeded, &oncall()).await.unwrap();
 
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/afterhours.toml");

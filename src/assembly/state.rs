@@ -15,7 +15,7 @@ use crate::settings::{RedisMode, RedisUrl};
 use crate::store::cache::OnCallCache;
 use crate::store::call_log;
 use crate::store::memory::MemoryStore;
-use crate::store::redis::{Access, RedisStore, Target};
+use crate::store::redis::{Access, RedisStore, Topology};
 use crate::store::{Store, StoreError};
 use crate::twiml::Voice;
 
@@ -115,14 +115,14 @@ impl AppState {
 pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     let redis = &config.settings.redis;
     let urls = |nodes: &[RedisUrl]| nodes.iter().map(|n| n.as_str().to_owned()).collect();
-    let target = match &redis.mode {
+    let topology = match &redis.mode {
         None => return Ok(Arc::new(MemoryStore::new(config.oncall.clone()))),
-        Some(RedisMode::Single(url)) => Target::Single(url.as_str().to_owned()),
-        Some(RedisMode::Sentinel { nodes, master_name }) => Target::Sentinel {
+        Some(RedisMode::Single(url)) => Topology::Single(url.as_str().to_owned()),
+        Some(RedisMode::Sentinel { nodes, master_name }) => Topology::Sentinel {
             nodes: urls(nodes),
             master_name: master_name.clone(),
         },
-        Some(RedisMode::Cluster(nodes)) => Target::Cluster(urls(nodes)),
+        Some(RedisMode::Cluster(nodes)) => Topology::Cluster(urls(nodes)),
     };
     let ca_pem = match &redis.ca_file {
         Some(file) => {
@@ -139,7 +139,7 @@ pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
         password: config.secrets.redis_password.clone(),
         ca_pem,
     };
-    Ok(Arc::new(RedisStore::open(&target, &access, &redis.prefix)?))
+    Ok(Arc::new(RedisStore::open(&topology, &access, &redis.prefix)?))
 }
 
 impl AppState {

@@ -132,9 +132,9 @@ impl StoredEntry<'_> {
 static CLOSE_CALL_SHA: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| Script::new(CLOSE_CALL).get_hash().to_owned());
 
-/// Where the store's Redis is: the three ways to reach it.
+/// Where the store's Redis is: one, the primary Sentinel names, or a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum Topology {
     /// One Redis: `redis://host:port/db`, or `rediss://` for TLS.
     Single(String),
     /// The primary that the Sentinel nodes at these URLs name for `master_name`.
@@ -186,30 +186,30 @@ impl RedisStore {
     /// A store on `url` (`redis://host:port/db`) without credentials. The connection is made lazily and
     /// remade in the background after a failure; a command fails after 500 ms without an answer.
     pub fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        Self::open(&Target::Single(url.to_owned()), &Access::default(), prefix)
+        Self::open(&Topology::Single(url.to_owned()), &Access::default(), prefix)
     }
 
     /// A store on the primary that Redis Sentinel names for `master_name`, asking `sentinels` (URLs of
     /// Sentinel nodes), without credentials.
     pub fn with_sentinel(sentinels: &[String], master_name: &str, prefix: &str) -> Result<Self, StoreError> {
-        let target = Target::Sentinel {
+        let topology = Topology::Sentinel {
             nodes: sentinels.to_vec(),
             master_name: master_name.to_owned(),
         };
-        Self::open(&target, &Access::default(), prefix)
+        Self::open(&topology, &Access::default(), prefix)
     }
 
-    /// A store on `target`, authenticated and trusting as `access` says. Connections are made lazily: a
+    /// A store on `topology`, authenticated and trusting as `access` says. Connections are made lazily: a
     /// Redis that is down fails the commands, not this. With Sentinel, a task asks again every second and
     /// moves to the new primary after a failover; a cluster follows its own redirections.
-    pub fn open(target: &Target, access: &Access, prefix: &str) -> Result<Self, StoreError> {
-        match target {
-            Target::Single(url) => {
+    pub fn open(topology: &Topology, access: &Access, prefix: &str) -> Result<Self, StoreError> {
+        match topology {
+            Topology::Single(url) => {
                 let client = access.client(access.info(url).map_err(backend)?).map_err(backend)?;
                 Ok(Self::on(Connection::single(client).map_err(backend)?, prefix))
             }
-            Target::Sentinel { nodes, master_name } => Self::sentinel(nodes, master_name, access, prefix),
-            Target::Cluster(nodes) => Ok(Self::on(Connection::cluster(nodes, access).map_err(backend)?, prefix)),
+            Topology::Sentinel { nodes, master_name } => Self::sentinel(nodes, master_name, access, prefix),
+            Topology::Cluster(nodes) => Ok(Self::on(Connection::cluster(nodes, access).map_err(backend)?, prefix)),
         }
     }
 
