@@ -9,9 +9,13 @@ mod redis_servers;
 
 use std::path::Path;
 
+use std::time::Duration;
+
+use afterhours::calllog::{CallClose, CallEntry};
 use afterhours::oncall::file;
 use afterhours::store::redis::{Access, CREDENTIALS_REFUSED, RedisStore, Topology};
 use afterhours::store::{Store, import};
+use chrono::Utc;
 use redis_servers::{RedisServer, afterhours};
 use secrecy::SecretString;
 
@@ -55,19 +59,37 @@ async fn the_password_from_the_environment_opens_redis_and_a_wrong_one_is_named(
 
 #[tokio::test]
 async fn an_acl_user_from_the_environment_opens_redis() {
-    let redis = RedisServer::start(&["--user", "afterhours", "on", ">s3cret-acl", "~*", "&*", "+@all"]);
+    // The rule docs/operations.md suggests: the service's prefix, no dangerous commands.
+    let redis = RedisServer::start(&[
+        "--user",
+        "afterhours",
+        "on",
+        ">s3cret-acl",
+        "~auth:*",
+        "+@all",
+        "-@dangerous",
+    ]);
     let user = store(redis.port, Some("afterhours"), Some("s3cret-acl"));
-    user.put_engineer(
-        file::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml"))
-            .unwrap()
-            .engineers
-            .into_values()
-            .next()
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(user.load().await.unwrap().engineers.len(), 1);
+    // Everything the service does: the import (scripts), the load (pipelines), a call closed into the log.
+    let data = file::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml")).unwrap();
+    import(&user, &data).await.unwrap();
+    assert_eq!(user.load().await.unwrap().engineers.len(), data.engineers.len());
+    let entry = CallEntry {
+        call_sid: "CAacl".into(),
+        started: Utc::now(),
+        summary: vec![("line".into(), "us".into())],
+        events: Vec::new(),
+        ttl: Duration::from_secs(60),
+    };
+    user.append_entries(&[entry]).await.unwrap();
+    let close = CallClose {
+        call_sid: "CAacl".into(),
+        status: None,
+        duration_secs: None,
+        max_records: 10,
+    };
+    assert_eq!(user.close_calls(&[close]).await.unwrap(), [true]);
+    assert_eq!(user.calls(None, 10).await.unwrap().len(), 1);
 
     let error = store(redis.port, Some("afterhours"), Some("wrong"))
         .load()

@@ -217,3 +217,35 @@ impl ConnectionLike for Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_is_in_its_first_keys_slot_and_a_script_in_its_first_keys() {
+        let key = "p:call:{CA1}:entries";
+        assert_eq!(slot_of(redis::cmd("RPUSH").arg(key).arg("x")), Some(Slot::for_key(key)));
+        let script = redis::cmd("EVALSHA")
+            .arg("abc")
+            .arg(2)
+            .arg("p:call:{CA1}:once:logged")
+            .arg(key)
+            .arg("CA1")
+            .clone();
+        assert_eq!(slot_of(&script), Some(Slot::for_key("{CA1}")));
+        assert_eq!(slot_of(redis::cmd("EVALSHA").arg("abc").arg(0).arg("argument")), None);
+        assert_eq!(slot_of(redis::cmd("SCRIPT").arg("LOAD").arg("return 1")), None);
+    }
+
+    #[test]
+    fn access_prints_without_its_secrets() {
+        let access = Access {
+            username: Some(SecretString::from("alice".to_owned())),
+            password: Some(SecretString::from("hunter2".to_owned())),
+            ca_pem: None,
+        };
+        let printed = format!("{access:?}");
+        assert!(!printed.contains("alice") && !printed.contains("hunter2"), "{printed}");
+    }
+}
