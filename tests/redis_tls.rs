@@ -125,3 +125,55 @@ async fn check_reaches_redis_over_tls_with_the_ca_file_setting() {
     assert!(stderr.is_empty(), "check warned: {stderr}");
     assert!(!stdout.contains(PASSWORD), "{stdout}");
 }
+
+/// A one-node Redis Cluster (every slot on it) that speaks TLS to clients and asks for a password: the
+/// cluster client takes the CA and the credentials for every node it learns of.
+#[tokio::test]
+async fn a_cluster_over_tls_with_a_password_works_with_the_private_ca() {
+    let pki = Pki::new();
+    let bus = redis_servers::free_port().to_string();
+    let (redis, tls_port) = RedisServer::start_tls(
+        &pki,
+        &[
+            "--requirepass",
+            PASSWORD,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-port",
+            &bus,
+            "--tls-cluster",
+            "yes",
+        ],
+    );
+    // Every slot to the one node, over its plain port; then wait for the cluster to say ok.
+    let plain = redis::Client::open(format!("redis://:{PASSWORD}@127.0.0.1:{}", redis.port)).unwrap();
+    let mut admin = plain.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CLUSTER")
+        .arg("ADDSLOTSRANGE")
+        .arg(0)
+        .arg(16383)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let mut info = String::new();
+    for _ in 0..100 {
+        info = redis::cmd("CLUSTER").arg("INFO").query_async(&mut admin).await.unwrap();
+        if info.contains("cluster_state:ok") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(info.contains("cluster_state:ok"), "{info}");
+
+    let topology = Topology::Cluster(vec![format!("rediss://127.0.0.1:{tls_port}")]);
+    let store = RedisStore::open(&topology, &access(Some(pki.ca_pem())), "tls-cluster:").unwrap();
+    let data = oncall();
+    import(&store, &data).await.unwrap();
+    assert_eq!(store.load().await.unwrap().rotations.len(), data.rotations.len());
+
+    let unknown = RedisStore::open(&topology, &access(None), "tls-cluster:").unwrap();
+    assert!(
+        unknown.load().await.is_err(),
+        "the test CA is not in the system's roots"
+    );
+}
