@@ -200,8 +200,9 @@ impl RedisStore {
     }
 
     /// A store on `topology`, authenticated and trusting as `access` says. Connections are made lazily: a
-    /// Redis that is down fails the commands, not this. With Sentinel, a task asks again every second and
-    /// moves to the new primary after a failover; a cluster follows its own redirections.
+    /// Redis or cluster that is down fails the commands, not this (Sentinel alone must answer here, to name the
+    /// primary). With Sentinel, a task asks again every second and moves to the new primary after a
+    /// failover; a cluster follows its own redirections.
     pub fn open(topology: &Topology, access: &Access, prefix: &str) -> Result<Self, StoreError> {
         match topology {
             Topology::Single(url) => {
