@@ -378,6 +378,47 @@ fn turning_signature_checks_off_on_a_public_listener_is_refused() {
 }
 
 #[test]
+fn an_operators_listener_off_loopback_passes_with_a_warning() {
+    let private = [TOKEN, ("AFTERHOURS_SERVER__OPS_LISTEN", "10.1.2.3:9090")];
+    let run = afterhours(&shipped_config(), &["check"], &private);
+    assert!(run.success, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("warning: server.ops_listen (10.1.2.3:9090) is not a loopback address: /admin, /metrics"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn an_operators_listener_on_the_webhook_port_is_refused() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_SERVER__OPS_LISTEN", "0.0.0.0:8080")],
+    );
+    assert_error_line(
+        &run,
+        &["server.ops_listen: 0.0.0.0:8080 takes the port of server.listen (127.0.0.1:8080)"],
+    );
+}
+
+#[test]
+fn a_connection_limit_out_of_range_names_the_line_and_the_key() {
+    let scratch = Scratch::new();
+    scratch.edit("config/afterhours.toml", "max_connections = 768", "max_connections = 0");
+    let run = scratch.check();
+    let at = format!(
+        "{}:{}: ",
+        scratch.config().display(),
+        scratch.line_of("config/afterhours.toml", "max_connections = 0")
+    );
+    assert_error_line(
+        &run,
+        &[&at, "server.max_connections: 0 is out of range: expected 1 to 1000000"],
+    );
+}
+
+#[test]
 fn a_calendar_with_bad_hours_names_the_calendar_file_and_the_day() {
     let scratch = Scratch::new();
     scratch.edit(

@@ -207,7 +207,10 @@ async fn serve(path: &Path) -> ExitCode {
         }
     };
     if let Ok(addr) = app.local_addr() {
-        tracing::info!(%addr, "listening; point the provider's voice webhook at {public_url}/voice/incoming (POST)");
+        tracing::info!(%addr, "webhooks: listening; point the provider's voice webhook at {public_url}/voice/incoming (POST)");
+    }
+    if let Ok(addr) = app.ops_addr() {
+        tracing::info!(%addr, "operators: listening for /admin, /metrics, /readyz and /healthz");
     }
     let served = app.run_until_stopped(shutdown_signal()).await;
     if !call_log.flush(CALL_LOG_FLUSH).await {

@@ -19,16 +19,28 @@ use crate::http::voice::{self, Answer, Route};
 use crate::store::cache::StoreHealth;
 use crate::twiml::{self, Verb, Voice};
 
-/// All routes. Every `/voice/` handler takes a `Signed` webhook: nothing runs before its signature holds.
+/// The webhook listener's routes: `/voice/*`, which the provider must reach, and `/healthz`. Every `/voice/`
+/// handler takes a `Signed` webhook: nothing runs before its signature holds. Nothing here tells a stranger
+/// more than that the process serves.
 pub fn router(state: AppState) -> Router {
     // Metrics recorded before the recorder exists would be lost.
     let _ = crate::metrics::handle();
-    let voice_routes = Router::new()
+    Router::new()
+        .route("/healthz", get(healthz))
         .route("/voice/incoming", post(incoming))
         .route("/voice/step/{step}", post(step))
         .route("/voice/step/{step}/{event}", post(step_event))
         .route("/voice/status", post(status))
-        .route("/voice/{*rest}", post(unknown_voice_route));
+        .route("/voice/{*rest}", post(unknown_voice_route))
+        .layer(CatchPanicLayer::custom(panic_answer))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The operators' listener's routes: the admin API, metrics, readiness and liveness, for operators and
+/// monitoring only.
+pub fn ops_router(state: AppState) -> Router {
+    let _ = crate::metrics::handle();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -39,40 +51,68 @@ pub fn router(state: AppState) -> Router {
                 state.config.settings.admin.failed_logins_per_minute.get(),
             )),
         )
-        .merge(voice_routes)
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// The server, bound and ready to serve.
+/// The server, bound and ready to serve: the webhook listener and the operators' listener.
 pub struct Application {
-    listener: TcpListener,
-    router: Router,
+    webhooks: TcpListener,
+    ops: TcpListener,
+    state: AppState,
 }
 
 impl Application {
-    /// Binds the listen address of the configuration (port 0 picks a free port).
+    /// Binds `server.listen` and `server.ops_listen` (port 0 picks a free port).
     pub async fn build(state: AppState) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(state.config.settings.server.listen).await?;
-        Ok(Self {
-            listener,
-            router: router(state),
-        })
+        let server = &state.config.settings.server;
+        let webhooks = bind("server.listen", server.listen).await?;
+        let ops = bind("server.ops_listen", server.ops_listen).await?;
+        Ok(Self { webhooks, ops, state })
     }
 
+    /// Where the webhook listener listens.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.webhooks.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        // The client's address, for the throttle of failed admin authentications.
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+    /// Where the operators' listener listens.
+    pub fn ops_addr(&self) -> std::io::Result<SocketAddr> {
+        self.ops.local_addr()
     }
+
+    /// Serves both listeners until `shutdown` completes, then finishes the requests in flight on both.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        // The client's address, for the throttle of failed admin authentications.
+        let webhooks = axum::serve(
+            self.webhooks,
+            router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop.subscribe()));
+        let ops = axum::serve(
+            self.ops,
+            ops_router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop.subscribe()));
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let (_, webhooks, ops) = tokio::join!(signal, webhooks.into_future(), ops.into_future());
+        webhooks.and(ops)
+    }
+}
+
+/// Binds `address`; an error names the setting it came from.
+async fn bind(key: &str, address: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{key} ({address}): {e}")))
 }
 
 async fn healthz() -> &'static str {

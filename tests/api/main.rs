@@ -6,6 +6,7 @@ mod admin;
 mod bridge;
 mod calllog;
 mod cases;
+mod connections;
 mod helpers;
 mod intake;
 mod night_line;
