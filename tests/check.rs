@@ -390,6 +390,27 @@ fn an_operators_listener_off_loopback_passes_with_a_warning() {
 }
 
 #[test]
+fn a_connection_cap_above_the_open_file_limit_is_warned_about() {
+    // `ulimit` in a shell that then runs the program, as a service manager's limit would.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -Sn 512 && exec \"$0\" --config \"$1\" check")
+        .arg(env!("CARGO_BIN_EXE_afterhours"))
+        .arg(shipped_config())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(TOKEN.0, TOKEN.1)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: server.max_connections (768) plus about 128 other descriptors exceed this process's open-file limit (512)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_operators_listener_on_the_webhook_port_is_refused() {
     let run = afterhours(
         &shipped_config(),

@@ -1,7 +1,9 @@
-//! The webhook server: routes, middleware, and start/stop.
+//! The server: the routes of its two listeners (webhooks; operators), their middleware, and start/stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -9,11 +11,15 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::assembly::AppState;
+use crate::http::connections::{Limits, Registry};
 use crate::http::intake::Signed;
+use crate::http::listener::{self, Serving};
 use crate::http::throttle::FailedLogins;
 use crate::http::voice::{self, Answer, Route};
 use crate::store::cache::StoreHealth;
@@ -32,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/voice/step/{step}/{event}", post(step_event))
         .route("/voice/status", post(status))
         .route("/voice/{*rest}", post(unknown_voice_route))
+        .layer(body_deadline(&state))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -51,6 +58,7 @@ pub fn ops_router(state: AppState) -> Router {
                 state.config.settings.admin.failed_logins_per_minute.get(),
             )),
         )
+        .layer(body_deadline(&state))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -82,30 +90,37 @@ impl Application {
         self.ops.local_addr()
     }
 
-    /// Serves both listeners until `shutdown` completes, then finishes the requests in flight on both.
+    /// Serves both listeners until `shutdown` completes, then stops accepting on both and finishes the
+    /// requests in flight. Connections waiting on their client stay under their limits meanwhile, so the
+    /// wait is bounded.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let (stop, _) = tokio::sync::watch::channel(false);
-        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
+        let limits = Limits::of(&self.state.config.settings.server);
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let serving = Serving {
+            limits,
+            registry: Arc::new(Registry::new(limits.max_connections)),
+            stopping,
+            tasks: TaskTracker::new(),
         };
-        // The client's address, for the throttle of failed admin authentications.
-        let webhooks = axum::serve(
-            self.webhooks,
-            router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stopped(stop.subscribe()));
-        let ops = axum::serve(
-            self.ops,
-            ops_router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stopped(stop.subscribe()));
+        let webhooks = listener::accept_loop(self.webhooks, router(self.state.clone()), serving.clone(), "webhooks");
+        let ops = listener::accept_loop(self.ops, ops_router(self.state), serving.clone(), "operators");
         let signal = async move {
             shutdown.await;
             let _ = stop.send(true);
         };
-        let (_, webhooks, ops) = tokio::join!(signal, webhooks.into_future(), ops.into_future());
-        webhooks.and(ops)
+        tokio::join!(signal, webhooks, ops);
+        serving.tasks.close();
+        serving.tasks.wait().await;
+        Ok(())
     }
+}
+
+/// The request-body timeout: a body not fully come within `server.body_timeout_secs` of its head fails to
+/// read, and the request is answered 408.
+fn body_deadline(state: &AppState) -> RequestBodyDeadlineLayer {
+    RequestBodyDeadlineLayer::new(Duration::from_secs(
+        state.config.settings.server.body_timeout_secs.get(),
+    ))
 }
 
 /// Binds `address`; an error names the setting it came from.
