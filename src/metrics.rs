@@ -35,6 +35,9 @@ pub(crate) const CONNECTIONS_CLOSED: &str = "afterhours_connections_closed_total
 
 /// Case notes queued or being sent (retries included).
 pub(crate) const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";
+/// Missed-call alerts that ended, by target, event (`missed_call`, `voicemail`) and outcome (`accepted`,
+/// `failed`).
+pub(crate) const ALERTS: &str = "afterhours_alerts_total";
 
 /// Buckets for webhook and lookup latencies: sub-millisecond to the provider's 15 s limit.
 const LATENCY_BUCKETS: &[f64] = &[

@@ -98,6 +98,32 @@ impl Config {
                 ));
             }
         }
+        for (name, target) in &self.settings.alerts {
+            if !target.kind.has_own_secret() {
+                // With signature checks on, a missing token is reported above already.
+                if self.secrets.provider_auth_token.is_none() && !self.settings.provider.validate_signatures {
+                    errors.push(missing(
+                        SECRETS[0],
+                        &format!(
+                            "the provider's auth token is needed to send the text messages of alert target {name}"
+                        ),
+                    ));
+                }
+                continue;
+            }
+            if self.secrets.alert_secret(name.as_str()).is_none() {
+                errors.push(ConfigError {
+                    origin: Source::Env {
+                        var: settings::alert_secret_var(name.as_str()),
+                    },
+                    key: format!("alerts.{name}.secret"),
+                    message: format!(
+                        "not set: {} of alert target {name} is needed to send it alerts",
+                        target.kind.secret_name()
+                    ),
+                });
+            }
+        }
         errors
     }
 }
@@ -177,6 +203,12 @@ fn load_calendar(path: &Path, errors: &mut Vec<ConfigError>) -> Result<Arc<Calen
 /// Stage 3: no number on two lines, at most one default line, a case system where a flow verifies cases,
 /// the `[cases.zendesk]` section where the adapter is `zendesk`.
 /// Returns the default line's key.
+/// The configured line keys, for messages.
+fn known_lines(settings: &Settings) -> String {
+    let keys: Vec<&str> = settings.lines.keys().map(|k| k.as_str()).collect();
+    keys.join(", ")
+}
+
 fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Option<String>, ConfigErrors> {
     let mut errors = Vec::new();
     let verifying: Vec<&str> = lines
@@ -203,6 +235,18 @@ fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Optio
             ))
         }
         _ => {}
+    }
+    for (name, target) in &settings.alerts {
+        for line in &target.lines {
+            if !settings.lines.contains_key(line.as_str()) {
+                errors.push(ConfigError::in_file(
+                    path,
+                    None,
+                    format!("alerts.{name}.lines"),
+                    format!("no line {:?}: the lines are {}", line.as_str(), known_lines(settings)),
+                ));
+            }
+        }
     }
     let listen = settings.server.listen;
     if !settings.provider.validate_signatures && !listen.ip().is_loopback() {

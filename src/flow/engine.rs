@@ -151,6 +151,9 @@ pub(crate) enum Effect {
     },
     /// The call hung up: close its record into the log if the status callback does not come first.
     CallEnded { call_sid: String },
+    /// Tell the line's alert targets that nobody accepted the call, or that its voicemail came; each event
+    /// once per call, however often the webhook is replayed.
+    Alert(crate::alerts::Alert),
 }
 
 /// Where a webhook enters the flow.

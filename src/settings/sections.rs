@@ -35,6 +35,9 @@ pub struct Settings {
     /// The status page whose incidents the `status` step announces; without it the step says nothing.
     #[serde(default)]
     pub status_page: Option<crate::settings::StatusPageSettings>,
+    /// Where a call that nobody accepted is told, by target name; each target's secret is in the environment.
+    #[serde(default)]
+    pub(crate) alerts: BTreeMap<Name, crate::settings::AlertTarget>,
     /// Support lines by name; the name appears in webhook URLs and environment overrides.
     pub(crate) lines: BTreeMap<Name, LineSettings>,
 }

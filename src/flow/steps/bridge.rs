@@ -69,13 +69,17 @@ impl Bridge {
         let index = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0);
         let attempts = match self.chain(ctx).await {
             Some(attempts) => attempts,
-            None => return Transition::Next("exhausted"),
+            None => {
+                super::missed::alert_missed(ctx, None);
+                return Transition::Next("exhausted");
+            }
         };
         let Some(tier) = attempts.get(index as usize) else {
             ctx.trace_decision(format!(
                 "bridge: no engineer accepted after {} attempts",
                 attempts.len()
             ));
+            super::missed::alert_missed(ctx, attempts.first());
             return Transition::Next("exhausted");
         };
         ctx.state.attempts.insert(ctx.step.to_owned(), index);
