@@ -44,10 +44,12 @@ ceiling_pid=$!
 pids+=($ceiling_pid)
 
 free_port server_port
+free_port ops_port
 export AFTERHOURS_CONFIG=config/afterhours.toml
 export AFTERHOURS_PROVIDER__AUTH_TOKEN=load-test-token
 export AFTERHOURS_REDIS__URL="redis://127.0.0.1:$redis_port"
 export AFTERHOURS_SERVER__LISTEN="127.0.0.1:$server_port"
+export AFTERHOURS_SERVER__OPS_LISTEN="127.0.0.1:$ops_port"
 export AFTERHOURS_SERVER__PUBLIC_URL="http://127.0.0.1:$server_port"
 export AFTERHOURS_CASES__BASE_URL="http://127.0.0.1:$cases_port"
 # The night path whatever the time of day.
@@ -69,7 +71,7 @@ wait_for_port "$server_port" "afterhours serve"
 
 status=0
 "$bin/afterhours-load" run \
-    --server "http://127.0.0.1:$server_port" --server-pid "$server_pid" \
+    --server "http://127.0.0.1:$server_port" --server-pid "$server_pid" --ops "http://127.0.0.1:$ops_port" \
     --ceiling "http://127.0.0.1:$ceiling_port" --ceiling-pid "$ceiling_pid" \
     --redis "redis://127.0.0.1:$redis_port" --redis-pid "$(cat "$workdir/redis.pid")" \
     --cases "http://127.0.0.1:$cases_port" --case-delay-ms "$case_delay_ms" "$@" || status=$?

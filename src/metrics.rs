@@ -29,6 +29,10 @@ pub(crate) const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
 /// 1 while the store answers without on-call data it had before (a Redis restarted empty), 0 otherwise.
 pub(crate) const ONCALL_DATA_LOST: &str = "afterhours_oncall_data_lost";
 
+/// Client connections closed by the server's limits, by reason: `header_timeout`, `body_timeout`,
+/// `idle_timeout`, or `evicted` (closed for a newcomer at the connection cap).
+pub(crate) const CONNECTIONS_CLOSED: &str = "afterhours_connections_closed_total";
+
 /// Case notes queued or being sent (retries included).
 pub(crate) const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";
 /// Missed-call alerts that ended, by target, event (`missed_call`, `voicemail`) and outcome (`accepted`,

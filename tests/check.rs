@@ -378,6 +378,68 @@ fn turning_signature_checks_off_on_a_public_listener_is_refused() {
 }
 
 #[test]
+fn an_operators_listener_off_loopback_passes_with_a_warning() {
+    let private = [TOKEN, ("AFTERHOURS_SERVER__OPS_LISTEN", "10.1.2.3:9090")];
+    let run = afterhours(&shipped_config(), &["check"], &private);
+    assert!(run.success, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("warning: server.ops_listen (10.1.2.3:9090) is not a loopback address: /admin, /metrics"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_connection_cap_above_the_open_file_limit_is_warned_about() {
+    // `ulimit` in a shell that then runs the program, as a service manager's limit would.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -Sn 512 && exec \"$0\" --config \"$1\" check")
+        .arg(env!("CARGO_BIN_EXE_afterhours"))
+        .arg(shipped_config())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(TOKEN.0, TOKEN.1)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: server.max_connections (768) plus about 128 other descriptors exceed this process's open-file limit (512)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_operators_listener_on_the_webhook_port_is_refused() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_SERVER__OPS_LISTEN", "0.0.0.0:8080")],
+    );
+    assert_error_line(
+        &run,
+        &["server.ops_listen: 0.0.0.0:8080 takes the port of server.listen (127.0.0.1:8080)"],
+    );
+}
+
+#[test]
+fn a_connection_limit_out_of_range_names_the_line_and_the_key() {
+    let scratch = Scratch::new();
+    scratch.edit("config/afterhours.toml", "max_connections = 768", "max_connections = 0");
+    let run = scratch.check();
+    let at = format!(
+        "{}:{}: ",
+        scratch.config().display(),
+        scratch.line_of("config/afterhours.toml", "max_connections = 0")
+    );
+    assert_error_line(
+        &run,
+        &[&at, "server.max_connections: 0 is out of range: expected 1 to 1000000"],
+    );
+}
+
+#[test]
 fn a_calendar_with_bad_hours_names_the_calendar_file_and_the_day() {
     let scratch = Scratch::new();
     scratch.edit(

@@ -61,7 +61,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn afterhours(prefix: &str, port: u16, cases: &str) -> Command {
+fn afterhours(prefix: &str, (port, ops_port): (u16, u16), cases: &str) -> Command {
     let mut command = Command::new(SERVER);
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -72,6 +72,7 @@ fn afterhours(prefix: &str, port: u16, cases: &str) -> Command {
         .env("AFTERHOURS_REDIS__URL", redis_url())
         .env("AFTERHOURS_REDIS__PREFIX", prefix)
         .env("AFTERHOURS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("AFTERHOURS_SERVER__OPS_LISTEN", format!("127.0.0.1:{ops_port}"))
         .env("AFTERHOURS_SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("AFTERHOURS_CASES__BASE_URL", cases)
         .env("AFTERHOURS_LINES__US__MODE", "always-after-hours")
@@ -92,8 +93,8 @@ fn every_call_the_driver_places_ends_where_its_scenario_says() {
     let prefix = format!("test:load:{}:", std::process::id());
     let (_cases, cases_url) = helper_server("cases");
     let (ceiling, ceiling_url) = helper_server("ceiling");
-    let port = free_port();
-    let imported = afterhours(&prefix, port, &cases_url)
+    let (port, ops_port) = (free_port(), free_port());
+    let imported = afterhours(&prefix, (port, ops_port), &cases_url)
         .args(["rotation", "import"])
         .arg(shipped("config/oncall.toml"))
         .output()
@@ -103,11 +104,17 @@ fn every_call_the_driver_places_ends_where_its_scenario_says() {
         "{}",
         String::from_utf8_lossy(&imported.stderr)
     );
-    let server = Process(afterhours(&prefix, port, &cases_url).arg("serve").spawn().unwrap());
+    let server = Process(
+        afterhours(&prefix, (port, ops_port), &cases_url)
+            .arg("serve")
+            .spawn()
+            .unwrap(),
+    );
     wait_for_port(port);
 
     let output = Command::new(DRIVER)
         .args(["run", "--server", &format!("http://127.0.0.1:{port}")])
+        .args(["--ops", &format!("http://127.0.0.1:{ops_port}")])
         .args(["--server-pid", &server.0.id().to_string()])
         .args(["--ceiling", &ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
         .args(["--token", TOKEN])

@@ -58,6 +58,9 @@ pub(crate) struct RunArgs {
     /// The afterhours server; its `server.public_url` must be this same URL
     #[arg(long)]
     pub(crate) server: String,
+    /// The server's operators' listener (`server.ops_listen`), where `/readyz` and `/metrics` answer
+    #[arg(long)]
+    pub(crate) ops: String,
     /// The server's process id, for its memory and CPU time
     #[arg(long)]
     pub(crate) server_pid: u32,

@@ -33,7 +33,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let afterhours = Provider::new(client.clone(), &args.server, &args.server, &args.token);
     let ceiling = afterhours.aimed_at(&args.ceiling);
-    wait_until_ready(&client, &args.server).await?;
+    wait_until_ready(&client, &args.ops).await?;
 
     eprintln!("warming up: 200 calls");
     let _ = calls_at_once(&afterhours, 0, 200, 32, Duration::ZERO).await;
@@ -111,7 +111,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
 /// Waits until the server is idle, then removes what earlier measurements left in Redis: the work a phase
 /// left behind must not be counted in the next.
 async fn settle(client: &reqwest::Client, args: &RunArgs) {
-    wait_until_idle(client, &args.server, args.server_pid).await;
+    wait_until_idle(client, &args.ops, args.server_pid).await;
     remove_leftovers(args).await;
 }
 
@@ -126,13 +126,13 @@ async fn remove_leftovers(args: &RunArgs) {
 
 /// Waits (at most 60 s) until the server is idle, using under a tenth of a core with no case note pending
 /// (`afterhours_case_notes_pending`, retries waiting included).
-async fn wait_until_idle(client: &reqwest::Client, server: &str, pid: u32) {
+async fn wait_until_idle(client: &reqwest::Client, ops: &str, pid: u32) {
     let window = Duration::from_millis(250);
     for _ in 0..240 {
         let Some(before) = process::cpu_time(pid) else { return };
         tokio::time::sleep(window).await;
         let Some(after) = process::cpu_time(pid) else { return };
-        let notes = metric_sum(client, server, "afterhours_case_notes_pending")
+        let notes = metric_sum(client, ops, "afterhours_case_notes_pending")
             .await
             .unwrap_or(0.0);
         if after.saturating_sub(before) < window / 10 && notes < 1.0 {
@@ -142,16 +142,16 @@ async fn wait_until_idle(client: &reqwest::Client, server: &str, pid: u32) {
     eprintln!("the server is still busy after 60 s; measuring anyway");
 }
 
-async fn wait_until_ready(client: &reqwest::Client, server: &str) -> Result<(), String> {
+async fn wait_until_ready(client: &reqwest::Client, ops: &str) -> Result<(), String> {
     for _ in 0..100 {
-        if let Ok(response) = client.get(format!("{server}/readyz")).send().await
+        if let Ok(response) = client.get(format!("{ops}/readyz")).send().await
             && response.status().is_success()
         {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(format!("{server}/readyz did not answer 200 within 10 s"))
+    Err(format!("{ops}/readyz did not answer 200 within 10 s"))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -607,10 +607,11 @@ async fn replay(
     }
 }
 
-/// The sum of a metric's series on the server's `/metrics`; none when it has none.
-async fn metric_sum(client: &reqwest::Client, server: &str, name: &str) -> Option<f64> {
+/// The sum of a metric's series on the server's `/metrics` (on its operators' listener `ops`); none when it
+/// has none.
+async fn metric_sum(client: &reqwest::Client, ops: &str, name: &str) -> Option<f64> {
     let text = client
-        .get(format!("{server}/metrics"))
+        .get(format!("{ops}/metrics"))
         .send()
         .await
         .ok()?

@@ -79,6 +79,7 @@ impl Config {
                     .to_owned(),
             );
         }
+        warnings.extend(settings.server.ops_exposure());
         Ok(Config {
             path: path.to_owned(),
             lines: Lines::new(lines, default_key.as_deref()),
@@ -276,6 +277,9 @@ fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Optio
                  127.0.0.1 for local experiments"
             ),
         ));
+    }
+    if let Some(conflict) = settings.server.listener_conflict() {
+        errors.push(ConfigError::in_file(path, None, "server.ops_listen", conflict));
     }
     let mut numbers: BTreeMap<&str, &str> = BTreeMap::new();
     for (key, line) in &settings.lines {

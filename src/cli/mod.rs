@@ -178,7 +178,7 @@ async fn serve(path: &Path) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    for warning in &config.warnings {
+    for warning in config.warnings.iter().chain(&descriptor_warning(&config)) {
         tracing::warn!("{warning}");
     }
     for line in &config.overrides {
@@ -207,7 +207,10 @@ async fn serve(path: &Path) -> ExitCode {
         }
     };
     if let Ok(addr) = app.local_addr() {
-        tracing::info!(%addr, "listening; point the provider's voice webhook at {public_url}/voice/incoming (POST)");
+        tracing::info!(%addr, "webhooks: listening; point the provider's voice webhook at {public_url}/voice/incoming (POST)");
+    }
+    if let Ok(addr) = app.ops_addr() {
+        tracing::info!(%addr, "operators: listening for /admin, /metrics, /readyz and /healthz");
     }
     let served = app.run_until_stopped(shutdown_signal()).await;
     // Before the call log's flush: each alert's delivery is written to its call's record.
@@ -240,6 +243,30 @@ async fn serve(path: &Path) -> ExitCode {
     }
 }
 
+/// Descriptors the process holds besides client connections: Redis, the case system, the status page, logs,
+/// with room to spare.
+const OTHER_DESCRIPTORS: u64 = 128;
+
+/// A warning when `server.max_connections` and the other descriptors do not fit under this process's soft
+/// open-file limit: accepting would then fail (`Too many open files`) before the cap makes room. Linux only;
+/// elsewhere the limit is not read.
+fn descriptor_warning(config: &Config) -> Option<String> {
+    let max = config.settings.server.max_connections.get();
+    let soft = soft_open_file_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)?;
+    (max + OTHER_DESCRIPTORS > soft).then(|| {
+        format!(
+            "server.max_connections ({max}) plus about {OTHER_DESCRIPTORS} other descriptors exceed this process's \
+             open-file limit ({soft}): raise the limit (systemd LimitNOFILE=, ulimit -n) or lower max_connections"
+        )
+    })
+}
+
+/// The soft "Max open files" of a `/proc/self/limits` text; none when unlimited or absent.
+fn soft_open_file_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 /// Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -268,7 +295,7 @@ async fn check(path: &Path) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    for warning in &config.warnings {
+    for warning in config.warnings.iter().chain(&descriptor_warning(&config)) {
         eprintln!("warning: {warning}");
     }
     for line in &config.overrides {
@@ -495,5 +522,20 @@ fn write_out(text: std::fmt::Arguments<'_>) {
         }
         eprintln!("error: cannot write the output: {error}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_open_file_limit_is_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             95806                95806                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(soft_open_file_limit(limits), Some(1024));
+        let unlimited = "Max open files            unlimited            unlimited            files     \n";
+        assert_eq!(soft_open_file_limit(unlimited), None);
     }
 }

@@ -46,7 +46,7 @@ impl Signed {
     }
 }
 
-/// 413 for an oversized body, 403 (empty body) for a missing or wrong signature.
+/// 413 for an oversized body, 408 for one that did not come in time, 403 (empty body) for a missing or wrong signature.
 impl FromRequest<AppState> for Signed {
     type Rejection = Response;
 
@@ -54,6 +54,13 @@ impl FromRequest<AppState> for Signed {
         let (parts, body) = request.into_parts();
         let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(bytes) => bytes,
+            Err(error) if timed_out(&error) => {
+                tracing::warn!(
+                    path = parts.uri.path(),
+                    "webhook body not received within server.body_timeout_secs"
+                );
+                return Err(StatusCode::REQUEST_TIMEOUT.into_response());
+            }
             Err(_) => {
                 tracing::warn!(
                     path = parts.uri.path(),
@@ -88,4 +95,16 @@ impl FromRequest<AppState> for Signed {
         }
         Ok(Signed { params, parts })
     }
+}
+
+/// Whether reading a body failed because it did not come in time (the request-body timeout).
+fn timed_out(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }

@@ -1,7 +1,9 @@
-//! The webhook server: routes, middleware, and start/stop.
+//! The server: the routes of its two listeners (webhooks; operators), their middleware, and start/stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -9,26 +11,43 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::assembly::AppState;
+use crate::http::connections::{Limits, Registry};
 use crate::http::intake::Signed;
+use crate::http::listener::{self, Serving};
 use crate::http::throttle::FailedLogins;
 use crate::http::voice::{self, Answer, Route};
 use crate::store::cache::StoreHealth;
 use crate::twiml::{self, Verb, Voice};
 
-/// All routes. Every `/voice/` handler takes a `Signed` webhook: nothing runs before its signature holds.
+/// The webhook listener's routes: `/voice/*`, which the provider must reach, and `/healthz`. Every `/voice/`
+/// handler takes a `Signed` webhook: nothing runs before its signature holds. Nothing here tells a stranger
+/// more than that the process serves.
 pub fn router(state: AppState) -> Router {
     // Metrics recorded before the recorder exists would be lost.
     let _ = crate::metrics::handle();
-    let voice_routes = Router::new()
+    Router::new()
+        .route("/healthz", get(healthz))
         .route("/voice/incoming", post(incoming))
         .route("/voice/step/{step}", post(step))
         .route("/voice/step/{step}/{event}", post(step_event))
         .route("/voice/status", post(status))
-        .route("/voice/{*rest}", post(unknown_voice_route));
+        .route("/voice/{*rest}", post(unknown_voice_route))
+        .layer(body_deadline(&state))
+        .layer(CatchPanicLayer::custom(panic_answer))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The operators' listener's routes: the admin API, metrics, readiness and liveness, for operators and
+/// monitoring only.
+pub fn ops_router(state: AppState) -> Router {
+    let _ = crate::metrics::handle();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -39,40 +58,76 @@ pub fn router(state: AppState) -> Router {
                 state.config.settings.admin.failed_logins_per_minute.get(),
             )),
         )
-        .merge(voice_routes)
+        .layer(body_deadline(&state))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// The server, bound and ready to serve.
+/// The server, bound and ready to serve: the webhook listener and the operators' listener.
 pub struct Application {
-    listener: TcpListener,
-    router: Router,
+    webhooks: TcpListener,
+    ops: TcpListener,
+    state: AppState,
 }
 
 impl Application {
-    /// Binds the listen address of the configuration (port 0 picks a free port).
+    /// Binds `server.listen` and `server.ops_listen` (port 0 picks a free port).
     pub async fn build(state: AppState) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(state.config.settings.server.listen).await?;
-        Ok(Self {
-            listener,
-            router: router(state),
-        })
+        let server = &state.config.settings.server;
+        let webhooks = bind("server.listen", server.listen).await?;
+        let ops = bind("server.ops_listen", server.ops_listen).await?;
+        Ok(Self { webhooks, ops, state })
     }
 
+    /// Where the webhook listener listens.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.webhooks.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        // The client's address, for the throttle of failed admin authentications.
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+    /// Where the operators' listener listens.
+    pub fn ops_addr(&self) -> std::io::Result<SocketAddr> {
+        self.ops.local_addr()
     }
+
+    /// Serves both listeners until `shutdown` completes, then stops accepting on both and finishes the
+    /// requests in flight. Connections waiting on their client stay under their limits meanwhile, so the
+    /// wait is bounded.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let limits = Limits::of(&self.state.config.settings.server);
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let serving = Serving {
+            limits,
+            registry: Arc::new(Registry::new(limits.max_connections)),
+            stopping,
+            tasks: TaskTracker::new(),
+        };
+        let webhooks = listener::accept_loop(self.webhooks, router(self.state.clone()), serving.clone(), "webhooks");
+        let ops = listener::accept_loop(self.ops, ops_router(self.state), serving.clone(), "operators");
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        tokio::join!(signal, webhooks, ops);
+        serving.tasks.close();
+        serving.tasks.wait().await;
+        Ok(())
+    }
+}
+
+/// The request-body timeout: a body not fully come within `server.body_timeout_secs` of its head fails to
+/// read, and the request is answered 408.
+fn body_deadline(state: &AppState) -> RequestBodyDeadlineLayer {
+    RequestBodyDeadlineLayer::new(Duration::from_secs(
+        state.config.settings.server.body_timeout_secs.get(),
+    ))
+}
+
+/// Binds `address`; an error names the setting it came from.
+async fn bind(key: &str, address: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{key} ({address}): {e}")))
 }
 
 async fn healthz() -> &'static str {

@@ -45,24 +45,67 @@ pub struct Settings {
     pub(crate) lines: BTreeMap<Name, LineSettings>,
 }
 
+/// `[server]`: the two listeners and the limits every connection to them lives under.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub(crate) struct ServerSettings {
-    /// Address and port the webhook server listens on.
-    #[serde(default = "default_listen")]
+    /// Address and port the webhook listener takes: `/voice/*` and `/healthz`, what the provider must reach.
     pub(crate) listen: SocketAddr,
+    /// Address and port the operators' listener takes: `/admin/*`, `/metrics`, `/readyz` (and `/healthz`).
+    /// Loopback by default; a private network is allowed (`check` warns), never the webhook listener's own.
+    pub(crate) ops_listen: SocketAddr,
     /// The public base URL the provider reaches us at (TLS usually ends at a proxy in front). Every URL we
     /// hand to the provider is built from it, and signatures are checked against it: never against `Host`.
-    #[serde(default = "default_public_url")]
     pub(crate) public_url: BaseUrl,
+    /// Seconds a client has to send a whole request head: from connecting, or from its first byte after
+    /// an answer on a kept-alive connection.
+    pub(crate) header_timeout_secs: Bounded<1, 300>,
+    /// Seconds a client has to send a whole request body, from the end of its head.
+    pub(crate) body_timeout_secs: Bounded<1, 300>,
+    /// Seconds a kept-alive connection may stay silent after an answer before it is closed.
+    pub(crate) idle_timeout_secs: Bounded<1, 3600>,
+    /// The most client connections open at once, both listeners together. At the cap a newcomer is still
+    /// taken: the connection that has waited longest on its client is closed for it.
+    pub(crate) max_connections: Bounded<1, 1_000_000>,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            ops_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             public_url: default_public_url(),
+            header_timeout_secs: Bounded::of::<10>(),
+            body_timeout_secs: Bounded::of::<10>(),
+            idle_timeout_secs: Bounded::of::<60>(),
+            max_connections: Bounded::of::<768>(),
         }
+    }
+}
+
+impl ServerSettings {
+    /// Why the two listen addresses cannot work together, if they cannot: one port for both would let the
+    /// second bind fail, or put the operators' routes where the provider (and so anyone) reaches them.
+    pub(crate) fn listener_conflict(&self) -> Option<String> {
+        let (listen, ops) = (self.listen, self.ops_listen);
+        let same_port = listen.port() == ops.port() && listen.port() != 0;
+        let overlapping = listen.ip() == ops.ip() || listen.ip().is_unspecified() || ops.ip().is_unspecified();
+        (same_port && overlapping).then(|| {
+            format!(
+                "{ops} takes the port of server.listen ({listen}): the operators' routes need a listener of their own"
+            )
+        })
+    }
+
+    /// A warning when the operators' listener is reachable from other hosts.
+    pub(crate) fn ops_exposure(&self) -> Option<String> {
+        let ops = self.ops_listen;
+        (!ops.ip().is_loopback()).then(|| {
+            format!(
+                "server.ops_listen ({ops}) is not a loopback address: /admin, /metrics and /readyz answer every host \
+                 that reaches it; keep it on a private network that only operators and monitoring reach"
+            )
+        })
     }
 }
 

@@ -34,7 +34,7 @@ async fn request(
     body: Option<String>,
 ) -> AdminReply {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = app.client.request(method, format!("{}{path}", app.address));
+    let mut request = app.client.request(method, app.url(path));
     if let Some(authorization) = authorization {
         request = request.header("authorization", authorization);
     }
@@ -184,7 +184,7 @@ async fn a_guesser_is_held_back_after_ten_wrong_tokens_a_minute() {
 
     let held = app
         .client
-        .get(format!("{}/admin/oncall", app.address))
+        .get(app.url("/admin/oncall"))
         .header("authorization", bearer())
         .send()
         .await

@@ -12,7 +12,7 @@ const ADMIN: &str = "admin-secret";
 async fn calls(app: &TestApp, query: &str) -> Vec<Value> {
     let response = app
         .client
-        .get(format!("{}/admin/calls{query}", app.address))
+        .get(app.url(&format!("/admin/calls{query}")))
         .bearer_auth(ADMIN)
         .send()
         .await
@@ -124,12 +124,7 @@ async fn the_log_is_searched_by_case() {
 #[tokio::test]
 async fn the_log_needs_the_admin_token() {
     let app = friday_night().env("AFTERHOURS_ADMIN__TOKEN", ADMIN).start().await;
-    let response = app
-        .client
-        .get(format!("{}/admin/calls", app.address))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.url("/admin/calls")).send().await.unwrap();
     assert_eq!(response.status(), 401);
 }
 

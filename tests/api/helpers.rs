@@ -18,8 +18,10 @@ pub const UK_LINE: &str = "+442079460000";
 pub const CALLER: &str = "+15551234567";
 
 pub struct TestApp {
-    /// Where the server really listens (http://127.0.0.1:PORT).
+    /// Where the webhook listener really listens (http://127.0.0.1:PORT): `/voice/*` and `/healthz`.
     pub address: String,
+    /// Where the operators' listener really listens: `/admin/*`, `/metrics`, `/readyz` and `/healthz`.
+    pub ops_address: String,
     pub client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -36,6 +38,7 @@ pub fn at(rfc3339: &str) -> Spawn {
     let nobody = format!("http://{}", closed_port());
     let env = [
         ("AFTERHOURS_SERVER__LISTEN", "127.0.0.1:0"),
+        ("AFTERHOURS_SERVER__OPS_LISTEN", "127.0.0.1:0"),
         ("AFTERHOURS_SERVER__PUBLIC_URL", PUBLIC_URL),
         ("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN),
         // Unless a test names a case system, lookups go to a port where nothing listens.
@@ -91,12 +94,14 @@ impl Spawn {
         state.start_background();
         let app = Application::build(state).await.unwrap();
         let address = format!("http://{}", app.local_addr().unwrap());
+        let ops_address = format!("http://{}", app.ops_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
         TestApp {
             address,
+            ops_address,
             client: reqwest::Client::new(),
             stop: Some(stop),
         }
@@ -137,6 +142,18 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The URL of `path_and_query` on the listener that serves it: the operators' listener for `/admin`,
+    /// `/metrics` and `/readyz`, the webhook listener for the rest.
+    pub fn url(&self, path_and_query: &str) -> String {
+        let ops = ["/admin", "/metrics", "/readyz"].iter().any(|prefix| {
+            path_and_query
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+        });
+        let base = if ops { &self.ops_address } else { &self.address };
+        format!("{base}{path_and_query}")
+    }
+
     /// Starts a graceful shutdown, as SIGTERM does in `serve`: no new connections, requests in flight finish.
     pub fn begin_shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -407,7 +424,7 @@ impl Drop for OwnRedis {
 pub async fn readyz_until(app: &TestApp, done: impl Fn(&str) -> bool) -> String {
     let mut body = String::new();
     for _ in 0..150 {
-        let response = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+        let response = app.client.get(app.url("/readyz")).send().await.unwrap();
         assert_eq!(
             response.status(),
             200,

@@ -7,6 +7,7 @@ mod alerts;
 mod bridge;
 mod calllog;
 mod cases;
+mod connections;
 mod helpers;
 mod intake;
 mod night_line;

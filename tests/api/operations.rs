@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::helpers::*;
 
 async fn get(app: &TestApp, path: &str) -> (u16, String) {
-    let response = app.client.get(format!("{}{path}", app.address)).send().await.unwrap();
+    let response = app.client.get(app.url(path)).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
