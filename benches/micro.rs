@@ -197,6 +197,7 @@ fn big_oncall(t: DateTime<Utc>) -> OnCallData {
                 name: format!("Engineer {i}"),
                 phone: PhoneNumber::parse(&format!("+1555010{i:04}")).unwrap(),
                 time_zone: zones[i % zones.len()],
+                email: None,
             };
             (id.clone(), engineer)
         })

@@ -70,6 +70,7 @@ fn engineer(id: &str, phone: &str) -> Engineer {
         name: id.to_uppercase(),
         phone: PhoneNumber::parse(phone).unwrap(),
         time_zone: chrono_tz::America::New_York,
+        email: None,
     }
 }
 

@@ -165,11 +165,14 @@ pub(super) async fn oncall(path: &Path, args: OncallArgs) -> ExitCode {
 
 fn print_chain(chain: &Chain, tz: chrono_tz::Tz, zone: &str) {
     for (i, tier) in chain.tiers.iter().enumerate() {
-        if tier.people.is_empty() {
+        if tier.people.is_empty() && !tier.case_tam {
             outln!("  tier {}: nobody (skipped)", i + 1);
             continue;
         }
         outln!("  tier {} (rings {} s):", i + 1, tier.ring_timeout_secs);
+        if tier.case_tam {
+            outln!("    the case's TAM (for a verified case whose package has one)");
+        }
         for person in &tier.people {
             let until = person.until.map_or_else(
                 || "always".to_owned(),

@@ -114,6 +114,10 @@ pub enum Trace {
 /// case is known.
 pub(crate) const PACKAGE_VAR: &str = "package";
 
+/// The call variable that holds the case's Technical Account Manager as the case system names them (an
+/// engineer's id or email), once the case is known.
+pub(crate) const TAM_VAR: &str = "tam";
+
 /// What every call shares beyond its line: how to speak, where our URLs start, the case system.
 #[derive(Debug, Default)]
 pub struct Services {

@@ -23,6 +23,9 @@ pub struct Engineer {
     pub phone: PhoneNumber,
     #[serde(with = "tz_name")]
     pub time_zone: Tz,
+    /// How a case system may name them (as a customer's Technical Account Manager).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// How long a shift lasts.
@@ -62,12 +65,16 @@ pub struct Override {
     pub created: DateTime<Utc>,
 }
 
-/// Who a tier rings: whoever is on call in a rotation, or one engineer.
+/// Who a tier rings: whoever is on call in a rotation, one engineer, or the Technical Account Manager of
+/// the case the call is about.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     Rotation(String),
     Engineer(String),
+    /// The case's TAM, when the call has a verified case whose TAM is an engineer of the on-call data and
+    /// whose package includes one; nobody otherwise.
+    CaseTam,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -110,6 +117,9 @@ pub struct OnCall {
 pub struct TierOnCall {
     pub people: Vec<OnCall>,
     pub(crate) ring_timeout_secs: u32,
+    /// Whether the tier rings the case's TAM (who is in `people` only when the call's case named one).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) case_tam: bool,
 }
 
 /// The whole escalation chain at an instant.
@@ -258,8 +268,25 @@ impl OnCallData {
         })
     }
 
-    /// The escalation chain of `policy` at `t`; `None` for a policy that does not exist.
+    /// The escalation chain of `policy` at `t`, without a case: a tier's case TAM rings nobody. `None` for a
+    /// policy that does not exist.
     pub fn on_call(&self, policy: &str, t: DateTime<Utc>) -> Option<Chain> {
+        self.on_call_for_case(policy, t, None)
+    }
+
+    /// The engineer a case system names (as a TAM): by id, else by email without regard to case.
+    pub fn find_engineer(&self, who: &str) -> Option<&Engineer> {
+        let who = who.trim();
+        self.engineers.get(who).or_else(|| {
+            self.engineers
+                .values()
+                .find(|e| e.email.as_deref().is_some_and(|email| email.eq_ignore_ascii_case(who)))
+        })
+    }
+
+    /// The escalation chain of `policy` at `t` for a call whose case's TAM is `tam` (already checked: a
+    /// verified case, a package with a TAM, an engineer of this data).
+    pub fn on_call_for_case(&self, policy: &str, t: DateTime<Utc>, tam: Option<&Engineer>) -> Option<Chain> {
         let policy = self.policies.get(policy)?;
         let tiers = policy
             .tiers
@@ -274,6 +301,11 @@ impl OnCallData {
                             until: None,
                             rotation: None,
                         }),
+                        Target::CaseTam => tam.map(|e| OnCall {
+                            engineer: e.clone(),
+                            until: None,
+                            rotation: None,
+                        }),
                     };
                     // The same person reached through two targets is rung once.
                     if let Some(person) = person.filter(|p| people.iter().all(|q| q.engineer.id != p.engineer.id)) {
@@ -283,6 +315,7 @@ impl OnCallData {
                 TierOnCall {
                     people,
                     ring_timeout_secs: tier.ring_timeout_secs,
+                    case_tam: tier.targets.contains(&Target::CaseTam),
                 }
             })
             .collect();

@@ -16,6 +16,7 @@ fn engineer(id: &str, n: u32) -> Engineer {
         name: id.to_uppercase(),
         phone: PhoneNumber::parse(&format!("+1555010000{n}")).unwrap(),
         time_zone: NEW_YORK,
+        email: None,
     }
 }
 
@@ -718,4 +719,46 @@ fn a_shift_ending_in_a_non_ascii_character_is_an_error() {
     for text in ["7日", "7é", "é"] {
         assert!(text.parse::<Shift>().is_err(), "{text:?}");
     }
+}
+
+#[test]
+fn a_case_tam_tier_rings_the_tam_it_is_given_and_nobody_without_a_case() {
+    let mut data = team();
+    data.engineers.get_mut("dave").unwrap().email = Some("Dave@Example.com".into());
+    add_policy(
+        &mut data,
+        "default",
+        vec![
+            vec![on_rotation("primary")],
+            vec![Target::CaseTam],
+            vec![named("carol")],
+        ],
+        0,
+    );
+    let t = ny(2026, 1, 7, 12, 0, 0);
+
+    let without = data.on_call("default", t).unwrap();
+    assert!(without.tiers[1].case_tam && without.tiers[1].people.is_empty());
+    assert!(!without.tiers[0].case_tam);
+    let attempts: Vec<Vec<&str>> = without.attempts().into_iter().map(ids).collect();
+    assert_eq!(attempts, [vec!["alice"], vec!["carol"]], "the TAM tier is skipped");
+
+    let tam = data.find_engineer("dave@example.com").cloned();
+    assert_eq!(tam.as_ref().map(|e| e.id.as_str()), Some("dave"));
+    let with = data.on_call_for_case("default", t, tam.as_ref()).unwrap();
+    let attempts: Vec<Vec<&str>> = with.attempts().into_iter().map(ids).collect();
+    assert_eq!(attempts, [vec!["alice"], vec!["dave"], vec!["carol"]]);
+}
+
+#[test]
+fn an_engineer_is_found_by_id_or_email_and_nobody_else_is() {
+    let mut data = team();
+    data.engineers.get_mut("bob").unwrap().email = Some("bob@example.com".into());
+    assert_eq!(data.find_engineer(" bob ").map(|e| e.id.as_str()), Some("bob"));
+    assert_eq!(
+        data.find_engineer("BOB@example.com").map(|e| e.id.as_str()),
+        Some("bob")
+    );
+    assert!(data.find_engineer("+15550100002").is_none(), "never a phone number");
+    assert!(data.find_engineer("mallory@example.com").is_none());
 }

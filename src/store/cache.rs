@@ -225,6 +225,7 @@ mod tests {
             name: "New Comer".into(),
             phone: crate::phone::PhoneNumber::parse("+15550109999").unwrap(),
             time_zone: chrono_tz::America::New_York,
+            email: None,
         };
         store.put_engineer(newcomer).await.unwrap();
         tokio::time::sleep(FRESH_FOR - Duration::from_millis(2)).await;

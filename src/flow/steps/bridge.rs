@@ -177,6 +177,7 @@ impl Bridge {
                     name: format!("fallback number {}", i + 1),
                     phone: phone.clone(),
                     time_zone: line.tz,
+                    email: None,
                 },
                 until: None,
                 rotation: None,
@@ -185,6 +186,7 @@ impl Bridge {
         Some(vec![TierOnCall {
             people,
             ring_timeout_secs: crate::oncall::model::DEFAULT_RING_TIMEOUT_SECS,
+            case_tam: false,
         }])
     }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::calendar::spoken_datetime;
 use crate::cases::decision::{Decision, Requirements, decide};
 use crate::cases::{Case, CaseError, CaseId};
-use crate::flow::engine::{Ctx, Effect, PACKAGE_VAR, Services, Transition};
+use crate::flow::engine::{Ctx, Effect, PACKAGE_VAR, Services, TAM_VAR, Transition};
 use crate::settings::OnUnavailable;
 
 pub const OUTCOMES: &[&str] = &[
@@ -82,6 +82,9 @@ impl VerifyCase {
                 let package = case.support_package.as_deref().and_then(|p| services.packages.find(p));
                 if let Some((package, _)) = package {
                     ctx.state.set(PACKAGE_VAR, package);
+                }
+                if let Some(tam) = &case.tam {
+                    ctx.state.set(TAM_VAR, tam);
                 }
             }
             Some(Err(error)) => {

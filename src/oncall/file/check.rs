@@ -117,6 +117,7 @@ fn to_data(file: &OnCallFile, locator: &Locator<'_>) -> Result<OnCallData, Vec<P
                     name: entry.name.clone(),
                     phone,
                     time_zone,
+                    email: entry.email.clone(),
                 };
                 data.engineers.insert(entry.id.clone(), engineer);
             }
@@ -267,10 +268,10 @@ fn to_data(file: &OnCallFile, locator: &Locator<'_>) -> Result<OnCallData, Vec<P
                 ok &= result.is_ok();
                 report(key, result);
             };
-            if tier.rotations.is_empty() && tier.engineers.is_empty() {
+            if tier.rotations.is_empty() && tier.engineers.is_empty() && !tier.case_tam {
                 check(
                     key.clone(),
-                    Err("a tier needs at least one rotation or engineer to ring".to_owned()),
+                    Err("a tier needs at least one rotation or engineer to ring, or case_tam = true".to_owned()),
                 );
             }
             for (k, rotation) in tier.rotations.iter().enumerate() {
@@ -295,6 +296,7 @@ fn to_data(file: &OnCallFile, locator: &Locator<'_>) -> Result<OnCallData, Vec<P
                 .iter()
                 .map(|id| Target::Rotation(id.clone()))
                 .chain(tier.engineers.iter().map(|id| Target::Engineer(id.clone())))
+                .chain(tier.case_tam.then_some(Target::CaseTam))
                 .collect();
             tiers.push(Tier {
                 targets,

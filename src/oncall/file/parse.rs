@@ -31,6 +31,9 @@ pub(crate) struct EngineerEntry {
     pub(crate) phone: String,
     /// An IANA zone name.
     pub(crate) time_zone: String,
+    /// How a case system names them as a customer's TAM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +83,9 @@ pub(crate) struct TierEntry {
     pub(crate) rotations: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) engineers: Vec<String>,
+    /// Rings the Technical Account Manager of the call's case.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) case_tam: bool,
     #[serde(default = "default_ring_timeout")]
     pub(crate) ring_timeout_secs: u32,
 }

@@ -408,7 +408,7 @@ fn each_bad_value_is_reported_with_its_line_and_key() {
         (
             "rotations = [\"primary\"]\nengineers = [\"alice\"]",
             "rotations = []\nengineers = []",
-            "oncall.toml:32: policies[0].tiers[0]: a tier needs at least one rotation or engineer to ring",
+            "oncall.toml:32: policies[0].tiers[0]: a tier needs at least one rotation or engineer to ring, or case_tam = true",
         ),
         (
             "id = \"default\"",
@@ -575,4 +575,30 @@ fn export_leaves_out_empty_lists() {
         "a tier without engineers:\n{text}"
     );
     assert_eq!(parse_text(&text), Ok(data));
+}
+
+#[test]
+fn a_tier_may_ring_the_cases_tam_and_engineers_may_have_an_email_both_kept_on_export() {
+    let text = valid_with(
+        "time_zone = \"America/Chicago\"\n",
+        "time_zone = \"America/Chicago\"\nemail = \"bob@example.com\"\n",
+    ) + "\n[[policies.tiers]]\ncase_tam = true\nring_timeout_secs = 30\n";
+    let data = parse_text(&text).unwrap();
+    assert_eq!(data.engineers["bob"].email.as_deref(), Some("bob@example.com"));
+    assert_eq!(
+        data.policies["default"].tiers[1],
+        Tier {
+            targets: vec![Target::CaseTam],
+            ring_timeout_secs: 30,
+        }
+    );
+    let exported = export(&data);
+    assert!(exported.contains("case_tam = true"), "{exported}");
+    assert_eq!(parse_text(&exported).unwrap(), data);
+}
+
+#[test]
+fn a_tier_with_nothing_to_ring_names_case_tam_in_its_error() {
+    let errors = errors_of(&valid_with("rotations = [\"primary\"]\nengineers = [\"alice\"]\n", ""));
+    assert!(errors.iter().any(|e| e.contains("or case_tam = true")), "{errors:?}");
 }

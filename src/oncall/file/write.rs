@@ -38,6 +38,7 @@ impl From<&OnCallData> for OnCallFile {
                 name: e.name.clone(),
                 phone: e.phone.to_string(),
                 time_zone: e.time_zone.name().to_owned(),
+                email: e.email.clone(),
             })
             .collect();
         let rotations = data
@@ -83,12 +84,14 @@ impl From<&OnCallData> for OnCallFile {
                         let mut entry = TierEntry {
                             rotations: Vec::new(),
                             engineers: Vec::new(),
+                            case_tam: false,
                             ring_timeout_secs: t.ring_timeout_secs,
                         };
                         for target in &t.targets {
                             match target {
                                 Target::Rotation(id) => entry.rotations.push(id.clone()),
                                 Target::Engineer(id) => entry.engineers.push(id.clone()),
+                                Target::CaseTam => entry.case_tam = true,
                             }
                         }
                         entry
