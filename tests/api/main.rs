@@ -11,5 +11,6 @@ mod intake;
 mod night_line;
 mod operations;
 mod outage;
+mod spoofing;
 mod status;
 mod zendesk;

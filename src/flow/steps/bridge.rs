@@ -253,7 +253,8 @@ impl Bridge {
             .get("case")
             .map(|c| spaced(c))
             .unwrap_or_else(|| "unknown".into());
-        let customer = ctx.state.vars.get("customer").cloned();
+        // The engineer hears the case's customer, whatever the caller was told.
+        let customer = ctx.state.vars.get("case_customer").cloned();
         let text = match (ctx.state.vars.get("decision").map(String::as_str), customer) {
             (Some("verified"), Some(customer)) => {
                 format!("Critical production case {case} for {customer}. Press 1 to accept, any other key to decline.")
