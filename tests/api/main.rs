@@ -13,4 +13,5 @@ mod operations;
 mod outage;
 mod spoofing;
 mod status;
+mod sticky;
 mod zendesk;

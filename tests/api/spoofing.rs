@@ -108,6 +108,26 @@ impl Call {
         self.again(app, &greeting, digits).await
     }
 
+    /// Nobody answers the dial `twiml` asks for: the escalation ends, and the case may be rung again.
+    async fn rings_out(&self, app: &TestApp, twiml: &Twiml) -> Twiml {
+        let action = twiml
+            .dial_action
+            .clone()
+            .unwrap_or_else(|| panic!("no <Dial>: {}", twiml.xml));
+        let mut fields = self.fields.clone();
+        fields.push(("DialCallStatus".into(), "no-answer".into()));
+        let next = app
+            .post_signed(action.strip_prefix(PUBLIC_URL).unwrap(), &fields)
+            .await
+            .twiml();
+        assert!(
+            next.record_action.is_some(),
+            "voicemail after the fallback tier: {}",
+            next.xml
+        );
+        next
+    }
+
     /// The caller enters `digits` at the prompt `twiml` asks with (a case number entered again).
     async fn again(&self, app: &TestApp, twiml: &Twiml, digits: &str) -> Twiml {
         let path = twiml.action().strip_prefix(PUBLIC_URL).unwrap().to_owned();
@@ -249,8 +269,11 @@ async fn a_storm_of_a_thousand_guessing_calls_from_one_number_gets_five_lookups(
 async fn a_spoofer_who_spent_the_customers_guesses_does_not_keep_the_trusted_customer_from_their_case() {
     let cases = case_system().await;
     let app = night(&cases).start().await;
-    // The customer called about their case before: their number is trusted for it.
-    assert_bridged(&call(&app, CUSTOMER, "123456").await);
+    // The customer called about their case before (nobody answered): their number is trusted for it.
+    let before = Call::new(CUSTOMER, US_LINE, None);
+    let bridged = before.enters(&app, "123456").await;
+    assert_bridged(&bridged);
+    before.rings_out(&app, &bridged).await;
 
     // Someone spoofing the customer's number guesses until the number is turned away.
     assert_eq!(guess_until_turned_away(&app, CUSTOMER, None).await, 5);
@@ -271,7 +294,10 @@ async fn an_a_attested_customer_is_bridged_whatever_unattested_calls_from_their_
     // turned away (docs/flows.md says so).
     assert_turned_away(&call(&app, CUSTOMER, "123456").await);
     // With A-level attestation, the carrier vouches for the number: bridged.
-    assert_bridged(&Call::new(CUSTOMER, US_LINE, Some(A_LEVEL)).enters(&app, "123456").await);
+    let attested = Call::new(CUSTOMER, US_LINE, Some(A_LEVEL));
+    let bridged = attested.enters(&app, "123456").await;
+    assert_bridged(&bridged);
+    attested.rings_out(&app, &bridged).await;
     // And once verified, the number is trusted for the case: even unattested calls about it get through.
     assert_bridged(&call(&app, CUSTOMER, "123456").await);
 }
