@@ -505,17 +505,34 @@ async fn a_case_is_rung_by_one_call_at_a_time(store: Arc<dyn Store>) {
 }
 both_stores!(a_case_is_rung_by_one_call_at_a_time);
 
-async fn a_claim_on_a_case_expires(store: Arc<dyn Store>) {
-    assert!(store.claim_case("123456", "CA1", Duration::from_secs(1)).await.unwrap());
+async fn a_claim_on_a_case_lapses_unless_its_call_renews_it(store: Arc<dyn Store>) {
+    let second = Duration::from_secs(1);
+    assert!(store.claim_case("123456", "CA1", second).await.unwrap());
+    assert!(store.claim_case("654321", "CA1", second).await.unwrap());
+    assert!(
+        store
+            .claim_case("654321", "CA1", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        "renewed"
+    );
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert!(
         store
             .claim_case("123456", "CA2", Duration::from_secs(60))
             .await
-            .unwrap()
+            .unwrap(),
+        "lapsed"
+    );
+    assert!(
+        !store
+            .claim_case("654321", "CA2", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        "renewed: held"
     );
 }
-both_stores!(a_claim_on_a_case_expires);
+both_stores!(a_claim_on_a_case_lapses_unless_its_call_renews_it);
 
 async fn the_last_engineer_to_accept_a_case_is_remembered(store: Arc<dyn Store>) {
     let ttl = Duration::from_secs(60);

@@ -296,13 +296,11 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let result = self.with(|inner| {
             let key = format!("ringing:{case}");
-            match inner.mark(&key) {
-                Some(holder) => Ok(holder == call_sid),
-                None => {
-                    inner.set_mark(key, call_sid.to_owned(), ttl);
-                    Ok(true)
-                }
+            if inner.mark(&key).is_some_and(|holder| holder != call_sid) {
+                return Ok(false);
             }
+            inner.set_mark(key, call_sid.to_owned(), ttl);
+            Ok(true)
         });
         Box::pin(async move { result })
     }

@@ -121,7 +121,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn trusted<'a>(&'a self, number: &'a str, case: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Claims the ringing of case `case` for call `call_sid`, for `ttl`: true when the call holds the claim
-    /// (taken now, or already its own), false when another call holds it.
+    /// (taken now, or its own renewed for `ttl`), false when another call holds it.
     fn claim_case<'a>(
         &'a self,
         case: &'a str,

@@ -85,15 +85,13 @@ redis.call('DEL', KEYS[2])
 return 1
 "#;
 
-/// Claims KEYS[1] for ARGV[1] for ARGV[2] seconds unless another holds it: 1 when ARGV[1] holds it after.
+/// Claims KEYS[1] for ARGV[1] for ARGV[2] seconds unless another holds it (renewing ARGV[1]'s own claim): 1
+/// when ARGV[1] holds it after.
 const CLAIM: &str = r"
 local holder = redis.call('GET', KEYS[1])
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
-end
-if holder == ARGV[1] then return 1 end
-return 0
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
 ";
 
 /// Deletes KEYS[1] if ARGV[1] holds it.

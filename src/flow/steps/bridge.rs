@@ -10,8 +10,9 @@
 //! Only numbers from the on-call data are dialled, never one from a request; the URLs carry the position in
 //! the escalation as an index and the engineer as an id (toll fraud).
 //!
-//! One case is rung by one call at a time: before its first tier, a bridge claims the case in the store for
-//! the whole escalation, and releases it when someone accepts or nobody did. A second call about a case that
+//! One case is rung by one call at a time: before each tier, a bridge claims the case in the store for as long
+//! as the tier can take (renewing its own claim), and releases it when someone accepts or nobody did; the
+//! claim of a call that hung up mid-escalation lapses within a tier's time. A second call about a case that
 //! is being rung ends `busy` (the shipped flow tells the caller and takes a message). And the engineer who
 //! accepted a call about the case within the last `sticky_secs` is rung first, alone, before the policy: they
 //! know the case. A store that cannot answer claims nothing and remembers nobody: the call is rung as usual.
@@ -40,10 +41,9 @@ pub(crate) const ACCEPT: &str = "accept";
 /// How long an acceptance record is kept: longer than any call.
 const ACCEPTANCE_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// Time a tier takes beyond its ringing (the prompt, the whisper, the provider's round trips), and the
-/// escalation as a whole beyond its tiers, in the claim on the case: generous, so that a claim never ends
-/// while its escalation still runs. A caller who hangs up mid-escalation leaves the claim to expire.
-const CLAIM_SLACK_PER_TIER_SECS: u64 = 30;
+/// Time a tier takes beyond its ringing (the prompt, an engineer listening to the whisper and deciding, the
+/// provider's round trips), in the claim on the case: generous, so that a claim never lapses while its tier
+/// still runs. A caller who hangs up mid-escalation leaves the claim to lapse this long after the ringing.
 const CLAIM_SLACK_SECS: u64 = 60;
 
 /// The call-state variable that holds the engineer rung first for the case (empty: nobody), decided on the
@@ -98,9 +98,6 @@ impl Bridge {
                 return Transition::Next("exhausted");
             }
         };
-        if index == 0 && !claim(ctx, &attempts).await {
-            return Transition::Next("busy");
-        }
         let Some(tier) = attempts.get(index as usize) else {
             ctx.trace_decision(format!(
                 "bridge: no engineer accepted after {} attempts",
@@ -109,6 +106,9 @@ impl Bridge {
             release(ctx, ctx.input.call_sid().to_owned()).await;
             return Transition::Next("exhausted");
         };
+        if !claim(ctx, tier).await {
+            return Transition::Next("busy");
+        }
         ctx.state.attempts.insert(ctx.step.to_owned(), index);
         ctx.say(if index == 0 {
             &self.prompt
@@ -438,17 +438,13 @@ fn sticky_first(first: Option<Engineer>, mut attempts: Vec<TierOnCall>) -> Vec<T
     std::iter::once(alone).chain(attempts).collect()
 }
 
-/// Claims the call's case for this call's escalation (`attempts`): false when another call is ringing it.
+/// Claims (or renews) the call's case for the time `tier` can take: false when another call is ringing it.
 /// Without a case, a store, or an answer from it, nothing is claimed and the call is rung.
-async fn claim(ctx: &mut Ctx<'_>, attempts: &[TierOnCall]) -> bool {
+async fn claim(ctx: &mut Ctx<'_>, tier: &TierOnCall) -> bool {
     let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case").cloned()) else {
         return true;
     };
-    let ringing: u64 = attempts
-        .iter()
-        .map(|t| u64::from(t.ring_timeout_secs) + CLAIM_SLACK_PER_TIER_SECS)
-        .sum();
-    let ttl = Duration::from_secs(ringing + CLAIM_SLACK_SECS);
+    let ttl = Duration::from_secs(u64::from(tier.ring_timeout_secs) + CLAIM_SLACK_SECS);
     let call_sid = ctx.input.call_sid().to_owned();
     match tokio::time::timeout(STORE_DEADLINE, store.claim_case(&case, &call_sid, ttl)).await {
         Ok(Ok(true)) => true,
