@@ -15,6 +15,7 @@
 //!    - [`twiml`]: the voice XML we answer with.
 //!    - [`signature`]: Twilio's request signature.
 //!    - `fetch`: the shared outgoing HTTP GET: time limit, body cap, redirects, errors without URLs.
+//!    - [`alerts`]: missed-call alerts to PagerDuty, Opsgenie and signed webhooks, sent in the background.
 //!    - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk), the verification decision, notes.
 //!    - [`oncall`]: who is on call (rotations, overrides, escalation policies) and the rotation file.
 //!    - [`status`]: status-page announcements: the summary fetched in the background, kept in memory.
@@ -34,6 +35,7 @@ pub(crate) mod metrics;
 pub mod phone;
 pub mod settings;
 
+pub mod alerts;
 pub mod calendar;
 pub mod calllog;
 pub mod cases;

@@ -33,6 +33,9 @@ pub(crate) const ONCALL_DATA_LOST: &str = "afterhours_oncall_data_lost";
 
 /// Case notes queued or being sent (retries included).
 pub(crate) const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";
+/// Missed-call alerts that ended, by target, event (`missed_call`, `voicemail`) and outcome (`accepted`,
+/// `failed`).
+pub(crate) const ALERTS: &str = "afterhours_alerts_total";
 
 /// Buckets for webhook and lookup latencies: sub-millisecond to the provider's 15 s limit.
 const LATENCY_BUCKETS: &[f64] = &[

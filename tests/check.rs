@@ -658,3 +658,117 @@ fn cargo_run_runs_the_service() {
         .unwrap();
     assert_eq!(manifest["package"]["default-run"].as_str(), Some("afterhours"));
 }
+
+/// Redis that answers without the lines' on-call data (restarted without persistence, flushed) fails
+/// `check`, which names what is missing and how to write it back.
+#[test]
+fn check_fails_when_redis_answers_without_the_lines_policy_or_its_rotations() {
+    let url = std::env::var("AFTERHOURS_TEST_REDIS_URL")
+        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server");
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    let prefix = format!(
+        "check-lost-{}-{}:",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    );
+    let env = [
+        TOKEN,
+        ("AFTERHOURS_REDIS__URL", url.as_str()),
+        ("AFTERHOURS_REDIS__PREFIX", prefix.as_str()),
+    ];
+    let config = shipped_config();
+
+    let empty = afterhours(&config, &["check"], &env);
+    assert!(!empty.success, "{empty:?}");
+    assert!(
+        empty
+            .stderr
+            .contains("line us: escalation policy \"default\" is not in Redis"),
+        "{empty:?}"
+    );
+    assert!(empty.stderr.contains("restarted without persistence"), "{empty:?}");
+    assert!(empty.stderr.contains("afterhours rotation import FILE"), "{empty:?}");
+
+    let oncall = manifest_dir().join("config/oncall.toml");
+    let imported = afterhours(&config, &["rotation", "import", oncall.to_str().unwrap()], &env);
+    assert!(imported.success, "{imported:?}");
+    let whole = afterhours(&config, &["check"], &env);
+    assert!(whole.success, "{whole:?}");
+
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}rotation:{{secondary}}"))
+        .query(&mut connection)
+        .unwrap();
+    let lost = afterhours(&config, &["check"], &env);
+    assert!(!lost.success, "{lost:?}");
+    assert!(
+        lost.stderr
+            .contains("escalation policy \"default\" rings rotation \"secondary\", which is not in Redis"),
+        "{lost:?}"
+    );
+}
+
+/// An alert target's secret is read from the environment only: without it `check` fails and names the
+/// variable; written into the file, it is refused with its line.
+#[test]
+fn check_fails_on_an_alert_target_without_its_secret_or_with_it_in_the_file() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "[paths]",
+        "[alerts.night-pager]\nkind = \"pagerduty\"\n\n[paths]",
+    );
+    let without = afterhours(&scratch.config(), &["check"], &[TOKEN]);
+    assert_error_line(
+        &without,
+        &[
+            "AFTERHOURS_ALERTS__NIGHT_PAGER__SECRET",
+            "alerts.night-pager.secret",
+            "routing key",
+        ],
+    );
+    let with = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_ALERTS__NIGHT_PAGER__SECRET", "R0UT1NG")],
+    );
+    assert!(with.success, "{with:?}");
+    assert!(
+        !with.stdout.contains("R0UT1NG") && !with.stderr.contains("R0UT1NG"),
+        "{with:?}"
+    );
+
+    scratch.edit(
+        "config/afterhours.toml",
+        "kind = \"pagerduty\"",
+        "kind = \"pagerduty\"\nsecret = \"R0UT1NG\"",
+    );
+    let in_file = afterhours(&scratch.config(), &["check"], &[TOKEN]);
+    assert_error_line(
+        &in_file,
+        &[
+            "alerts.night-pager.secret",
+            "environment only",
+            "AFTERHOURS_ALERTS__NIGHT_PAGER__SECRET",
+        ],
+    );
+}
+
+/// An alert target for a line that does not exist is refused with the target's key.
+#[test]
+fn check_fails_on_an_alert_target_for_an_unknown_line() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "[paths]",
+        "[alerts.relay]\nkind = \"webhook\"\nurl = \"https://hooks.example.com/a\"\nlines = [\"eu\"]\n\n[paths]",
+    );
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_ALERTS__RELAY__SECRET", "s")],
+    );
+    assert_error_line(&run, &["alerts.relay.lines", "no line \"eu\"", "uk, us"]);
+}

@@ -19,6 +19,7 @@ const ORDER: &[&str] = &[
     "twiml",
     "signature",
     "fetch",
+    "alerts",
     "cases",
     "oncall",
     "status",

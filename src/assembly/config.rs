@@ -55,6 +55,23 @@ impl Config {
         let oncall = load_oncall(&base.join(&settings.paths.oncall), &settings)?;
         let default_key = check_lines(path, &settings, &lines).map_err(with_lines)?;
         let mut warnings = Vec::new();
+        let old_packages = settings
+            .cases
+            .as_ref()
+            .is_some_and(|c| !c.after_hours_packages.is_empty());
+        if old_packages && settings.packages.is_empty() {
+            warnings.push(
+                "cases.after_hours_packages is still read, but [packages.NAME] tables with after_hours = true \
+                 replace it: they also give each package its support channel and whether it has a TAM"
+                    .to_owned(),
+            );
+        } else if old_packages {
+            warnings.push(
+                "cases.after_hours_packages is ignored: the [packages.NAME] tables say which packages have \
+                 after-hours phone support (after_hours = true)"
+                    .to_owned(),
+            );
+        }
         if !settings.provider.validate_signatures {
             warnings.push(
                 "provider.validate_signatures is false: webhooks are NOT checked for the provider's signature; \
@@ -95,6 +112,32 @@ impl Config {
                     SECRETS[1],
                     "the case system's API token is needed to look up cases",
                 ));
+            }
+        }
+        for (name, target) in &self.settings.alerts {
+            if !target.kind.has_own_secret() {
+                // With signature checks on, a missing token is reported above already.
+                if self.secrets.provider_auth_token.is_none() && !self.settings.provider.validate_signatures {
+                    errors.push(missing(
+                        SECRETS[0],
+                        &format!(
+                            "the provider's auth token is needed to send the text messages of alert target {name}"
+                        ),
+                    ));
+                }
+                continue;
+            }
+            if self.secrets.alert_secret(name.as_str()).is_none() {
+                errors.push(ConfigError {
+                    origin: Source::Env {
+                        var: settings::alert_secret_var(name.as_str()),
+                    },
+                    key: format!("alerts.{name}.secret"),
+                    message: format!(
+                        "not set: {} of alert target {name} is needed to send it alerts",
+                        target.kind.secret_name()
+                    ),
+                });
             }
         }
         errors
@@ -176,6 +219,12 @@ fn load_calendar(path: &Path, errors: &mut Vec<ConfigError>) -> Result<Arc<Calen
 /// Stage 3: no number on two lines, at most one default line, a case system where a flow verifies cases,
 /// the `[cases.zendesk]` section where the adapter is `zendesk`.
 /// Returns the default line's key.
+/// The configured line keys, for messages.
+fn known_lines(settings: &Settings) -> String {
+    let keys: Vec<&str> = settings.lines.keys().map(|k| k.as_str()).collect();
+    keys.join(", ")
+}
+
 fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Option<String>, ConfigErrors> {
     let mut errors = Vec::new();
     let verifying: Vec<&str> = lines
@@ -202,6 +251,18 @@ fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Optio
             ))
         }
         _ => {}
+    }
+    for (name, target) in &settings.alerts {
+        for line in &target.lines {
+            if !settings.lines.contains_key(line.as_str()) {
+                errors.push(ConfigError::in_file(
+                    path,
+                    None,
+                    format!("alerts.{name}.lines"),
+                    format!("no line {:?}: the lines are {}", line.as_str(), known_lines(settings)),
+                ));
+            }
+        }
     }
     let listen = settings.server.listen;
     if !settings.provider.validate_signatures && !listen.ip().is_loopback() {

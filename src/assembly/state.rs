@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Config;
+use crate::alerts::Alerts;
 use crate::cases::notes::Notes;
 use crate::cases::{CaseError, CaseSystem};
 use crate::clock::Clock;
 use crate::flow::engine::Services;
+use crate::settings::Packages;
 use crate::store::cache::OnCallCache;
 use crate::store::call_log;
 use crate::store::memory::MemoryStore;
@@ -40,6 +42,8 @@ pub struct Shared {
     pub(crate) notes: Option<Notes>,
     /// The call log's writer, on the same store.
     pub(crate) call_log: call_log::Writer,
+    /// Missed-call alerts; none without `[alerts.NAME]` targets.
+    pub(crate) alerts: Option<Alerts>,
 }
 
 /// Why the state for a configuration could not be built.
@@ -82,14 +86,20 @@ impl AppState {
             )
         });
         let call_log = call_log::Writer::new(store.clone());
+        let alerts = alerts_for(&config);
         let services = Services {
             voice,
             base_url: settings.server.public_url.as_str().to_owned(),
             cases,
             case_timeout: Duration::from_millis(case_settings.map_or(2500, |c| c.timeout_ms.get())),
-            entitled_packages: case_settings
-                .map(|c| c.after_hours_packages.clone())
-                .unwrap_or_default(),
+            entitled_packages: if settings.packages.is_empty() {
+                case_settings
+                    .map(|c| c.after_hours_packages.clone())
+                    .unwrap_or_default()
+            } else {
+                Packages::new(&settings.packages).entitled()
+            },
+            packages: Packages::new(&settings.packages),
             store: Some(store),
             status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
             oncall_cache: OnCallCache::default(),
@@ -101,12 +111,39 @@ impl AppState {
             services: Arc::new(services),
             notes,
             call_log,
+            alerts,
         }))
     }
 
     /// The on-call store the handlers use.
     pub(crate) fn store(&self) -> Option<&Arc<dyn Store>> {
         self.services.store.as_ref()
+    }
+}
+
+/// The configured alert targets that have their secret (serving refuses to start while one lacks it); none
+/// without targets.
+fn alerts_for(config: &Config) -> Option<Alerts> {
+    let settings = &config.settings;
+    // Text messages go through the provider's API with its auth token; the others have a secret of their own.
+    let secret = |name: &str| match settings.alerts.get(name) {
+        Some(target) if !target.kind.has_own_secret() => config.secrets.provider_auth_token.clone(),
+        _ => config.secrets.alert_secret(name).cloned(),
+    };
+    let targets = settings
+        .alerts
+        .iter()
+        .map(|(name, target)| (name.as_str(), target))
+        .filter(|(name, _)| secret(name).is_some());
+    match Alerts::new(targets, secret) {
+        Ok(alerts) if alerts.cover_any() => Some(alerts),
+        Ok(_) => None,
+        Err(errors) => {
+            for error in errors {
+                tracing::error!(%error, "alerts are off");
+            }
+            None
+        }
     }
 }
 

@@ -160,6 +160,7 @@ mod tests {
             open: true,
             contact_phones: vec!["+1 (555) 123-4567".into()],
             support_package: Some("Premium".into()),
+            tam: None,
         }
     }
 

@@ -96,6 +96,7 @@ pub(crate) fn extract(
     let status = required(&fields.status)?;
     let customer = text_at(doc, &fields.customer)?.filter(|c| !c.trim().is_empty());
     let support_package = text_at(doc, &fields.support_package)?;
+    let tam = text_at(doc, &fields.tam)?.filter(|t| !t.trim().is_empty());
     let contact_phones = match doc.pointer(&fields.contact_phones) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(one)) => vec![one.clone()],
@@ -118,6 +119,7 @@ pub(crate) fn extract(
         status,
         contact_phones,
         support_package,
+        tam,
     })
 }
 
@@ -156,6 +158,15 @@ mod tests {
         assert_eq!(case.customer.as_deref(), Some("ACME Corp"));
         assert_eq!(case.contact_phones, ["+15551234567"]);
         assert_eq!(case.support_package, None);
+        assert_eq!(case.tam, None);
+    }
+
+    #[test]
+    fn reads_the_cases_tam_when_it_names_one() {
+        let named = case(r#"{"severity":"critical","environment":"production","status":"open","tam":"dana"}"#).unwrap();
+        assert_eq!(named.tam.as_deref(), Some("dana"));
+        let blank = case(r#"{"severity":"critical","environment":"production","status":"open","tam":" "}"#).unwrap();
+        assert_eq!(blank.tam, None);
     }
 
     #[test]

@@ -56,7 +56,10 @@ pub struct Case {
     /// Phone numbers registered for the case's contacts, as written in the case system.
     contact_phones: Vec<String>,
     /// The customer's support package, when the case system says.
-    support_package: Option<String>,
+    pub(crate) support_package: Option<String>,
+    /// The customer's Technical Account Manager as the case system names them (an engineer's id or email in
+    /// the on-call data), when it does. Never a number to dial: only engineers of the on-call data are rung.
+    pub(crate) tam: Option<String>,
 }
 
 /// Why a lookup or a note did not work. Every variant means "the case system is unavailable" to the caller,

@@ -163,6 +163,11 @@ fn ticket_to_case(
         status,
         contact_phones,
         support_package: settings.support_package_field.as_deref().and_then(org_field),
+        tam: settings
+            .tam_field
+            .as_deref()
+            .and_then(org_field)
+            .filter(|t| !t.trim().is_empty()),
     })
 }
 
@@ -180,6 +185,7 @@ mod tests {
             environment_field: 360001,
             support_package_field: Some("support_package".into()),
             organization_phone_field: "phone".into(),
+            tam_field: Some("tam".into()),
         }
     }
 
@@ -190,7 +196,8 @@ mod tests {
                  "custom_fields":[{"id":1,"value":"x"},{"id":360001,"value":"production"}]},
                 "users":[{"id":7,"name":"Jane Doe","phone":"+15551234567"}],
                 "organizations":[{"id":9,"name":"ACME Corp",
-                  "organization_fields":{"phone":"+15557654321, +15550000000","support_package":"premium"}}]}"#,
+                  "organization_fields":{"phone":"+15557654321, +15550000000","support_package":"premium",
+                    "tam":"dana@example.com"}}]}"#,
         )
         .unwrap();
         let case = ticket_to_case(
@@ -204,6 +211,7 @@ mod tests {
         assert_eq!(case.customer.as_deref(), Some("ACME Corp"));
         assert_eq!(case.contact_phones, ["+15551234567", "+15557654321", "+15550000000"]);
         assert_eq!(case.support_package.as_deref(), Some("premium"));
+        assert_eq!(case.tam.as_deref(), Some("dana@example.com"));
     }
 
     #[test]

@@ -196,7 +196,7 @@ async fn serve(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (notes, call_log) = (state.notes.clone(), state.call_log.clone());
+    let (notes, call_log, alerts) = (state.notes.clone(), state.call_log.clone(), state.alerts.clone());
     state.start_background();
     let public_url = state.config.settings.server.public_url.as_str().to_owned();
     let app = match Application::build(state).await {
@@ -210,6 +210,12 @@ async fn serve(path: &Path) -> ExitCode {
         tracing::info!(%addr, "listening; point the provider's voice webhook at {public_url}/voice/incoming (POST)");
     }
     let served = app.run_until_stopped(shutdown_signal()).await;
+    // Before the call log's flush: each alert's delivery is written to its call's record.
+    if let Some(alerts) = alerts
+        && !alerts.drain(NOTES_DRAIN).await
+    {
+        tracing::error!("stopped with missed-call alerts unsent");
+    }
     if !call_log.flush(CALL_LOG_FLUSH).await {
         tracing::error!("stopped with call-log writes unwritten");
     }
@@ -312,24 +318,48 @@ async fn check_redis(config: &Config) -> Result<(), ExitCode> {
             return Ok(());
         }
     };
-    let missing: Vec<String> = config
-        .lines
-        .iter()
-        .filter(|l| !data.policies.contains_key(&l.escalation_policy))
-        .map(|l| {
-            format!(
-                "error: line {}: escalation policy {:?} is not in Redis (afterhours rotation import FILE)",
-                l.key, l.escalation_policy
-            )
-        })
-        .collect();
+    let missing = missing_oncall_data(config, &data);
     if missing.is_empty() {
         return Ok(());
     }
     for message in missing {
-        eprintln!("{message}");
+        eprintln!("error: {message}");
     }
+    eprintln!(
+        "Redis at {} answers without this on-call data: was it restarted without persistence? A running \
+         server keeps bridging from its last good copy until `afterhours rotation import FILE` writes it again",
+        redact(url)
+    );
     Err(ExitCode::FAILURE)
+}
+
+/// What the lines need from the store and it does not hold: each line's escalation policy, and the rotations
+/// that policy rings. Empty when nothing is missing.
+fn missing_oncall_data(config: &Config, data: &crate::oncall::model::OnCallData) -> Vec<String> {
+    use crate::oncall::model::Target;
+    let mut missing = Vec::new();
+    for line in config.lines.iter() {
+        let Some(policy) = data.policies.get(&line.escalation_policy) else {
+            missing.push(format!(
+                "line {}: escalation policy {:?} is not in Redis",
+                line.key, line.escalation_policy
+            ));
+            continue;
+        };
+        let rotations = policy.tiers.iter().flat_map(|tier| &tier.targets);
+        for target in rotations {
+            if let Target::Rotation(rotation) = target
+                && !data.rotations.contains_key(rotation)
+            {
+                missing.push(format!(
+                    "line {}: escalation policy {:?} rings rotation {rotation:?}, which is not in Redis",
+                    line.key, policy.id
+                ));
+            }
+        }
+    }
+    missing.dedup();
+    missing
 }
 
 /// A Redis URL without its password, for messages.

@@ -112,6 +112,12 @@ impl Call<'_> {
                 Effect::CaseNote { case, body, .. } => {
                     writeln!(out, "  note    case {case} (not sent by simulate): {body}")?
                 }
+                Effect::Alert(alert) => writeln!(
+                    out,
+                    "  alert   {} (not sent by simulate): {}",
+                    alert.event(),
+                    alert.summary()
+                )?,
             }
         }
         Ok(answer)

@@ -110,6 +110,10 @@ pub enum Trace {
     Decision(String),
 }
 
+/// The call variable that holds the name of the caller's support package (a `[packages.NAME]`), once the
+/// case is known.
+pub(crate) const PACKAGE_VAR: &str = "package";
+
 /// What every call shares beyond its line: how to speak, where our URLs start, the case system.
 #[derive(Debug, Default)]
 pub struct Services {
@@ -121,6 +125,8 @@ pub struct Services {
     pub case_timeout: Duration,
     /// Support packages entitled to after-hours phone support; empty: not checked.
     pub entitled_packages: Vec<String>,
+    /// The support packages: the channel each one's customers are told to use once their case is known.
+    pub packages: crate::settings::Packages,
     /// On-call data and call records.
     pub store: Option<Arc<dyn Store>>,
     /// The status page's announcement, refreshed in the background; none without `[status_page]`.
@@ -151,6 +157,9 @@ pub(crate) enum Effect {
     },
     /// The call hung up: close its record into the log if the status callback does not come first.
     CallEnded { call_sid: String },
+    /// Tell the line's alert targets that nobody accepted the call, or that its voicemail came; each event
+    /// once per call, however often the webhook is replayed.
+    Alert(crate::alerts::Alert),
 }
 
 /// Where a webhook enters the flow.
@@ -244,7 +253,14 @@ impl<'a> Ctx<'a> {
         };
         Some(match name {
             "line_name" => line.name.clone(),
-            "support_channel" => line.support_channel.clone(),
+            // The caller's package's channel once the case is known; the line's before, or for a package
+            // that is not configured.
+            "support_channel" => self
+                .state
+                .vars
+                .get(PACKAGE_VAR)
+                .and_then(|package| self.services.packages.get(package))
+                .map_or_else(|| line.support_channel.clone(), |p| p.support_channel.clone()),
             "opening_hours" => format!("{} {}", line.calendar.describe_hours(), line.zone_name),
             "time_zone" => line.zone_name.clone(),
             "deadline" => zoned(line.calendar.first_response_deadline(line.tz, self.now)),

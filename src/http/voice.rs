@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::alerts::Alert;
 use crate::assembly::AppState;
 use crate::calllog::{CallClose, CallEntry, CallEvent};
 use crate::flow::engine::{self, CallInput, Ctx, Effect, Entry, Params, Trace, WEBHOOK_DEADLINE};
@@ -233,6 +234,7 @@ pub(crate) fn dispatch(state: &AppState, effects: Vec<Effect>) {
                 events,
                 ttl: Duration::from_secs(state.config.settings.call_log.ttl_secs),
             }),
+            Effect::Alert(alert) => send_alert(state, alert),
             Effect::CallEnded { call_sid } => {
                 // The status callback normally closes the record, with the duration; this is for when it is
                 // not configured.
@@ -249,4 +251,45 @@ pub(crate) fn dispatch(state: &AppState, effects: Vec<Effect>) {
             }
         }
     }
+}
+
+/// Sends `alert` to the line's targets once per call and event, and records how each delivery ended in the
+/// call's record.
+fn send_alert(state: &AppState, alert: Alert) {
+    let Some(alerts) = state.alerts.clone() else {
+        tracing::debug!(event = alert.event(), "no alert targets: alert not sent");
+        return;
+    };
+    let store = state.store().cloned();
+    let call_log = state.call_log.clone();
+    let ttl = Duration::from_secs(state.config.settings.call_log.ttl_secs);
+    tokio::spawn(async move {
+        let (call_sid, event) = (alert.call_sid().to_owned(), alert.event());
+        // As for the case note: if the store cannot say, a duplicate alert (deduplicated by the target on
+        // its per-call key) is better than a lost one.
+        let first = match &store {
+            Some(store) => store
+                .claim_once(&call_sid, &format!("alerted:{event}"), CASE_NOTED_TTL)
+                .await
+                .unwrap_or(true),
+            None => true,
+        };
+        if !first {
+            tracing::info!(call_sid, event, "alert already sent for this call");
+            return;
+        }
+        alerts.send(alert, move |delivery| {
+            let now = chrono::Utc::now();
+            call_log.append(CallEntry {
+                call_sid: call_sid.clone(),
+                started: now,
+                summary: Vec::new(),
+                events: vec![CallEvent {
+                    at: now,
+                    what: delivery.describe(event),
+                }],
+                ttl,
+            });
+        });
+    });
 }

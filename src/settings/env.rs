@@ -24,6 +24,27 @@ pub(crate) struct Secrets {
     pub(crate) cases_token: Option<SecretString>,
     /// The bearer token of the `/admin/` API; without it the admin API answers 401 to everyone.
     pub(crate) admin_token: Option<SecretString>,
+    /// Each alert target's secret, by the target's name as the variable spells it (upper case, `_` for `-`).
+    alert_secrets: Vec<(String, SecretString)>,
+}
+
+/// `AFTERHOURS_ALERTS__<NAME>__SECRET`: an alert target's secret.
+const ALERT_SECRET: (&str, &str) = ("AFTERHOURS_ALERTS__", "__SECRET");
+
+/// The target name inside `var` when it is an alert target's secret.
+fn alert_secret_target(var: &str) -> Option<&str> {
+    let name = var.strip_prefix(ALERT_SECRET.0)?.strip_suffix(ALERT_SECRET.1)?;
+    (!name.is_empty() && !name.contains("__")).then_some(name)
+}
+
+/// The variable that holds the secret of the alert target `name`.
+pub(crate) fn alert_secret_var(name: &str) -> String {
+    format!(
+        "{}{}{}",
+        ALERT_SECRET.0,
+        name.to_ascii_uppercase().replace('-', "_"),
+        ALERT_SECRET.1
+    )
 }
 
 impl Secrets {
@@ -37,7 +58,21 @@ impl Secrets {
             provider_auth_token: get(SECRETS[0].0),
             cases_token: get(SECRETS[1].0),
             admin_token: get(SECRETS[2].0),
+            alert_secrets: env
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .filter_map(|(k, v)| Some((alert_secret_target(k)?.to_owned(), SecretString::from(v.clone()))))
+                .collect(),
         }
+    }
+
+    /// The secret of the alert target `name`, when the environment has it.
+    pub(crate) fn alert_secret(&self, name: &str) -> Option<&SecretString> {
+        let spelled = name.replace('-', "_");
+        self.alert_secrets
+            .iter()
+            .find(|(target, _)| target.eq_ignore_ascii_case(&spelled))
+            .map(|(_, secret)| secret)
     }
 }
 
@@ -50,16 +85,23 @@ pub(crate) struct Applied {
 
 /// Refuses secrets written into the file itself.
 pub(crate) fn refuse_secrets_in_file(table: &toml::Table) -> Vec<(String, String)> {
-    SECRETS
+    let refuse = |key: String, var: &str| {
+        (
+            key,
+            format!("secrets are read from the environment only: remove it and set {var}"),
+        )
+    };
+    let fixed = SECRETS
         .iter()
         .filter(|(_, key)| lookup(table, key).is_some())
-        .map(|(var, key)| {
-            (
-                key.to_string(),
-                format!("secrets are read from the environment only: remove it and set {var}"),
-            )
-        })
-        .collect()
+        .map(|(var, key)| refuse(key.to_string(), var));
+    let alerts = table.get("alerts").and_then(toml::Value::as_table);
+    let alert_secrets = alerts
+        .into_iter()
+        .flatten()
+        .filter(|(_, target)| target.get("secret").is_some())
+        .map(|(name, _)| refuse(format!("alerts.{name}.secret"), &alert_secret_var(name)));
+    fixed.chain(alert_secrets).collect()
 }
 
 fn lookup<'t>(table: &'t toml::Table, dotted: &str) -> Option<&'t toml::Value> {
@@ -83,7 +125,8 @@ pub(crate) fn apply_overrides(table: &mut toml::Table, env: &[(String, String)])
         let Some(rest) = var.strip_prefix("AFTERHOURS_") else {
             continue;
         };
-        if RESERVED.contains(&var.as_str()) || SECRETS.iter().any(|(s, _)| s == var) || !rest.contains("__") {
+        let secret = SECRETS.iter().any(|(s, _)| s == var) || alert_secret_target(var).is_some();
+        if RESERVED.contains(&var.as_str()) || secret || !rest.contains("__") {
             continue;
         }
         let error = |message: String| ConfigError {
@@ -182,6 +225,29 @@ mod tests {
         assert_eq!(t["server"]["listen"].as_str(), Some("0.0.0.0:80"));
         assert_eq!(t["provider"]["validate_signatures"].as_bool(), Some(false));
         assert_eq!(applied.len(), 2);
+    }
+
+    #[test]
+    fn alert_secrets_come_from_the_environment_only() {
+        let vars = env(&[
+            ("AFTERHOURS_ALERTS__NIGHT_PAGER__SECRET", "routing-key"),
+            ("AFTERHOURS_ALERTS__EMPTY__SECRET", ""),
+        ]);
+        let secrets = Secrets::from_env(&vars);
+        let exposed = |name: &str| {
+            use secrecy::ExposeSecret;
+            secrets.alert_secret(name).map(|s| s.expose_secret().to_owned())
+        };
+        assert_eq!(exposed("night-pager").as_deref(), Some("routing-key"));
+        assert_eq!(exposed("empty"), None);
+        assert_eq!(exposed("other"), None);
+
+        let mut t = table("[alerts.night-pager]\nkind = \"pagerduty\"\n");
+        assert!(apply_overrides(&mut t, &vars).unwrap().is_empty());
+        let refused = refuse_secrets_in_file(&table("[alerts.relay]\nkind = \"webhook\"\nsecret = \"s\"\n"));
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "alerts.relay.secret");
+        assert!(refused[0].1.contains("AFTERHOURS_ALERTS__RELAY__SECRET"));
     }
 
     #[test]

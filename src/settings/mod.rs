@@ -11,20 +11,24 @@
 //! graph, an adapter that needs its section) is a check after parsing, in the section's `try_from` or in the
 //! stage that loads the files together.
 
+mod alerts;
 mod bounded;
 mod env;
 mod error;
+mod packages;
 mod sections;
 mod status_page;
 pub(crate) mod toml_file;
 
 use std::path::Path;
 
+pub use alerts::{AlertKind, AlertTarget};
 pub use bounded::{Bounded, OutOfRange};
-pub(crate) use env::{SECRETS, Secrets};
+pub(crate) use env::{SECRETS, Secrets, alert_secret_var};
 pub(crate) use error::Source;
 pub(crate) use error::line_of;
 pub use error::{ConfigError, ConfigErrors};
+pub use packages::{PackageSettings, Packages};
 pub use sections::*;
 pub use status_page::StatusPageSettings;
 

@@ -35,6 +35,12 @@ pub struct Settings {
     /// The status page whose incidents the `status` step announces; without it the step says nothing.
     #[serde(default)]
     pub status_page: Option<crate::settings::StatusPageSettings>,
+    /// Support packages by name: their channel, after-hours phone support and TAM.
+    #[serde(default)]
+    pub(crate) packages: BTreeMap<Name, crate::settings::PackageSettings>,
+    /// Where a call that nobody accepted is told, by target name; each target's secret is in the environment.
+    #[serde(default)]
+    pub(crate) alerts: BTreeMap<Name, crate::settings::AlertTarget>,
     /// Support lines by name; the name appears in webhook URLs and environment overrides.
     pub(crate) lines: BTreeMap<Name, LineSettings>,
 }
@@ -337,6 +343,8 @@ pub struct HttpJsonFields {
     pub(crate) customer: String,
     pub(crate) contact_phones: String,
     pub(crate) support_package: String,
+    /// The case's Technical Account Manager: an engineer's id or email in the on-call data.
+    pub(crate) tam: String,
 }
 
 impl Default for HttpJsonFields {
@@ -348,6 +356,7 @@ impl Default for HttpJsonFields {
             customer: "/customer".into(),
             contact_phones: "/contact_phones".into(),
             support_package: "/support_package".into(),
+            tam: "/tam".into(),
         }
     }
 }
@@ -366,6 +375,9 @@ pub struct ZendeskSettings {
     /// Key of the organisation field with the organisation's phone numbers (comma-separated).
     #[serde(default = "default_phone_field")]
     pub organization_phone_field: String,
+    /// Key of the organisation field that holds the email of the customer's Technical Account Manager.
+    #[serde(default)]
+    pub tam_field: Option<String>,
 }
 
 fn default_phone_field() -> String {

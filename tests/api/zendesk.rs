@@ -512,6 +512,7 @@ fn the_environment_alone_creates_the_zendesk_settings() {
             environment_field: ENVIRONMENT_FIELD,
             support_package_field: Some("support_package".into()),
             organization_phone_field: "phone".into(),
+            tam_field: None,
         })
     );
 }

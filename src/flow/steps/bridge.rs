@@ -95,6 +95,7 @@ impl Bridge {
             Some(attempts) => attempts,
             None => {
                 release(ctx, ctx.input.call_sid().to_owned()).await;
+                super::missed::alert_missed(ctx, None);
                 return Transition::Next("exhausted");
             }
         };
@@ -104,6 +105,7 @@ impl Bridge {
                 attempts.len()
             ));
             release(ctx, ctx.input.call_sid().to_owned()).await;
+            super::missed::alert_missed(ctx, attempts.first());
             return Transition::Next("exhausted");
         };
         if !claim(ctx, tier).await {

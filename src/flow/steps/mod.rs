@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod business_hours;
 pub mod gather;
 pub mod hangup;
+mod missed;
 pub mod rate_limit;
 pub mod say;
 pub mod status;

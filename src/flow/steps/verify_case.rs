@@ -27,7 +27,7 @@ use crate::calendar::spoken_datetime;
 use crate::cases::caller::Caller;
 use crate::cases::decision::{Decision, Requirements, decide, registered, told};
 use crate::cases::{Case, CaseError, CaseId};
-use crate::flow::engine::{Ctx, Effect, Services, Transition};
+use crate::flow::engine::{Ctx, Effect, PACKAGE_VAR, Services, Transition};
 use crate::settings::OnUnavailable;
 use crate::store::STORE_DEADLINE;
 
@@ -74,7 +74,7 @@ impl VerifyCase {
     pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let typed = ctx.state.vars.get(&self.case_from).cloned().unwrap_or_default();
         // A case number entered again starts afresh: nothing of the previous case is said or noted.
-        for stale in ["customer", "case_customer", "refused"] {
+        for stale in ["customer", "case_customer", "refused", PACKAGE_VAR] {
             ctx.state.vars.remove(stale);
         }
         let lookup = match CaseId::parse(&typed) {
@@ -110,6 +110,13 @@ impl VerifyCase {
                 ctx.state.set("case_customer", &customer);
                 ctx.state
                     .set("customer", if is_registered { &customer } else { UNNAMED_CUSTOMER });
+                // The package's support channel is the caller's to hear only when the case is theirs: to anyone
+                // else, the line's, the same whatever the case.
+                let services = ctx.services;
+                let package = case.support_package.as_deref().and_then(|p| services.packages.find(p));
+                if let (Some((package, _)), true) = (package, is_registered) {
+                    ctx.state.set(PACKAGE_VAR, package);
+                }
             }
             Some(Err(error)) => {
                 tracing::warn!(case = %id, %error, line = %ctx.line.key, "case system unavailable");

@@ -58,6 +58,7 @@ impl Voicemail {
         if url.starts_with("https://") && url.len() <= crate::flow::state::MAX_VALUE_BYTES {
             ctx.trace_decision(format!("voicemail: recorded {seconds} s at {url}"));
             ctx.state.set("recording", &url);
+            super::missed::alert_voicemail(ctx, &url);
             Transition::Next("recorded")
         } else {
             ctx.trace_decision("voicemail: no message".into());
