@@ -433,3 +433,34 @@ async fn the_customers_name_is_never_spoken_to_a_stranger_even_where_the_line_ta
         .twiml();
     assert!(whisper.says_contains("for ACME Corp"), "{}", whisper.said());
 }
+
+#[tokio::test]
+async fn a_stranger_hears_the_lines_support_channel_not_the_one_of_the_cases_package() {
+    let cases = case_system().await;
+    for (id, contact) in [("555551", "+15550009999"), ("555552", CUSTOMER)] {
+        Mock::given(method("GET"))
+            .and(path(format!("/cases/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": id, "severity": "critical", "environment": "production", "status": "closed",
+                "customer": "Initech", "contact_phones": [contact], "support_package": "Premium",
+            })))
+            .mount(&cases)
+            .await;
+    }
+    let app = night(&cases)
+        .env("AFTERHOURS_PACKAGES__PREMIUM__SUPPORT_CHANNEL", "the premium desk")
+        .start()
+        .await;
+
+    // The customer registered on the case hears their package's channel...
+    let registered = call(&app, CUSTOMER, "555552").await;
+    assert!(registered.says_contains("the premium desk"), "{}", registered.said());
+    // ...a stranger, the line's, as for a case that does not exist.
+    let stranger = call(&app, "+15557770008", "555551").await;
+    let missing = call(&app, "+15557770008", "555553").await;
+    assert!(!stranger.said().contains("premium"), "{}", stranger.said());
+    assert_eq!(
+        without_the_case(&stranger, "5 5 5 5 5 1"),
+        without_the_case(&missing, "5 5 5 5 5 3")
+    );
+}
