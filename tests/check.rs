@@ -772,3 +772,19 @@ fn check_fails_on_an_alert_target_for_an_unknown_line() {
     );
     assert_error_line(&run, &["alerts.relay.lines", "no line \"eu\"", "uk, us"]);
 }
+
+#[test]
+fn a_guess_limit_of_zero_from_the_environment_names_the_variable() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_LIMITS__GUESSES_PER_WINDOW", "0")],
+    );
+    assert_error_line(
+        &run,
+        &[
+            "environment variable AFTERHOURS_LIMITS__GUESSES_PER_WINDOW: ",
+            "limits.guesses_per_window: 0 is out of range: expected 1 to 1000",
+        ],
+    );
+}
