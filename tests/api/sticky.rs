@@ -129,3 +129,37 @@ async fn the_engineer_who_took_a_case_is_rung_first_but_not_twice_in_a_row() {
     assert_dials(&sticky, &[BOB], "20");
     assert_dials(&second.dial_ends(app, &sticky, "no-answer").await, &[CAROL], "20");
 }
+
+#[tokio::test]
+async fn after_sticky_secs_the_case_rings_the_policy_again() {
+    let night = Night::shipped().await;
+    // The shipped flow with the engineer remembered for one second only.
+    let shipped = include_str!("../../voice-flows/critical-incident.toml");
+    let short = shipped.replace("sticky_secs = 1800", "sticky_secs = 1");
+    assert_ne!(short, shipped);
+    let flows = std::env::temp_dir().join(format!("afterhours-sticky-{}", std::process::id()));
+    std::fs::create_dir_all(&flows).unwrap();
+    std::fs::write(flows.join("critical-incident.toml"), short).unwrap();
+    let redis = std::env::var("AFTERHOURS_TEST_REDIS_URL").unwrap();
+    let app = friday_night()
+        .cases(&night.cases.uri())
+        .env("AFTERHOURS_REDIS__URL", &redis)
+        .env("AFTERHOURS_REDIS__PREFIX", &night.prefix)
+        .env("AFTERHOURS_PATHS__FLOWS", flows.to_str().unwrap())
+        .start()
+        .await;
+    let _ = std::fs::remove_dir_all(&flows);
+
+    let first = Call::new(31);
+    let tier_1 = first.about(&app, "123456").await;
+    let tier_2 = first.dial_ends(&app, &tier_1, "no-answer").await;
+    first.accepted_by(&app, &tier_2, CAROL).await;
+    let second = Call::new(32);
+    let carol_first = second.about(&app, "123456").await;
+    assert_dials(&carol_first, &[CAROL], "20");
+    second.accepted_by(&app, &carol_first, CAROL).await;
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let later = Call::new(33).about(&app, "123456").await;
+    assert_dials(&later, &[BOB], "20");
+}
