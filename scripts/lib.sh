@@ -55,3 +55,50 @@ start_redis() {
     cat "$2/redis.log" >&2
     return 1
 }
+
+# Starts a throwaway Redis Cluster of three primaries (no replicas, no persistence) on free loopback ports,
+# their files in folder $1, and waits until the cluster says cluster_state:ok. Sets the variable named $2 to
+# the nodes' ports, space-separated. Stop it with stop_redis_cluster "PORTS".
+start_redis_cluster() {
+    local dir=$1 ports="" port bus nodes=""
+    for _ in 1 2 3; do
+        free_port port
+        free_port bus
+        mkdir -p "$dir/$port"
+        redis-server --port "$port" --cluster-port "$bus" --bind 127.0.0.1 --save '' --appendonly no \
+            --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" --cluster-node-timeout 5000 \
+            --daemonize yes --dir "$dir/$port" --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log"
+        ports="$ports $port"
+        nodes="$nodes 127.0.0.1:$port"
+    done
+    ports=${ports# }
+    printf -v "$2" '%s' "$ports"
+    for port in $ports; do
+        for _ in $(seq 1 50); do
+            redis-cli -p "$port" ping >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+    done
+    # shellcheck disable=SC2086 # one argument per node
+    if ! redis-cli --cluster create $nodes --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1; then
+        echo "redis-cli --cluster create failed:" >&2
+        cat "$dir/create.log" >&2
+        return 1
+    fi
+    for port in $ports; do
+        for _ in $(seq 1 100); do
+            redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && continue 2
+            sleep 0.1
+        done
+        echo "the Redis Cluster did not reach cluster_state:ok (node $port)" >&2
+        return 1
+    done
+}
+
+# Stops the cluster nodes on the ports in $1 (space-separated).
+stop_redis_cluster() {
+    local port
+    for port in $1; do
+        redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    done
+}

@@ -774,6 +774,93 @@ fn check_fails_on_an_alert_target_for_an_unknown_line() {
 }
 
 #[test]
+fn a_password_in_the_redis_url_is_refused_naming_file_line_and_variable() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "# url = \"redis://127.0.0.1:6379/0\"",
+        "url = \"redis://:hunter2-in-the-file@127.0.0.1:6379/0\"",
+    );
+    let at = format!(
+        "{}:{}",
+        scratch.config().display(),
+        scratch.line_of("config/afterhours.toml", "hunter2-in-the-file")
+    );
+    for command in ["check", "serve"] {
+        let run = afterhours(&scratch.config(), &[command], &[TOKEN]);
+        assert_error_line(&run, &[&at, "redis.url", "password", "AFTERHOURS_REDIS__PASSWORD"]);
+        assert!(
+            !run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"),
+            "the password is echoed:\n{run:?}"
+        );
+    }
+}
+
+#[test]
+fn a_password_in_a_redis_url_from_the_environment_names_the_variable() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[
+            TOKEN,
+            (
+                "AFTERHOURS_REDIS__CLUSTER",
+                "[\"redis://default:hunter2@10.0.0.1:7000\"]",
+            ),
+        ],
+    );
+    assert_error_line(
+        &run,
+        &[
+            "AFTERHOURS_REDIS__CLUSTER",
+            "redis.cluster",
+            "AFTERHOURS_REDIS__PASSWORD",
+        ],
+    );
+    assert!(!run.stderr.contains("hunter2"), "the password is echoed:\n{run:?}");
+}
+
+#[test]
+fn the_redis_password_written_in_the_file_is_refused() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "# url = \"redis://127.0.0.1:6379/0\"",
+        "password = \"hunter2\"",
+    );
+    let run = scratch.check();
+    assert_error_line(
+        &run,
+        &[
+            "redis.password",
+            "read from the environment only",
+            "AFTERHOURS_REDIS__PASSWORD",
+        ],
+    );
+    assert!(!run.stderr.contains("hunter2"), "the password is echoed:\n{run:?}");
+}
+
+#[test]
+fn one_redis_a_sentinel_set_and_a_cluster_are_not_named_together() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "# url = \"redis://127.0.0.1:6379/0\"",
+        "url = \"redis://127.0.0.1:6379/0\"\ncluster = [\"redis://127.0.0.1:7000\"]",
+    );
+    let run = scratch.check();
+    let at = format!(
+        "{}:{}",
+        scratch.config().display(),
+        scratch.line_of("config/afterhours.toml", "[redis]")
+    );
+    assert_error_line(
+        &run,
+        &[&at, "redis", "url and cluster are set together", "set one of them"],
+    );
+}
+
+#[test]
 fn a_guess_limit_of_zero_from_the_environment_names_the_variable() {
     let run = afterhours(
         &shipped_config(),

@@ -1,5 +1,6 @@
-//! Redis behind Sentinel: the store finds the primary through Sentinel and follows a failover by itself.
-//! A primary, a replica and a Sentinel are started here on free ports; `scripts/test` installs redis-server.
+//! Redis behind Sentinel: the store finds the primary through Sentinel, authenticates to it with the password
+//! from the environment, and follows a failover by itself. A primary and a replica (both with a password) and a
+//! Sentinel are started here on free ports; `scripts/test` installs redis-server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;
@@ -7,8 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use afterhours::store::redis::RedisStore;
+use afterhours::store::redis::{Access, RedisStore, Topology};
 use afterhours::store::{Store, import};
+use secrecy::SecretString;
+
+/// The primary's and the replica's password (`requirepass`; the replica's `masterauth`, Sentinel's
+/// `auth-pass`).
+const PASSWORD: &str = "sentinel-test-password";
 
 /// A redis-server (or Sentinel) process, killed when dropped.
 struct Server(Child);
@@ -33,8 +39,13 @@ fn spawn(args: &[&str]) -> Server {
     Server(child)
 }
 
+/// `args` sent to the server on `port`: with the password, except to the Sentinel, which has none.
 async fn query(port: u16, args: &[&str]) -> redis::RedisResult<redis::Value> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+    let url = match args {
+        ["INFO", "sentinel"] => format!("redis://127.0.0.1:{port}"),
+        _ => format!("redis://:{PASSWORD}@127.0.0.1:{port}"),
+    };
+    let client = redis::Client::open(url).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await?;
     let mut cmd = redis::cmd(args[0]);
     for arg in &args[1..] {
@@ -83,6 +94,10 @@ async fn the_store_finds_the_primary_through_sentinel_and_follows_a_failover() {
         "",
         "--dir",
         work,
+        "--requirepass",
+        PASSWORD,
+        "--masterauth",
+        PASSWORD,
     ]));
     let replica_dir = dir.join("replica");
     std::fs::create_dir_all(&replica_dir).unwrap();
@@ -98,13 +113,17 @@ async fn the_store_finds_the_primary_through_sentinel_and_follows_a_failover() {
         "--replicaof",
         "127.0.0.1",
         &p,
+        "--requirepass",
+        PASSWORD,
+        "--masterauth",
+        PASSWORD,
     ]);
     let config = dir.join("sentinel.conf");
     std::fs::write(
         &config,
         format!(
             "port {sentinel_port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary_port} 1\n\
-             sentinel down-after-milliseconds mymaster 500\nsentinel failover-timeout mymaster 3000\n",
+             sentinel down-after-milliseconds mymaster 500\nsentinel failover-timeout mymaster 3000\nsentinel auth-pass mymaster {PASSWORD}\n",
             dir.display()
         ),
     )
@@ -120,7 +139,15 @@ async fn the_store_finds_the_primary_through_sentinel_and_follows_a_failover() {
     .await;
 
     let sentinels = vec![format!("redis://127.0.0.1:{sentinel_port}")];
-    let store = RedisStore::with_sentinel(&sentinels, "mymaster", "ha:").unwrap();
+    let topology = Topology::Sentinel {
+        nodes: sentinels,
+        master_name: "mymaster".into(),
+    };
+    let access = Access {
+        password: Some(SecretString::from(PASSWORD.to_owned())),
+        ..Access::default()
+    };
+    let store = RedisStore::open(&topology, &access, "ha:").unwrap();
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.toml");
     import(&store, &afterhours::oncall::file::load(&file).unwrap())
         .await

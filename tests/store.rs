@@ -1,5 +1,6 @@
-//! The on-call stores, Redis and memory, held to the same behaviour. Redis tests run against the real
-//! redis-server that `scripts/test` starts (AFTERHOURS_TEST_REDIS_URL); each test has a key prefix of its own.
+//! The on-call stores, Redis, Redis Cluster and memory, held to the same behaviour. Redis tests run against the
+//! real redis-server that `scripts/test` starts (AFTERHOURS_TEST_REDIS_URL), cluster tests against its
+//! three-primary Redis Cluster (AFTERHOURS_TEST_REDIS_CLUSTER_URLS); each test has a key prefix of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use afterhours::calllog::{CallClose, CallEntry, CallEvent};
 use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Shift, Target, Tier};
 use afterhours::phone::PhoneNumber;
 use afterhours::store::memory::MemoryStore;
-use afterhours::store::redis::RedisStore;
+use afterhours::store::redis::{Access, RedisStore, Topology};
 use afterhours::store::{Store, StoreError, import};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
@@ -26,17 +27,33 @@ fn redis() -> Arc<dyn Store> {
     Arc::new(RedisStore::new(&redis_url(), &prefix).unwrap())
 }
 
+/// A store on the test cluster with a key prefix no other test uses.
+fn cluster() -> Arc<dyn Store> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let nodes = std::env::var("AFTERHOURS_TEST_REDIS_CLUSTER_URLS").expect(
+        "AFTERHOURS_TEST_REDIS_CLUSTER_URLS is not set: run the tests with ./scripts/test, which starts a Redis Cluster",
+    );
+    let nodes = nodes.split(',').map(str::to_owned).collect();
+    let prefix = format!("test:{}:{}:", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    Arc::new(RedisStore::open(&Topology::Cluster(nodes), &Access::default(), &prefix).unwrap())
+}
+
 fn memory() -> Arc<dyn Store> {
     Arc::new(MemoryStore::default())
 }
 
-/// Runs the test `$name` against each store.
+/// Runs the test `$name` against each store: Redis, Redis Cluster, memory.
 macro_rules! both_stores {
     ($name:ident) => {
         mod $name {
             #[tokio::test]
             async fn on_redis() {
                 super::$name(super::redis()).await
+            }
+
+            #[tokio::test]
+            async fn on_cluster() {
+                super::$name(super::cluster()).await
             }
 
             #[tokio::test]

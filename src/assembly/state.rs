@@ -13,10 +13,11 @@ use crate::cases::{CaseError, CaseSystem};
 use crate::clock::Clock;
 use crate::flow::engine::Services;
 use crate::settings::Packages;
+use crate::settings::{RedisMode, RedisUrl};
 use crate::store::cache::OnCallCache;
 use crate::store::call_log;
 use crate::store::memory::MemoryStore;
-use crate::store::redis::RedisStore;
+use crate::store::redis::{Access, RedisStore, Topology};
 use crate::store::{Store, StoreError};
 use crate::twiml::Voice;
 
@@ -149,18 +150,33 @@ fn alerts_for(config: &Config) -> Option<Alerts> {
 
 /// Redis when the configuration names it; else memory, seeded with the configuration's on-call data.
 pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match config.settings.redis.configured_url() {
-        Some(_) if !config.settings.redis.sentinels.is_empty() => {
-            let redis = &config.settings.redis;
-            Arc::new(RedisStore::with_sentinel(
-                &redis.sentinels,
-                &redis.master_name,
-                &redis.prefix,
-            )?)
+    let redis = &config.settings.redis;
+    let urls = |nodes: &[RedisUrl]| nodes.iter().map(|n| n.as_str().to_owned()).collect();
+    let topology = match &redis.mode {
+        None => return Ok(Arc::new(MemoryStore::new(config.oncall.clone()))),
+        Some(RedisMode::Single(url)) => Topology::Single(url.as_str().to_owned()),
+        Some(RedisMode::Sentinel { nodes, master_name }) => Topology::Sentinel {
+            nodes: urls(nodes),
+            master_name: master_name.clone(),
+        },
+        Some(RedisMode::Cluster(nodes)) => Topology::Cluster(urls(nodes)),
+    };
+    let ca_pem = match &redis.ca_file {
+        Some(file) => {
+            let path = config.path.parent().unwrap_or(std::path::Path::new(".")).join(file);
+            let pem = std::fs::read(&path).map_err(|error| {
+                StoreError::Backend(format!("redis.ca_file: cannot read {}: {error}", path.display()))
+            })?;
+            Some(pem)
         }
-        Some(url) => Arc::new(RedisStore::new(url, &config.settings.redis.prefix)?),
-        None => Arc::new(MemoryStore::new(config.oncall.clone())),
-    })
+        None => None,
+    };
+    let access = Access {
+        username: config.secrets.redis_username.clone(),
+        password: config.secrets.redis_password.clone(),
+        ca_pem,
+    };
+    Ok(Arc::new(RedisStore::open(&topology, &access, &redis.prefix)?))
 }
 
 impl AppState {

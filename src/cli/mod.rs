@@ -297,12 +297,16 @@ async fn check_redis(config: &Config) -> Result<(), ExitCode> {
         return Ok(());
     };
     let store = crate::assembly::store_for(config).map_err(|error| {
-        eprintln!("error: redis.url: {error}");
+        eprintln!("error: redis: {error}");
         ExitCode::FAILURE
     })?;
     let loaded = tokio::time::timeout(std::time::Duration::from_secs(3), store.load()).await;
     let data = match loaded {
         Ok(Ok(data)) => data,
+        Ok(Err(error)) if error.to_string().contains(crate::store::redis::CREDENTIALS_REFUSED) => {
+            eprintln!("error: redis: {error}");
+            return Err(ExitCode::FAILURE);
+        }
         Ok(Err(error)) => {
             eprintln!(
                 "warning: Redis at {} cannot be read ({error}): the rotations there are not checked",
@@ -362,11 +366,15 @@ fn missing_oncall_data(config: &Config, data: &crate::oncall::model::OnCallData)
     missing
 }
 
-/// A Redis URL without its password, for messages.
+/// A Redis URL without user, password or query, for messages. The settings refuse credentials in a URL; this
+/// keeps a message clean whatever the URL holds.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
-        _ => url.to_owned(),
+    let without_query = url.split_once('?').map_or(url, |(base, _)| base);
+    match (without_query.find("://"), without_query.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &without_query[..scheme], &without_query[at..])
+        }
+        _ => without_query.to_owned(),
     }
 }
 

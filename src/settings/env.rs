@@ -9,10 +9,12 @@ use super::error::{ConfigError, Source};
 const RESERVED: &[&str] = &["AFTERHOURS_CONFIG", "AFTERHOURS_LOG", "AFTERHOURS_LOG_FORMAT"];
 
 /// Secret settings: the environment variable and the key it would have in the file (where it is refused).
-pub(crate) const SECRETS: [(&str, &str); 3] = [
+pub(crate) const SECRETS: [(&str, &str); 5] = [
     ("AFTERHOURS_PROVIDER__AUTH_TOKEN", "provider.auth_token"),
     ("AFTERHOURS_CASES__TOKEN", "cases.token"),
     ("AFTERHOURS_ADMIN__TOKEN", "admin.token"),
+    ("AFTERHOURS_REDIS__USERNAME", "redis.username"),
+    ("AFTERHOURS_REDIS__PASSWORD", "redis.password"),
 ];
 
 /// Secrets taken from the environment. They print as `[REDACTED]`.
@@ -24,6 +26,10 @@ pub(crate) struct Secrets {
     pub(crate) cases_token: Option<SecretString>,
     /// The bearer token of the `/admin/` API; without it the admin API answers 401 to everyone.
     pub(crate) admin_token: Option<SecretString>,
+    /// The Redis ACL user (Redis 6 and later); without it, AUTH names the default user.
+    pub(crate) redis_username: Option<SecretString>,
+    /// The Redis password (AUTH), for every node: the Redis, the primary Sentinel names, a cluster's nodes.
+    pub(crate) redis_password: Option<SecretString>,
     /// Each alert target's secret, by the target's name as the variable spells it (upper case, `_` for `-`).
     alert_secrets: Vec<(String, SecretString)>,
 }
@@ -63,6 +69,8 @@ impl Secrets {
                 .filter(|(_, v)| !v.is_empty())
                 .filter_map(|(k, v)| Some((alert_secret_target(k)?.to_owned(), SecretString::from(v.clone()))))
                 .collect(),
+            redis_username: get(SECRETS[3].0),
+            redis_password: get(SECRETS[4].0),
         }
     }
 

@@ -126,20 +126,130 @@ enum ProviderKind {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawRedisSettings")]
 pub(crate) struct RedisSettings {
-    /// `redis://host:port/db`; empty or absent: the embedded in-memory store, which persists nothing.
-    #[serde(default)]
-    url: Option<String>,
+    /// Where Redis is; `None`: the embedded in-memory store, which persists nothing.
+    pub(crate) mode: Option<RedisMode>,
     /// Put before every key, so that several deployments can share one Redis.
-    #[serde(default = "default_prefix")]
     pub(crate) prefix: String,
-    /// Redis Sentinel nodes (`redis://host:26379`) to ask for the primary, instead of `url`.
+    /// A PEM file of the certificate authorities that `rediss://` connections trust instead of the system's
+    /// roots (a private CA); relative to the configuration file's folder.
+    pub(crate) ca_file: Option<PathBuf>,
+}
+
+/// The three ways to reach Redis; the username and password come from the environment in each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RedisMode {
+    /// One Redis at `redis://host:port/db` (or `rediss://`).
+    Single(RedisUrl),
+    /// The primary that these Sentinel nodes name for `master_name`.
+    Sentinel { nodes: Vec<RedisUrl>, master_name: String },
+    /// A Redis Cluster, found through these nodes (any of its primaries).
+    Cluster(Vec<RedisUrl>),
+}
+
+/// `[redis]` as written; checked into [`RedisSettings`]: one of `url`, `sentinels` and `cluster` at most.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedisSettings {
     #[serde(default)]
-    pub(crate) sentinels: Vec<String>,
-    /// The name Sentinel monitors the primary under.
+    url: Option<RedisUrl>,
+    #[serde(default = "default_prefix")]
+    prefix: String,
+    #[serde(default)]
+    sentinels: Vec<RedisUrl>,
     #[serde(default = "default_master_name")]
-    pub(crate) master_name: String,
+    master_name: String,
+    #[serde(default)]
+    cluster: Vec<RedisUrl>,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+}
+
+impl TryFrom<RawRedisSettings> for RedisSettings {
+    type Error = String;
+    fn try_from(raw: RawRedisSettings) -> Result<Self, Self::Error> {
+        let url = raw.url.filter(|u| !u.as_str().trim().is_empty());
+        let named: Vec<&str> = [
+            url.as_ref().map(|_| "url"),
+            (!raw.sentinels.is_empty()).then_some("sentinels"),
+            (!raw.cluster.is_empty()).then_some("cluster"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if named.len() > 1 {
+            return Err(format!(
+                "{} are set together: Redis is one Redis (url), the primary Sentinel names (sentinels) or a \
+                 cluster (cluster); set one of them",
+                named.join(" and ")
+            ));
+        }
+        let mode = match (url, raw.sentinels.is_empty(), raw.cluster.is_empty()) {
+            (Some(url), _, _) => Some(RedisMode::Single(url)),
+            (None, false, _) => Some(RedisMode::Sentinel {
+                nodes: raw.sentinels,
+                master_name: raw.master_name,
+            }),
+            (None, true, false) => Some(RedisMode::Cluster(raw.cluster)),
+            (None, true, true) => None,
+        };
+        Ok(Self {
+            mode,
+            prefix: raw.prefix,
+            ca_file: raw.ca_file,
+        })
+    }
+}
+
+/// A Redis URL (`redis://`, `rediss://`, `redis+unix://`, `unix://`) without a password: the password is a
+/// secret, read from the environment only, so that no setting, log or `Debug` print carries it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct RedisUrl(String);
+
+impl RedisUrl {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl TryFrom<String> for RedisUrl {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        if text.trim().is_empty() {
+            return Ok(RedisUrl(String::new()));
+        }
+        let invalid = || {
+            // The text itself is not echoed: it may hold a password.
+            "invalid Redis URL: expected redis://host:port/db, rediss://host:port/db (TLS) or \
+             redis+unix:///path/to/socket"
+                .to_owned()
+        };
+        let url = url::Url::parse(&text).map_err(|_| invalid())?;
+        if !matches!(url.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+            return Err(invalid());
+        }
+        let in_query = url.query_pairs().any(|(k, _)| k == "pass" || k == "password");
+        if url.password().is_some() || in_query {
+            return Err(
+                "a password in a Redis URL is refused: it is a secret, read from the environment only; \
+                 remove it from the URL and set AFTERHOURS_REDIS__PASSWORD (and AFTERHOURS_REDIS__USERNAME for \
+                 an ACL user)"
+                    .to_owned(),
+            );
+        }
+        if !url.username().is_empty() || url.query_pairs().any(|(k, _)| k == "user") {
+            return Err("a username in a Redis URL is refused: set AFTERHOURS_REDIS__USERNAME instead".to_owned());
+        }
+        Ok(RedisUrl(text))
+    }
 }
 
 fn default_master_name() -> String {
@@ -147,12 +257,13 @@ fn default_master_name() -> String {
 }
 
 impl RedisSettings {
-    /// The URL when one is set (with Sentinel, the first Sentinel's: Redis is in use).
+    /// An address of the Redis in use, for messages (the first node's with Sentinel or Cluster); `None`: the
+    /// embedded store.
     pub(crate) fn configured_url(&self) -> Option<&str> {
-        self.url
-            .as_deref()
-            .filter(|u| !u.trim().is_empty())
-            .or(self.sentinels.first().map(String::as_str))
+        match self.mode.as_ref()? {
+            RedisMode::Single(url) => Some(url.as_str()),
+            RedisMode::Sentinel { nodes, .. } | RedisMode::Cluster(nodes) => nodes.first().map(RedisUrl::as_str),
+        }
     }
 }
 
@@ -163,10 +274,9 @@ fn default_prefix() -> String {
 impl Default for RedisSettings {
     fn default() -> Self {
         Self {
-            url: None,
+            mode: None,
             prefix: default_prefix(),
-            sentinels: Vec::new(),
-            master_name: default_master_name(),
+            ca_file: None,
         }
     }
 }

@@ -10,9 +10,13 @@ use std::time::Duration;
 
 use std::sync::{Arc, RwLock};
 
-use redis::aio::ConnectionManager;
-use redis::sentinel::Sentinel;
+use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::{AsyncCommands, Script};
+
+mod connection;
+
+pub use connection::Access;
+use connection::Connection;
 
 use super::{Store, StoreError};
 use crate::BoxFuture;
@@ -51,18 +55,19 @@ end
 return removed
 ";
 
-/// Closes a call's working record into the log, once: KEYS are the once-marker, the entries list and the log
-/// stream; ARGV the CallSid, the status and the duration (as JSON) and the log's length. Builds the record's
-/// JSON (`CallRecord`) from the entries (`started` from the first, the latest value of each summary field, the
-/// events in order), adds it to the stream and deletes the entries. Returns 1 when it closed the record, 0 when it was closed
-/// already or there is none.
+/// Closes a call's working record, once: KEYS are the once-marker and the entries list, both in the call's
+/// hash slot; ARGV the CallSid, the status and the duration (as JSON). Builds the record's JSON
+/// (`CallRecord`) from the entries (`started` from the first, the latest value of each summary field, the
+/// events in order), deletes the entries and returns the record; false when it was closed already or there is
+/// none. The caller adds the record to the log stream: the stream is a key of another slot, which a script
+/// may not touch in a cluster. The marker makes the record come out once, so it reaches the log at most once.
 const CLOSE_CALL: &str = r#"
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then
-  return 0
+  return false
 end
 local entries = redis.call('LRANGE', KEYS[2], 0, -1)
 if #entries == 0 then
-  return 0
+  return false
 end
 local started, summary, events = nil, {}, {}
 for _, raw in ipairs(entries) do
@@ -80,9 +85,8 @@ local record = '{"call_sid":' .. cjson.encode(ARGV[1])
   .. ',"summary":' .. summary_json
   .. ',"events":[' .. table.concat(events, ',') .. ']'
   .. ',"status":' .. ARGV[2] .. ',"duration_secs":' .. ARGV[3] .. '}'
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'record', record)
 redis.call('DEL', KEYS[2])
-return 1
+return record
 "#;
 
 /// Claims KEYS[1] for ARGV[1] for ARGV[2] seconds unless another holds it (renewing ARGV[1]'s own claim): 1
@@ -145,10 +149,21 @@ impl StoredEntry<'_> {
 static CLOSE_CALL_SHA: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| Script::new(CLOSE_CALL).get_hash().to_owned());
 
+/// Where the store's Redis is: one, the primary Sentinel names, or a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topology {
+    /// One Redis: `redis://host:port/db`, or `rediss://` for TLS.
+    Single(String),
+    /// The primary that the Sentinel nodes at these URLs name for `master_name`.
+    Sentinel { nodes: Vec<String>, master_name: String },
+    /// A Redis Cluster, found through these nodes' URLs.
+    Cluster(Vec<String>),
+}
+
 #[derive(Clone)]
 pub struct RedisStore {
-    /// The connection to the primary; replaced when Sentinel names a new primary.
-    connection: Arc<RwLock<ConnectionManager>>,
+    /// The connection to Redis; with Sentinel, replaced when Sentinel names a new primary.
+    connection: Arc<RwLock<Connection>>,
     prefix: String,
 }
 
@@ -163,17 +178,21 @@ impl std::fmt::Debug for RedisStore {
 /// How often Sentinel is asked who the primary is.
 const SENTINEL_POLL: Duration = Duration::from_secs(1);
 
-/// A lazily connecting manager: 1 s to connect, 500 ms for an answer, reconnecting in the background.
-fn manager(client: redis::Client) -> Result<ConnectionManager, StoreError> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(Duration::from_millis(500)))
-        .set_number_of_retries(2);
-    ConnectionManager::new_lazy_with_config(client, config).map_err(backend)
-}
+/// The start of the message of a store error that is Redis refusing the credentials.
+pub const CREDENTIALS_REFUSED: &str = "Redis refused the credentials";
 
 fn backend(error: redis::RedisError) -> StoreError {
-    StoreError::Backend(error.to_string())
+    // A pipeline's error gathers its commands' errors: their codes are in its text.
+    let text = error.to_string();
+    let refused = error.kind() == redis::ErrorKind::AuthenticationFailed
+        || ["NOAUTH", "WRONGPASS"].iter().any(|code| text.contains(code));
+    if refused {
+        // The crate's message names no secret; the variables are where the fix goes.
+        return StoreError::Backend(format!(
+            "{CREDENTIALS_REFUSED} (AFTERHOURS_REDIS__USERNAME, AFTERHOURS_REDIS__PASSWORD): {error}"
+        ));
+    }
+    StoreError::Backend(text)
 }
 
 fn corrupt(what: &str, error: serde_json::Error) -> StoreError {
@@ -181,34 +200,73 @@ fn corrupt(what: &str, error: serde_json::Error) -> StoreError {
 }
 
 impl RedisStore {
-    /// A store on `url` (`redis://host:port/db`). The connection is made lazily and remade in the background
-    /// after a failure; a command fails after 500 ms without an answer.
+    /// A store on `url` (`redis://host:port/db`) without credentials. The connection is made lazily and
+    /// remade in the background after a failure; a command fails after 500 ms without an answer.
     pub fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(backend)?;
-        Ok(Self::on(manager(client)?, prefix))
+        Self::open(&Topology::Single(url.to_owned()), &Access::default(), prefix)
     }
 
     /// A store on the primary that Redis Sentinel names for `master_name`, asking `sentinels` (URLs of
-    /// Sentinel nodes). A task asks again every second and moves to the new primary after a failover.
+    /// Sentinel nodes), without credentials.
     pub fn with_sentinel(sentinels: &[String], master_name: &str, prefix: &str) -> Result<Self, StoreError> {
+        let topology = Topology::Sentinel {
+            nodes: sentinels.to_vec(),
+            master_name: master_name.to_owned(),
+        };
+        Self::open(&topology, &Access::default(), prefix)
+    }
+
+    /// A store on `topology`, authenticated and trusting as `access` says. Connections are made lazily: a
+    /// Redis or cluster that is down fails the commands, not this (Sentinel alone must answer here, to name the
+    /// primary). With Sentinel, a task asks again every second and moves to the new primary after a
+    /// failover; a cluster follows its own redirections.
+    pub fn open(topology: &Topology, access: &Access, prefix: &str) -> Result<Self, StoreError> {
+        match topology {
+            Topology::Single(url) => {
+                let client = access.client(access.info(url).map_err(backend)?).map_err(backend)?;
+                Ok(Self::on(Connection::single(client).map_err(backend)?, prefix))
+            }
+            Topology::Sentinel { nodes, master_name } => Self::sentinel(nodes, master_name, access, prefix),
+            Topology::Cluster(nodes) => Ok(Self::on(Connection::cluster(nodes, access).map_err(backend)?, prefix)),
+        }
+    }
+
+    fn sentinel(sentinels: &[String], master_name: &str, access: &Access, prefix: &str) -> Result<Self, StoreError> {
         let mut sentinel = Sentinel::build(sentinels.to_vec()).map_err(backend)?;
-        let client = sentinel.master_for(master_name, None).map_err(backend)?;
+        // The primary speaks TLS when the Sentinel nodes do, and takes the credentials.
+        let mut node = SentinelNodeConnectionInfo::default()
+            .set_redis_connection_info(access.apply(redis::RedisConnectionInfo::default()));
+        if sentinels.iter().any(|url| url.starts_with("rediss:")) {
+            node = node.set_tls_mode(redis::TlsMode::Secure);
+        }
+        let primary_client = |client: redis::Client| access.client(client.get_connection_info().clone());
+        let client = sentinel
+            .master_for(master_name, Some(&node))
+            .and_then(primary_client)
+            .map_err(backend)?;
         let mut primary = client.get_connection_info().addr().to_string();
         tracing::info!(%primary, master_name, "Redis primary from Sentinel");
-        let store = Self::on(manager(client)?, prefix);
-        let (connection, name) = (Arc::downgrade(&store.connection), master_name.to_owned());
+        let store = Self::on(Connection::single(client).map_err(backend)?, prefix);
+        let (connection, name, access) = (
+            Arc::downgrade(&store.connection),
+            master_name.to_owned(),
+            access.clone(),
+        );
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(SENTINEL_POLL);
             loop {
                 ticks.tick().await;
                 let Some(connection) = connection.upgrade() else { return };
-                let asked = tokio::time::timeout(SENTINEL_POLL, sentinel.async_master_for(&name, None)).await;
+                let asked = tokio::time::timeout(SENTINEL_POLL, sentinel.async_master_for(&name, Some(&node))).await;
                 let Ok(Ok(client)) = asked else { continue };
                 let address = client.get_connection_info().addr().to_string();
                 if address == primary {
                     continue;
                 }
-                match manager(client) {
+                let fresh = access
+                    .client(client.get_connection_info().clone())
+                    .and_then(Connection::single);
+                match fresh {
                     Ok(fresh) => {
                         tracing::warn!(old = %primary, new = %address, "Redis failover: moving to the new primary");
                         if let Ok(mut slot) = connection.write() {
@@ -223,16 +281,16 @@ impl RedisStore {
         Ok(store)
     }
 
-    fn on(manager: ConnectionManager, prefix: &str) -> Self {
+    fn on(connection: Connection, prefix: &str) -> Self {
         Self {
-            connection: Arc::new(RwLock::new(manager)),
+            connection: Arc::new(RwLock::new(connection)),
             prefix: prefix.to_owned(),
         }
     }
 
-    /// The connection to the current primary. The manager multiplexes: concurrent webhooks share its one
-    /// connection without waiting for each other's replies.
-    fn conn(&self) -> ConnectionManager {
+    /// The connection to Redis. It multiplexes: concurrent webhooks share its connections without waiting for
+    /// each other's replies.
+    fn conn(&self) -> Connection {
         match self.connection.read() {
             Ok(slot) => slot.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -484,7 +542,8 @@ impl Store for RedisStore {
 
     fn close_calls<'a>(&'a self, closes: &'a [CallClose]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
         Box::pin(async move {
-            // One round trip: the script is loaded (a no-op when Redis has it) and run once per call.
+            // Two round trips: the script closes each call in its own slot (loaded first: a no-op when Redis
+            // has it), then the records it gave are added to the log stream.
             let mut pipe = redis::pipe();
             pipe.cmd("SCRIPT").arg("LOAD").arg(CLOSE_CALL).ignore();
             for close in closes {
@@ -492,18 +551,36 @@ impl Store for RedisStore {
                 let json = |value: Result<String, serde_json::Error>| value.map_err(|e| corrupt("call status", e));
                 pipe.cmd("EVALSHA")
                     .arg(CLOSE_CALL_SHA.as_str())
-                    .arg(3)
+                    .arg(2)
                     .arg(self.key(&format!("call:{{{sid}}}:once:logged")))
                     .arg(self.key(&format!("call:{{{sid}}}:entries")))
-                    .arg(self.key("calls"))
                     .arg(sid)
                     .arg(json(serde_json::to_string(&close.status))?)
-                    .arg(json(serde_json::to_string(&close.duration_secs))?)
-                    .arg(close.max_records.max(1));
+                    .arg(json(serde_json::to_string(&close.duration_secs))?);
             }
             let mut connection = self.conn();
-            let closed: Vec<i64> = pipe.query_async(&mut connection).await.map_err(backend)?;
-            Ok(closed.into_iter().map(|c| c == 1).collect())
+            let records: Vec<Option<String>> = pipe.query_async(&mut connection).await.map_err(backend)?;
+            let mut log = redis::pipe();
+            for (close, record) in closes.iter().zip(&records) {
+                if let Some(record) = record {
+                    log.cmd("XADD")
+                        .arg(self.key("calls"))
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(close.max_records.max(1))
+                        .arg("*")
+                        .arg("record")
+                        .arg(record)
+                        .ignore();
+                }
+            }
+            if !log.is_empty() {
+                log.query_async::<()>(&mut connection).await.map_err(|error| {
+                    tracing::error!(%error, "call log: closed records could not be added to the log and are lost");
+                    backend(error)
+                })?;
+            }
+            Ok(records.iter().map(Option::is_some).collect())
         })
     }
 
