@@ -52,13 +52,13 @@ fn tuesday_morning() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// The shipped configuration, as the API tests load it, with the rate limit out of the way (every iteration
+/// The shipped configuration, as the API tests load it, with the guess limit out of the way (every iteration
 /// is a call from the same number).
 fn shipped_config() -> Config {
     let env = owned(&[
         ("AFTERHOURS_SERVER__PUBLIC_URL", PUBLIC_URL),
         ("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN),
-        ("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "4000000000"),
+        ("AFTERHOURS_LIMITS__GUESSES_PER_WINDOW", "1000"),
     ]);
     Config::load_with_env(&root().join("config/afterhours.toml"), &env).unwrap_or_else(|e| panic!("config: {e}"))
 }
@@ -399,7 +399,7 @@ fn webhook(c: &mut Criterion) {
 
 /// The call state in the whisper URL of a tier-1 dial of a verified case (as the load test's calls carry it).
 const WHISPER_QUERY: &str = "line=us&n.bridge=0&n.case_number=1&v.case=700000&v.case_number=700000\
-    &v.customer=ACME+Corp&v.decision=verified&v.dialled=carol&v.engineer=carol";
+    &v.case_customer=ACME+Corp&v.customer=ACME+Corp&v.decision=verified&v.dialled=carol&v.engineer=carol";
 
 /// The fields Twilio posts when the engineer's leg answers and fetches its whisper.
 fn whisper_fields() -> Vec<(String, String)> {

@@ -22,8 +22,10 @@ pub(crate) const CASE_LOOKUP_SECONDS: &str = "afterhours_case_lookup_duration_se
 pub(crate) const DIALS: &str = "afterhours_dials_total";
 /// Store operations that failed (Redis errors and timeouts), by operation.
 pub(crate) const STORE_ERRORS: &str = "afterhours_store_errors_total";
-/// Calls turned away by the per-caller rate limit, by line.
+/// Calls turned away by the guess limit (the `rate_limit` step), by line.
 pub(crate) const RATE_LIMITED: &str = "afterhours_calls_rate_limited_total";
+/// Bridges not rung because another call was ringing engineers about the same case, by line.
+pub(crate) const BRIDGES_BUSY: &str = "afterhours_bridges_busy_total";
 /// Bridges that used the cached on-call chain or the line's fallback numbers, by source.
 pub(crate) const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
 /// 1 while the store answers without on-call data it had before (a Redis restarted empty), 0 otherwise.

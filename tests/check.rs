@@ -623,7 +623,12 @@ fn a_verified_case_from_the_case_file_is_read_back_with_its_customer() {
         &["999#", "123456#"],
         &["--case-file", case_file.to_str().unwrap()],
     );
-    assert!(run.stdout.contains("We could not find case 9 9 9."), "{run:?}");
+    // The shipped line requires a registered caller: a case that does not exist is not the caller's.
+    assert!(
+        run.stdout
+            .contains("this phone number cannot be helped with case 9 9 9."),
+        "{run:?}"
+    );
     assert!(
         run.stdout
             .contains("Case 1 2 3 4 5 6 for ACME Corp is a critical incident in production."),
@@ -914,5 +919,21 @@ fn one_redis_a_sentinel_set_and_a_cluster_are_not_named_together() {
     assert_error_line(
         &run,
         &[&at, "redis", "url and cluster are set together", "set one of them"],
+    );
+}
+
+#[test]
+fn a_guess_limit_of_zero_from_the_environment_names_the_variable() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_LIMITS__GUESSES_PER_WINDOW", "0")],
+    );
+    assert_error_line(
+        &run,
+        &[
+            "environment variable AFTERHOURS_LIMITS__GUESSES_PER_WINDOW: ",
+            "limits.guesses_per_window: 0 is out of range: expected 1 to 1000",
+        ],
     );
 }

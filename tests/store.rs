@@ -454,3 +454,116 @@ fn close(call_sid: &str, status: Option<&str>, duration_secs: Option<u64>) -> Ca
         max_records: 1000,
     }
 }
+
+async fn guesses_count_once_each_within_a_sliding_window(store: Arc<dyn Store>) {
+    let window = Duration::from_secs(600);
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
+    assert_eq!(
+        store.add_guess("+15551234567", "CA1:1", at(0), window).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.add_guess("+15551234567", "CA1:1", at(1), window).await.unwrap(),
+        1,
+        "a replay"
+    );
+    assert_eq!(
+        store.add_guess("+15551234567", "CA1:2", at(300), window).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        store.add_guess("other", "CA2:1", at(300), window).await.unwrap(),
+        1,
+        "another bucket"
+    );
+    store.remove_guess("+15551234567", "CA1:2").await.unwrap();
+    store.remove_guess("+15551234567", "never-added").await.unwrap();
+    assert_eq!(
+        store.add_guess("+15551234567", "CA3:1", at(400), window).await.unwrap(),
+        2
+    );
+    // Ten minutes after the first guess, it is out of the window.
+    assert_eq!(
+        store.add_guess("+15551234567", "CA4:1", at(650), window).await.unwrap(),
+        2
+    );
+}
+both_stores!(guesses_count_once_each_within_a_sliding_window);
+
+async fn a_number_is_trusted_for_its_case_only(store: Arc<dyn Store>) {
+    let ttl = Duration::from_secs(60);
+    assert!(!store.trusted("+15551234567", "123456").await.unwrap());
+    store.trust("+15551234567", "123456", ttl).await.unwrap();
+    assert!(store.trusted("+15551234567", "123456").await.unwrap());
+    assert!(!store.trusted("+15551234567", "654321").await.unwrap(), "another case");
+    assert!(
+        !store.trusted("+15557654321", "123456").await.unwrap(),
+        "another number"
+    );
+}
+both_stores!(a_number_is_trusted_for_its_case_only);
+
+async fn a_case_is_rung_by_one_call_at_a_time(store: Arc<dyn Store>) {
+    let ttl = Duration::from_secs(60);
+    assert!(store.claim_case("123456", "CA1", ttl).await.unwrap());
+    assert!(
+        store.claim_case("123456", "CA1", ttl).await.unwrap(),
+        "its own claim, again"
+    );
+    assert!(!store.claim_case("123456", "CA2", ttl).await.unwrap(), "another call");
+    assert!(store.claim_case("654321", "CA2", ttl).await.unwrap(), "another case");
+    store.release_case("123456", "CA2").await.unwrap();
+    assert!(
+        !store.claim_case("123456", "CA2", ttl).await.unwrap(),
+        "only the holder releases"
+    );
+    store.release_case("123456", "CA1").await.unwrap();
+    assert!(store.claim_case("123456", "CA2", ttl).await.unwrap());
+}
+both_stores!(a_case_is_rung_by_one_call_at_a_time);
+
+async fn a_claim_on_a_case_lapses_unless_its_call_renews_it(store: Arc<dyn Store>) {
+    let second = Duration::from_secs(1);
+    assert!(store.claim_case("123456", "CA1", second).await.unwrap());
+    assert!(store.claim_case("654321", "CA1", second).await.unwrap());
+    assert!(
+        store
+            .claim_case("654321", "CA1", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        "renewed"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(
+        store
+            .claim_case("123456", "CA2", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        "lapsed"
+    );
+    assert!(
+        !store
+            .claim_case("654321", "CA2", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        "renewed: held"
+    );
+}
+both_stores!(a_claim_on_a_case_lapses_unless_its_call_renews_it);
+
+async fn the_last_engineer_to_accept_a_case_is_remembered(store: Arc<dyn Store>) {
+    let ttl = Duration::from_secs(60);
+    let at = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    assert_eq!(store.sticky("123456").await.unwrap(), None);
+    store.set_sticky("123456", "carol", at, ttl).await.unwrap();
+    store
+        .set_sticky("123456", "bob", at + chrono::Duration::minutes(5), ttl)
+        .await
+        .unwrap();
+    let sticky = store.sticky("123456").await.unwrap().unwrap();
+    assert_eq!(sticky.engineer, "bob");
+    assert_eq!(sticky.accepted_at, at + chrono::Duration::minutes(5));
+    assert_eq!(store.sticky("654321").await.unwrap(), None, "another case");
+}
+both_stores!(the_last_engineer_to_accept_a_case_is_remembered);

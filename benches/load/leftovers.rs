@@ -1,13 +1,13 @@
 //! What earlier measurements left in Redis: the working records of calls that never ended (each replayed
-//! webhook is a fresh call), once-markers, acceptances and rate-limit windows. Production's keyspace holds the
-//! calls of the last day; a load test creates hundreds of thousands a minute, and Redis would spend the next
+//! webhook is a fresh call), once-markers, acceptances, guesses and the cases' ringing and sticky records.
+//! Production's keyspace holds the calls of the last day; a load test creates hundreds of thousands a minute, and Redis would spend the next
 //! measurement growing and rehashing its key table. They are removed before each measurement, so each one
 //! starts from the same keyspace (the rotation data is kept).
 
 use redis::AsyncCommands;
 
-/// Deletes the keys under `prefix` that hold calls (`call:*`) and rate-limit windows (`rate:*`). Returns
-/// how many.
+/// Deletes the keys under `prefix` that hold calls (`call:*`), guesses (`guesses:*`) and cases' ringing and
+/// sticky records (`case:*`). Returns how many.
 pub(crate) async fn remove(url: &str, prefix: &str) -> Result<u64, String> {
     let client = redis::Client::open(url).map_err(|e| format!("Redis at {url}: {e}"))?;
     let mut connection = client
@@ -15,7 +15,11 @@ pub(crate) async fn remove(url: &str, prefix: &str) -> Result<u64, String> {
         .await
         .map_err(|e| format!("Redis at {url}: {e}"))?;
     let mut removed = 0;
-    for pattern in [format!("{prefix}call:*"), format!("{prefix}rate:*")] {
+    for pattern in [
+        format!("{prefix}call:*"),
+        format!("{prefix}guesses:*"),
+        format!("{prefix}case:*"),
+    ] {
         let mut cursor: u64 = 0;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::caller::Caller;
 use super::{Case, CaseError};
 
 /// The outcome of verifying a case; each is an outcome of the `verify_case` step with its own prompt.
@@ -64,11 +65,45 @@ pub(crate) struct Requirements {
     pub(crate) registered_caller: bool,
     /// Support packages entitled to after-hours phone support; empty: not checked.
     pub(crate) entitled_packages: Vec<String>,
+    /// A caller's number counts as registered only with A-level SHAKEN/STIR attestation.
+    pub(crate) a_attestation: bool,
+}
+
+/// True when `caller` is registered on `case`: their number is one of its contact phones, it is not withheld,
+/// and it is A-attested where the line requires that.
+pub(crate) fn registered(case: &Case, caller: &Caller<'_>, requires: &Requirements) -> bool {
+    !caller.withheld()
+        && (!requires.a_attestation || caller.a_attested)
+        && case.contact_phones.iter().any(|p| same_number(p, caller.number))
+}
+
+/// What the caller is told: the decision itself, except that on a line that requires a registered caller,
+/// a caller not registered on the case hears one refusal, `CallerNotRegistered`, whatever the case is (none,
+/// closed, not critical ...), so that a stranger learns nothing about it.
+pub(crate) fn told(decision: Decision, registered: bool, requires: &Requirements) -> Decision {
+    let refusal = !matches!(decision, Decision::Verified | Decision::Unavailable);
+    if requires.registered_caller && !registered && refusal {
+        Decision::CallerNotRegistered
+    } else {
+        decision
+    }
+}
+
+impl Decision {
+    /// True for the refusals that someone guessing case numbers meets: there is no such case, or it is not
+    /// theirs. Those are what the guess limit counts.
+    pub(crate) fn is_guess(self) -> bool {
+        matches!(self, Decision::NotFound | Decision::CallerNotRegistered)
+    }
 }
 
 /// The decision for a lookup's result and a caller. Checks run in the order the caller would want to hear
 /// about them: a closed case first (open a new one), then severity, environment, entitlement, registration.
-pub(crate) fn decide(lookup: &Result<Option<Case>, CaseError>, caller: &str, requires: &Requirements) -> Decision {
+pub(crate) fn decide(
+    lookup: &Result<Option<Case>, CaseError>,
+    caller: &Caller<'_>,
+    requires: &Requirements,
+) -> Decision {
     let case = match lookup {
         Err(_) => return Decision::Unavailable,
         Ok(None) => return Decision::NotFound,
@@ -87,7 +122,7 @@ pub(crate) fn decide(lookup: &Result<Option<Case>, CaseError>, caller: &str, req
             .is_some_and(|p| super::one_of(p, &requires.entitled_packages))
     {
         Decision::NotEntitled
-    } else if requires.registered_caller && !case.contact_phones.iter().any(|p| same_number(p, caller)) {
+    } else if requires.registered_caller && !registered(case, caller, requires) {
         Decision::CallerNotRegistered
     } else {
         Decision::Verified
@@ -167,8 +202,74 @@ mod tests {
             ("package unknown, not required",         with(|c| c.support_package = None),       CALLER,         &plain,      Decision::Verified),
         ];
         for (fact, lookup, caller, requires, expected) in table {
-            assert_eq!(decide(&lookup, caller, requires), expected, "{fact}");
+            assert_eq!(
+                decide(&lookup, &Caller::new(caller, None), requires),
+                expected,
+                "{fact}"
+            );
         }
+    }
+
+    #[test]
+    fn registration_needs_a_number_on_the_case_and_attestation_where_required() {
+        let case = critical_production_open();
+        let plain = Requirements::default();
+        let attested = Requirements {
+            a_attestation: true,
+            ..Requirements::default()
+        };
+        let a = Some("TN-Validation-Passed-A");
+        let b = Some("TN-Validation-Passed-B");
+        #[rustfmt::skip]
+        let table = [
+            ("on the case",                            CALLER,         None, &plain,    true),
+            ("not on the case",                        "+15559999999", None, &plain,    false),
+            ("withheld",                               "anonymous",    None, &plain,    false),
+            ("on the case, A-attested, required",      CALLER,         a,    &attested, true),
+            ("on the case, B-attested, A required",    CALLER,         b,    &attested, false),
+            ("on the case, unattested, A required",    CALLER,         None, &attested, false),
+            ("not on the case, A-attested",            "+15559999999", a,    &attested, false),
+        ];
+        for (fact, number, verstat, requires, expected) in table {
+            assert_eq!(
+                registered(&case, &Caller::new(number, verstat), requires),
+                expected,
+                "{fact}"
+            );
+        }
+        let requiring = Requirements {
+            registered_caller: true,
+            a_attestation: true,
+            ..Requirements::default()
+        };
+        assert_eq!(
+            decide(&Ok(Some(case)), &Caller::new(CALLER, b), &requiring),
+            Decision::CallerNotRegistered
+        );
+    }
+
+    #[test]
+    fn a_stranger_hears_one_refusal_on_a_line_that_requires_registration() {
+        let requiring = Requirements {
+            registered_caller: true,
+            ..Requirements::default()
+        };
+        let open_line = Requirements::default();
+        for decision in Decision::ALL {
+            let expected = match decision {
+                Decision::Verified | Decision::Unavailable => decision,
+                _ => Decision::CallerNotRegistered,
+            };
+            assert_eq!(told(decision, false, &requiring), expected, "{decision}");
+            assert_eq!(told(decision, true, &requiring), decision, "registered: {decision}");
+            assert_eq!(told(decision, false, &open_line), decision, "open line: {decision}");
+        }
+    }
+
+    #[test]
+    fn guesses_are_the_refusals_a_guesser_meets() {
+        let guesses: Vec<Decision> = Decision::ALL.into_iter().filter(|d| d.is_guess()).collect();
+        assert_eq!(guesses, [Decision::NotFound, Decision::CallerNotRegistered]);
     }
 
     #[test]

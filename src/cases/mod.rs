@@ -3,6 +3,7 @@
 //! Adapters speak one product's API each and all answer with the same [`Case`]; the decision of what the
 //! caller is told (`decision`) is a pure function of that case, kept apart from any I/O.
 
+pub(crate) mod caller;
 pub(crate) mod decision;
 pub mod file;
 mod http;

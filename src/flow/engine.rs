@@ -137,7 +137,8 @@ pub struct Services {
     pub status: Option<crate::status::StatusCache>,
     /// The last on-call data read, for when the store is down.
     pub oncall_cache: OnCallCache,
-    /// How often one number may call (`[limits]`), for the `rate_limit` step.
+    /// The guess limit and how long a registered caller stays trusted (`[limits]`), for the `rate_limit` and
+    /// `verify_case` steps.
     pub limits: crate::settings::LimitSettings,
 }
 

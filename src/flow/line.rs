@@ -28,6 +28,7 @@ pub struct Line {
     pub(crate) support_channel: String,
     pub(crate) on_unavailable: OnUnavailable,
     pub(crate) require_registered_caller: bool,
+    pub(crate) require_a_attestation: bool,
     pub(crate) fallback_numbers: Vec<PhoneNumber>,
 }
 
@@ -47,6 +48,7 @@ impl Line {
             support_channel: settings.support_channel.clone(),
             on_unavailable: settings.on_unavailable,
             require_registered_caller: settings.require_registered_caller,
+            require_a_attestation: settings.require_a_attestation,
             fallback_numbers: settings.fallback_numbers.clone(),
         }
     }

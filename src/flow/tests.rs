@@ -79,7 +79,17 @@ fn the_shipped_critical_incident_flow_loads_and_starts_with_the_greeting() {
     assert_eq!(flow.next("status", "next").unwrap(), "case_number");
     assert_eq!(flow.next("case_number", "entered").unwrap(), "limit");
     assert_eq!(flow.next("limit", "allowed").unwrap(), "verify");
-    assert_eq!(flow.next("limit", "limited").unwrap(), "busy");
+    assert_eq!(flow.next("limit", "limited").unwrap(), "limited");
+    assert_eq!(flow.next("bridge", "busy").unwrap(), "case_busy");
+    assert_eq!(
+        flow.next("verify", "caller_not_registered").unwrap(),
+        "caller_not_registered"
+    );
+    assert_eq!(
+        flow.next("caller_not_registered", "next").unwrap(),
+        "case_number",
+        "a caller not registered may enter another case number"
+    );
     assert_eq!(flow.next("verify", "not_found").unwrap(), "not_found");
     assert_eq!(
         flow.next("not_found", "next").unwrap(),

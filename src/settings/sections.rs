@@ -395,6 +395,10 @@ pub(crate) struct LineSettings {
     /// Only callers whose number is one of the case's contact phones get through.
     #[serde(default)]
     pub(crate) require_registered_caller: bool,
+    /// A caller's number counts as registered on a case only when the provider verified it with A-level
+    /// SHAKEN/STIR attestation (`StirVerstat` = `TN-Validation-Passed-A`).
+    #[serde(default)]
+    pub(crate) require_a_attestation: bool,
     /// Rung all at once when the on-call data cannot be had at all (the store is down and nothing is cached).
     #[serde(default)]
     pub(crate) fallback_numbers: Vec<PhoneNumber>,
@@ -624,20 +628,27 @@ impl Default for AdminSettings {
     }
 }
 
-/// `[limits]`: how often one number may call.
+/// `[limits]`: how many failed verifications (guesses) one number may make, and how long a verified caller
+/// stays trusted.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
-    /// Calls from one number within the window that are answered; further ones hear that the line is busy.
-    pub(crate) calls_per_window: u32,
-    pub(crate) window_secs: u64,
+    /// Guesses (case numbers that are not found, or not the caller's) one number may make within the window;
+    /// past them, the number is turned away before its next lookup.
+    pub(crate) guesses_per_window: Bounded<1, 1000>,
+    /// The sliding window guesses are counted in.
+    pub(crate) window_secs: Bounded<10, 86_400>,
+    /// How long a number verified as registered on a critical case stays trusted for that case: its calls
+    /// about it are never turned away by the guess limit.
+    pub(crate) trusted_secs: Bounded<0, 31_536_000>,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
         Self {
-            calls_per_window: 6,
-            window_secs: 600,
+            guesses_per_window: Bounded::of::<5>(),
+            window_secs: Bounded::of::<600>(),
+            trusted_secs: Bounded::of::<2_592_000>(),
         }
     }
 }

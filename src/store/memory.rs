@@ -24,6 +24,10 @@ struct Inner {
     calls: BTreeMap<String, (BTreeSet<String>, Instant)>,
     working: BTreeMap<String, (CallRecord, Instant)>,
     log: VecDeque<CallRecord>,
+    /// Guesses by bucket: guess id → when, in milliseconds since the epoch.
+    guesses: BTreeMap<String, BTreeMap<String, i64>>,
+    /// Trusted callers, case claims and sticky engineers by key: value and expiry.
+    marks: BTreeMap<String, (String, Instant)>,
 }
 
 impl MemoryStore {
@@ -238,4 +242,121 @@ impl Store for MemoryStore {
         });
         Box::pin(async move { result })
     }
+
+    // Who may call about what: guesses, trusted callers, the case being rung, the engineer on a case.
+
+    fn add_guess<'a>(
+        &'a self,
+        bucket: &'a str,
+        guess: &'a str,
+        at: DateTime<Utc>,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        let result = self.with(|inner| {
+            let since = window_start(at, window);
+            inner.guesses.retain(|_, guesses| {
+                guesses.retain(|_, when| *when > since);
+                !guesses.is_empty()
+            });
+            let guesses = inner.guesses.entry(bucket.to_owned()).or_default();
+            guesses.entry(guess.to_owned()).or_insert(at.timestamp_millis());
+            Ok(guesses.len() as u64)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn remove_guess<'a>(&'a self, bucket: &'a str, guess: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            if let Some(guesses) = inner.guesses.get_mut(bucket) {
+                guesses.remove(guess);
+            }
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn trust<'a>(&'a self, number: &'a str, case: &'a str, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.set_mark(format!("trusted:{number}:{case}"), String::new(), ttl);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn trusted<'a>(&'a self, number: &'a str, case: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.with(|inner| Ok(inner.mark(&format!("trusted:{number}:{case}")).is_some()));
+        Box::pin(async move { result })
+    }
+
+    fn claim_case<'a>(
+        &'a self,
+        case: &'a str,
+        call_sid: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.with(|inner| {
+            let key = format!("ringing:{case}");
+            if inner.mark(&key).is_some_and(|holder| holder != call_sid) {
+                return Ok(false);
+            }
+            inner.set_mark(key, call_sid.to_owned(), ttl);
+            Ok(true)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn release_case<'a>(&'a self, case: &'a str, call_sid: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            let key = format!("ringing:{case}");
+            if inner.mark(&key).is_some_and(|holder| holder == call_sid) {
+                inner.marks.remove(&key);
+            }
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn set_sticky<'a>(
+        &'a self,
+        case: &'a str,
+        engineer: &'a str,
+        at: DateTime<Utc>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.set_mark(format!("sticky:{case}"), super::sticky_value(engineer, at), ttl);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn sticky<'a>(&'a self, case: &'a str) -> BoxFuture<'a, Result<Option<super::Sticky>, StoreError>> {
+        let result = self.with(|inner| {
+            Ok(inner
+                .mark(&format!("sticky:{case}"))
+                .and_then(|v| super::parse_sticky(&v)))
+        });
+        Box::pin(async move { result })
+    }
+}
+
+impl Inner {
+    fn set_mark(&mut self, key: String, value: String, ttl: Duration) {
+        let now = Instant::now();
+        self.marks.retain(|_, (_, expires)| *expires > now);
+        self.marks.insert(key, (value, now + ttl));
+    }
+
+    fn mark(&self, key: &str) -> Option<String> {
+        let now = Instant::now();
+        self.marks
+            .get(key)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(value, _)| value.clone())
+    }
+}
+
+/// The first instant (epoch milliseconds) before which a guess is outside the `window` ending at `at`.
+fn window_start(at: DateTime<Utc>, window: Duration) -> i64 {
+    at.timestamp_millis() - window.as_millis() as i64
 }

@@ -97,6 +97,74 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Who accepted `call_sid` in `attempt`, if anyone did.
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
+
+    // Who may call about what: guesses, trusted callers, the case being rung, the engineer on a case.
+
+    /// Adds guess `guess` (an id that a replayed webhook repeats, so that it counts once) to `bucket` at `at`,
+    /// and returns the guesses of `bucket` within the `window` ending at `at` (a sliding window). Adding and
+    /// counting are one step: of calls racing for the last guess, one gets it.
+    fn add_guess<'a>(
+        &'a self,
+        bucket: &'a str,
+        guess: &'a str,
+        at: DateTime<Utc>,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+
+    /// Takes guess `guess` out of `bucket` (it turned out not to be one); nothing when it is not there.
+    fn remove_guess<'a>(&'a self, bucket: &'a str, guess: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Remembers for `ttl` that `number` was verified as registered on critical case `case`.
+    fn trust<'a>(&'a self, number: &'a str, case: &'a str, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// True when `number` was verified as registered on `case` within its trust's lifetime.
+    fn trusted<'a>(&'a self, number: &'a str, case: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Claims the ringing of case `case` for call `call_sid`, for `ttl`: true when the call holds the claim
+    /// (taken now, or its own renewed for `ttl`), false when another call holds it.
+    fn claim_case<'a>(
+        &'a self,
+        case: &'a str,
+        call_sid: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Releases the claim on case `case` if call `call_sid` holds it.
+    fn release_case<'a>(&'a self, case: &'a str, call_sid: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Remembers for `ttl` that `engineer` accepted a call about case `case` at `at`.
+    fn set_sticky<'a>(
+        &'a self,
+        case: &'a str,
+        engineer: &'a str,
+        at: DateTime<Utc>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Who last accepted a call about case `case`, and when, within the record's lifetime.
+    fn sticky<'a>(&'a self, case: &'a str) -> BoxFuture<'a, Result<Option<Sticky>, StoreError>>;
+}
+
+/// Who last accepted a call about a case, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sticky {
+    pub engineer: String,
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// A sticky record as both stores keep it: `RFC3339|engineer`.
+fn sticky_value(engineer: &str, at: DateTime<Utc>) -> String {
+    format!("{}|{engineer}", at.to_rfc3339())
+}
+
+/// Reads a sticky record written by [`sticky_value`]; `None` when it is not one.
+fn parse_sticky(value: &str) -> Option<Sticky> {
+    let (at, engineer) = value.split_once('|')?;
+    let accepted_at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+    (!engineer.is_empty()).then(|| Sticky {
+        engineer: engineer.to_owned(),
+        accepted_at,
+    })
 }
 
 /// Imports a whole data set: engineers and policies upserted, each rotation replaced atomically (no version

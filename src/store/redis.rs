@@ -89,6 +89,23 @@ redis.call('DEL', KEYS[2])
 return record
 "#;
 
+/// Claims KEYS[1] for ARGV[1] for ARGV[2] seconds unless another holds it (renewing ARGV[1]'s own claim): 1
+/// when ARGV[1] holds it after.
+const CLAIM: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+";
+
+/// Deletes KEYS[1] if ARGV[1] holds it.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
 /// A webhook's entry as the entries list keeps it (short names: one is written per webhook). Times are
 /// RFC 3339, formatted once per entry: its events almost always happened at the entry's time.
 #[derive(serde::Serialize)]
@@ -594,6 +611,114 @@ impl Store for RedisStore {
                 .get(self.acceptance_key(call_sid, attempt))
                 .await
                 .map_err(backend)
+        })
+    }
+
+    // Who may call about what: guesses, trusted callers, the case being rung, the engineer on a case.
+
+    fn add_guess<'a>(
+        &'a self,
+        bucket: &'a str,
+        guess: &'a str,
+        at: DateTime<Utc>,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let key = self.key(&format!("guesses:{{{bucket}}}"));
+            let (since, at_ms) = (at.timestamp_millis() - window.as_millis() as i64, at.timestamp_millis());
+            // One round trip, one step (MULTI): forget the guesses out of the window, add this one (once),
+            // count, expire.
+            let (count,): (u64,) = redis::pipe()
+                .atomic()
+                .zrembyscore(&key, "-inf", since)
+                .ignore()
+                .zadd_options(&key, guess, at_ms, &redis::SortedSetAddOptions::add_only())
+                .ignore()
+                .zcard(&key)
+                .pexpire(&key, window.as_millis().max(1) as i64)
+                .ignore()
+                .query_async(&mut self.conn())
+                .await
+                .map_err(backend)?;
+            Ok(count)
+        })
+    }
+
+    fn remove_guess<'a>(&'a self, bucket: &'a str, guess: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = self.key(&format!("guesses:{{{bucket}}}"));
+            self.conn().zrem(key, guess).await.map_err(backend)
+        })
+    }
+
+    fn trust<'a>(&'a self, number: &'a str, case: &'a str, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = self.key(&format!("trusted:{{{number}}}:{case}"));
+            self.conn()
+                .set_ex(key, "1", ttl.as_secs().max(1))
+                .await
+                .map_err(backend)
+        })
+    }
+
+    fn trusted<'a>(&'a self, number: &'a str, case: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let key = self.key(&format!("trusted:{{{number}}}:{case}"));
+            self.conn().exists(key).await.map_err(backend)
+        })
+    }
+
+    fn claim_case<'a>(
+        &'a self,
+        case: &'a str,
+        call_sid: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let held: i64 = Script::new(CLAIM)
+                .key(self.key(&format!("case:{{{case}}}:ringing")))
+                .arg(call_sid)
+                .arg(ttl.as_secs().max(1))
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(backend)?;
+            Ok(held == 1)
+        })
+    }
+
+    fn release_case<'a>(&'a self, case: &'a str, call_sid: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let _: i64 = Script::new(RELEASE)
+                .key(self.key(&format!("case:{{{case}}}:ringing")))
+                .arg(call_sid)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn set_sticky<'a>(
+        &'a self,
+        case: &'a str,
+        engineer: &'a str,
+        at: DateTime<Utc>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = self.key(&format!("case:{{{case}}}:sticky"));
+            self.conn()
+                .set_ex(key, super::sticky_value(engineer, at), ttl.as_secs().max(1))
+                .await
+                .map_err(backend)
+        })
+    }
+
+    fn sticky<'a>(&'a self, case: &'a str) -> BoxFuture<'a, Result<Option<super::Sticky>, StoreError>> {
+        Box::pin(async move {
+            let key = self.key(&format!("case:{{{case}}}:sticky"));
+            let value: Option<String> = self.conn().get(key).await.map_err(backend)?;
+            Ok(value.as_deref().and_then(super::parse_sticky))
         })
     }
 }

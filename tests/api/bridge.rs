@@ -28,13 +28,13 @@ use crate::helpers::*;
 
 /// The caller's call, as `call_fields` sends it on every webhook of the caller's leg.
 const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
-const BOB: &str = "+15550100002";
-const CAROL: &str = "+15550100003";
-const ALICE: &str = "+15550100001";
+pub(crate) const BOB: &str = "+15550100002";
+pub(crate) const CAROL: &str = "+15550100003";
+pub(crate) const ALICE: &str = "+15550100001";
 const BOB_LEG: &str = "CA00000000000000000000000000000b0b";
 const CAROL_LEG: &str = "CA0000000000000000000000000000ca01";
 
-const VERIFIED: &str = "Thank you. Case 1 2 3 4 5 6 for ACME Corp is a critical incident in production.";
+pub(crate) const VERIFIED: &str = "Thank you. Case 1 2 3 4 5 6 for ACME Corp is a critical incident in production.";
 const CONNECTING: &str = "Connecting you to the on-call engineer. Please stay on the line.";
 const STILL_TRYING: &str = "We are still trying to reach an engineer. Please stay on the line.";
 const WHISPER: &str =
@@ -140,15 +140,15 @@ async fn case_system() -> MockServer {
 }
 
 /// One night: the case system, the on-call data in Redis under a prefix of its own, and a server on both.
-struct Night {
-    cases: MockServer,
-    prefix: String,
-    app: TestApp,
+pub(crate) struct Night {
+    pub(crate) cases: MockServer,
+    pub(crate) prefix: String,
+    pub(crate) app: TestApp,
 }
 
 impl Night {
     /// The shipped rotation (config/oncall.toml).
-    async fn shipped() -> Night {
+    pub(crate) async fn shipped() -> Night {
         Night::with_rotation(&shipped("config/oncall.toml")).await
     }
 
@@ -273,13 +273,13 @@ fn leg_fields(leg_sid: &str, phone: &str) -> Vec<(String, String)> {
     ])
 }
 
-fn path_of(url: &str) -> &str {
+pub(crate) fn path_of(url: &str) -> &str {
     url.strip_prefix(PUBLIC_URL)
         .unwrap_or_else(|| panic!("{url} is not under {PUBLIC_URL}"))
 }
 
 /// The whisper URL of the `<Number>` that rings `phone`.
-fn whisper_url(dial: &Twiml, phone: &str) -> String {
+pub(crate) fn whisper_url(dial: &Twiml, phone: &str) -> String {
     dial.dial_numbers
         .iter()
         .find(|(number, _)| number == phone)
@@ -320,7 +320,7 @@ async fn dial_ends(app: &TestApp, dial: &Twiml, status: &str) -> Twiml {
 }
 
 /// A dial of `phones` (in order), from the line's number, ringing `timeout` seconds.
-fn assert_dials(twiml: &Twiml, phones: &[&str], timeout: &str) {
+pub(crate) fn assert_dials(twiml: &Twiml, phones: &[&str], timeout: &str) {
     let dialled: Vec<&str> = twiml.dial_numbers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(dialled, phones, "{}", twiml.xml);
     assert_eq!(twiml.dial_caller_id.as_deref(), Some(US_LINE), "{}", twiml.xml);

@@ -75,6 +75,15 @@ fn night_line_with(server: &MockServer) -> Spawn {
         .env("AFTERHOURS_CASES__NOTES__BACKOFF_MS", "20")
 }
 
+/// Like [`night_line_with`], on a line that takes calls from any number (no registered caller required): the
+/// specific answers about a case that only a registered caller hears on the shipped line.
+fn open_line_with(server: &MockServer) -> Spawn {
+    night_line_with(server).env("AFTERHOURS_LINES__US__REQUIRE_REGISTERED_CALLER", "false")
+}
+
+/// The refusal a caller not registered on the case hears on the shipped line, whatever the case.
+pub const CANNOT_BE_HELPED: &str = "We are sorry, this phone number cannot be helped with case";
+
 /// A call that enters `digits` at the case-number prompt: what the caller hears next.
 async fn call_about(app: &TestApp, digits: &str) -> Twiml {
     let first = app.incoming(CALLER, US_LINE).await;
@@ -215,7 +224,8 @@ async fn after_a_verified_call_the_case_gets_a_note_with_the_decision_and_the_ca
 #[tokio::test]
 async fn severity_environment_and_status_are_compared_without_regard_to_case() {
     let cases = case_system().await;
-    let case = json!({"severity": "SEV1", "environment": "Prod", "status": "Open", "customer": "ACME Corp"});
+    let case = json!({"severity": "SEV1", "environment": "Prod", "status": "Open", "customer": "ACME Corp",
+        "contact_phones": [CALLER]});
     knows(&cases, "123456", case).await;
     let app = night_line_with(&cases).start().await;
 
@@ -263,7 +273,7 @@ async fn a_customer_name_is_spoken_as_written_and_escaped_in_the_twiml() {
 async fn an_unknown_case_is_read_back_digit_by_digit_and_the_caller_is_asked_again() {
     let cases = case_system().await;
     lookup_of(&cases, "123", ResponseTemplate::new(404)).await;
-    let app = night_line_with(&cases).start().await;
+    let app = open_line_with(&cases).start().await;
 
     let twiml = call_about(&app, "123").await;
 
@@ -282,7 +292,7 @@ async fn a_caller_who_mistyped_the_case_number_gets_through_on_the_second_try() 
     let cases = case_system().await;
     lookup_of(&cases, "123465", ResponseTemplate::new(404)).await;
     knows(&cases, "123456", acme_case()).await;
-    let app = night_line_with(&cases).start().await;
+    let app = open_line_with(&cases).start().await;
 
     let again = call_about(&app, "123465").await;
     assert!(
@@ -302,7 +312,7 @@ async fn a_caller_who_mistyped_the_case_number_gets_through_on_the_second_try() 
 async fn three_unknown_case_numbers_end_in_goodbye_and_no_note_is_sent() {
     let cases = case_system().await;
     lookup_of(&cases, "123", ResponseTemplate::new(404)).await;
-    let app = night_line_with(&cases).start().await;
+    let app = open_line_with(&cases).start().await;
 
     let mut twiml = app.incoming(CALLER, US_LINE).await;
     for attempt in 1..=3 {
@@ -397,7 +407,7 @@ async fn a_closed_case_is_closed_even_when_it_is_not_critical_either() {
     let cases = case_system().await;
     let case = json!({"severity": "low", "environment": "staging", "status": "closed"});
     knows(&cases, "123456", case).await;
-    let app = night_line_with(&cases).start().await;
+    let app = open_line_with(&cases).start().await;
 
     assert!(call_about(&app, "123456").await.says[0].starts_with("Case 1 2 3 4 5 6 is closed."));
 }
@@ -422,14 +432,13 @@ async fn where_the_line_requires_it_a_caller_who_is_not_a_contact_of_the_case_is
     let twiml = call_about(&app, "123456").await;
 
     let said = twiml.said();
+    assert!(said.starts_with(&format!("{CANNOT_BE_HELPED} 1 2 3 4 5 6.")), "{said}");
+    assert!(said.contains("the support portal"), "{said}");
+    assert!(!said.contains("ACME"), "{said}");
     assert!(
-        said.starts_with(
-            "For the security of your account, we can take calls about case 1 2 3 4 5 6 only from a phone number \
-             registered on the case."
-        ),
-        "{said}"
+        twiml.says_contains("Please enter your case number"),
+        "another case number may be entered: {said}"
     );
-    assert!(twiml.hangup);
 }
 
 #[tokio::test]
@@ -466,9 +475,17 @@ async fn a_single_contact_phone_without_country_code_matches_too() {
 async fn without_the_requirement_any_caller_gets_through() {
     let cases = case_system().await;
     knows(&cases, "123456", acme_case_with("contact_phones", json!([]))).await;
-    let app = night_line_with(&cases).start().await;
+    let app = open_line_with(&cases).start().await;
 
-    assert_verified(&call_about(&app, "123456").await);
+    let twiml = call_about(&app, "123456").await;
+
+    // Connected, without hearing whose case it is: the number is not one of the case's.
+    assert_eq!(
+        twiml.says[0],
+        "Thank you. Case 1 2 3 4 5 6 for your organisation is a critical incident in production."
+    );
+    assert!(twiml.says_contains(CONNECTING), "{}", twiml.said());
+    assert!(!twiml.dial_numbers.is_empty(), "{}", twiml.xml);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -551,7 +568,7 @@ fn a_single_package_name_is_not_a_list_and_the_error_names_the_variable() {
 async fn heard_when_the_lookup_gets(reply: ResponseTemplate) -> Twiml {
     let cases = case_system().await;
     lookup_of(&cases, "123456", reply).await;
-    let app = night_line_with(&cases).start().await;
+    let app = open_line_with(&cases).start().await;
     call_about(&app, "123456").await
 }
 

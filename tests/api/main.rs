@@ -13,5 +13,7 @@ mod intake;
 mod night_line;
 mod operations;
 mod outage;
+mod spoofing;
 mod status;
+mod sticky;
 mod zendesk;

@@ -1,6 +1,5 @@
-//! What operations sees and what protects the line: metrics, readiness, the per-caller rate limit, a storm.
-
-use std::sync::Arc;
+//! What operations sees and what protects the line: metrics, readiness, replays, a graceful shutdown. The
+//! guess limit and its storm are in `spoofing`.
 
 use crate::helpers::*;
 
@@ -93,179 +92,6 @@ async fn commands_processed(redis: &OwnRedis) -> i64 {
 }
 
 #[tokio::test]
-async fn the_seventh_call_within_ten_minutes_from_one_number_hears_that_the_line_is_busy() {
-    let app = friday_night().start().await;
-    for call in 0..6 {
-        let entered = call_number(&app, CALLER, call).await;
-        assert!(!entered.says_contains("this line is busy"), "{}", entered.said());
-    }
-    // The same call's case number entered again is not another call.
-    assert!(!call_number(&app, CALLER, 5).await.says_contains("this line is busy"));
-    let busy = call_number(&app, CALLER, 6).await;
-    assert!(
-        busy.says_contains("this line is busy with your earlier calls"),
-        "{}",
-        busy.said()
-    );
-    assert!(busy.says_contains("the support portal"), "{}", busy.said());
-    assert!(busy.hangup);
-    // Another number is not affected.
-    let other = call_number(&app, "+15557654321", 7).await;
-    assert!(!other.says_contains("this line is busy"), "{}", other.said());
-}
-
-#[tokio::test]
-async fn the_limit_is_configurable() {
-    let app = friday_night()
-        .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "2")
-        .start()
-        .await;
-    call_number(&app, CALLER, 1).await;
-    call_number(&app, CALLER, 2).await;
-    assert!(call_number(&app, CALLER, 3).await.says_contains("this line is busy"));
-}
-
-/// The replica saw the caller reach the limit, so it counts the next call before it looks anything up.
-#[tokio::test]
-async fn a_caller_over_the_limit_is_not_looked_up_nor_dialled() {
-    use wiremock::matchers::method;
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let cases = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404))
-        .mount(&cases)
-        .await;
-    let app = friday_night()
-        .cases(&cases.uri())
-        .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "1")
-        .start()
-        .await;
-    call_number(&app, CALLER, 1).await;
-    assert_eq!(cases.received_requests().await.unwrap().len(), 1);
-
-    let busy = call_number(&app, CALLER, 2).await;
-
-    assert!(busy.says_contains("this line is busy"), "{}", busy.said());
-    assert!(busy.dial_numbers.is_empty(), "{}", busy.xml);
-    assert_eq!(
-        cases.received_requests().await.unwrap().len(),
-        1,
-        "no lookup for the second call"
-    );
-}
-
-/// Two replicas on one Redis: the caller's first call was counted by one, the second reaches the other, which
-/// has not seen the caller at the limit, so the lookup goes out while the call is counted. Its answer (here:
-/// no such case) is not used.
-#[tokio::test]
-async fn a_call_over_the_limit_counted_by_another_replica_hears_busy_and_is_not_dialled() {
-    use wiremock::matchers::method;
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let cases = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404))
-        .mount(&cases)
-        .await;
-    let redis = std::env::var("AFTERHOURS_TEST_REDIS_URL")
-        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server");
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let prefix = format!("test:operations:{}:{}:", std::process::id(), started.as_nanos());
-    let replica = || {
-        friday_night()
-            .cases(&cases.uri())
-            .env("AFTERHOURS_REDIS__URL", &redis)
-            .env("AFTERHOURS_REDIS__PREFIX", &prefix)
-            .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "1")
-            .start()
-    };
-    let (first, second) = (replica().await, replica().await);
-    let allowed = call_number(&first, CALLER, 1).await;
-    assert!(allowed.says_contains("could not find case"), "{}", allowed.said());
-
-    let busy = call_number(&second, CALLER, 2).await;
-
-    assert!(busy.says_contains("this line is busy"), "{}", busy.said());
-    assert!(!busy.says_contains("could not find"), "{}", busy.said());
-    assert!(busy.dial_numbers.is_empty(), "{}", busy.xml);
-    assert!(busy.hangup);
-}
-
-#[tokio::test]
-async fn a_flow_that_starts_with_the_limit_turns_the_caller_away_before_the_greeting() {
-    let shipped = include_str!("../../voice-flows/critical-incident.toml");
-    let limit_first = shipped
-        .replace("start = \"greeting\"", "start = \"limit\"")
-        .replace("allowed = \"verify\"", "allowed = \"greeting\"")
-        .replace("entered = \"limit\"", "entered = \"verify\"");
-    let flows = std::env::temp_dir().join(format!("afterhours-limit-first-{}", std::process::id()));
-    std::fs::create_dir_all(&flows).unwrap();
-    std::fs::write(flows.join("critical-incident.toml"), limit_first).unwrap();
-    let app = friday_night()
-        .env("AFTERHOURS_PATHS__FLOWS", flows.to_str().unwrap())
-        .env("AFTERHOURS_LIMITS__CALLS_PER_WINDOW", "1")
-        .start()
-        .await;
-    let mut fields = call_fields(CALLER, US_LINE);
-
-    let first = app.post_signed("/voice/incoming", &fields).await.twiml();
-    fields[0].1 = format!("CA{:032}", 2);
-    let second = app.post_signed("/voice/incoming", &fields).await.twiml();
-
-    let _ = std::fs::remove_dir_all(&flows);
-    assert!(first.says_contains("Thank you for calling"), "{}", first.said());
-    assert!(second.says_contains("this line is busy"), "{}", second.said());
-    assert!(!second.says_contains("Thank you for calling"), "{}", second.said());
-    assert!(second.hangup);
-}
-
-/// Call `n` from `from` (a CallSid of its own): the greeting, which waits on nothing and so asks for the case
-/// number whatever the count, then the case number entered; the answer to that.
-async fn call_number(app: &TestApp, from: &str, n: u32) -> Twiml {
-    let mut fields = call_fields(from, US_LINE);
-    fields[0].1 = format!("CA{n:032}");
-    let greeting = app.post_signed("/voice/incoming", &fields).await.twiml();
-    assert!(
-        greeting.gather_action.is_some() && !greeting.says_contains("busy"),
-        "{}",
-        greeting.xml
-    );
-    let path = greeting.action().strip_prefix(PUBLIC_URL).unwrap().to_owned();
-    fields.push(("Digits".into(), "123456".into()));
-    app.post_signed(&path, &fields).await.twiml()
-}
-
-#[tokio::test]
-async fn a_storm_of_a_thousand_calls_from_one_number_is_answered_and_held_off() {
-    let app = Arc::new(friday_night().start().await);
-    let mut answered = 0;
-    let mut busy = 0;
-    for batch in 0..20 {
-        let calls: Vec<_> = (0..50)
-            .map(|i| {
-                let app = app.clone();
-                tokio::spawn(async move { call_number(&app, CALLER, batch * 50 + i).await })
-            })
-            .collect();
-        for call in calls {
-            let twiml = call.await.unwrap();
-            if twiml.says_contains("this line is busy") {
-                busy += 1;
-            } else {
-                assert!(
-                    !twiml.dial_numbers.is_empty() || twiml.gather_action.is_some(),
-                    "{}",
-                    twiml.xml
-                );
-                answered += 1;
-            }
-        }
-    }
-    assert_eq!((answered, busy), (6, 994));
-}
-
-#[tokio::test]
 async fn the_same_call_sid_replayed_gets_the_same_answer() {
     let app = friday_night().start().await;
     let first = app.incoming(CALLER, US_LINE).await;
@@ -279,7 +105,8 @@ async fn a_shutdown_lets_the_webhook_in_flight_finish_with_its_answer() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let cases = MockServer::start().await;
-    let case = serde_json::json!({"severity": "normal", "environment": "production", "status": "open"});
+    let case = serde_json::json!({"severity": "normal", "environment": "production", "status": "open",
+        "contact_phones": [CALLER]});
     Mock::given(method("GET"))
         .and(path("/cases/123456"))
         .respond_with(

@@ -349,7 +349,10 @@ async fn an_unknown_ticket_is_read_back_and_the_caller_is_asked_again() {
     let not_found =
         ResponseTemplate::new(404).set_body_json(json!({"error": "RecordNotFound", "description": "Not found"}));
     show_ticket(&zendesk, "123", not_found).await;
-    let app = night_line_with_zendesk(&zendesk).start().await;
+    let app = night_line_with_zendesk(&zendesk)
+        .env("AFTERHOURS_LINES__US__REQUIRE_REGISTERED_CALLER", "false")
+        .start()
+        .await;
 
     let twiml = call_about(&app, "123").await;
 
@@ -447,11 +450,10 @@ async fn where_registration_is_required_the_assignees_phone_does_not_count() {
     let twiml = call_about(&app, "123456").await;
 
     assert!(
-        twiml.says[0].starts_with("For the security of your account"),
+        twiml.says[0].starts_with("We are sorry, this phone number cannot be helped with case 1 2 3 4 5 6."),
         "{}",
         twiml.said()
     );
-    assert!(twiml.hangup);
 }
 
 #[tokio::test]

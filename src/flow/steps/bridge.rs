@@ -9,6 +9,13 @@
 //!
 //! Only numbers from the on-call data are dialled, never one from a request; the URLs carry the position in
 //! the escalation as an index and the engineer as an id (toll fraud).
+//!
+//! One case is rung by one call at a time: before each tier, a bridge claims the case in the store for as long
+//! as the tier can take (renewing its own claim), and releases it when someone accepts or nobody did; the
+//! claim of a call that hung up mid-escalation lapses within a tier's time. A second call about a case that
+//! is being rung ends `busy` (the shipped flow tells the caller and takes a message). And the engineer who
+//! accepted a call about the case within the last `sticky_secs` is rung first, alone, before the policy: they
+//! know the case. A store that cannot answer claims nothing and remembers nobody: the call is rung as usual.
 
 use std::time::Duration;
 
@@ -16,12 +23,13 @@ use serde::Deserialize;
 
 use crate::flow::engine::{Ctx, Trace, Transition};
 use crate::flow::prompt::Prompt;
-use crate::oncall::model::{Engineer, OnCall, TierOnCall};
+use crate::oncall::model::{Engineer, OnCall, OnCallData, TierOnCall};
+use crate::settings::Bounded;
 use crate::store::STORE_DEADLINE;
 use crate::store::cache::Source;
 use crate::twiml::{self, Dial, DialNumber, Verb};
 
-pub const OUTCOMES: &[&str] = &["accepted", "exhausted"];
+pub const OUTCOMES: &[&str] = &["accepted", "exhausted", "busy"];
 
 /// The provider reports the end of a dial (on the caller's call).
 pub(crate) const DIALED: &str = "dialed";
@@ -33,6 +41,14 @@ pub(crate) const ACCEPT: &str = "accept";
 /// How long an acceptance record is kept: longer than any call.
 const ACCEPTANCE_TTL: Duration = Duration::from_secs(24 * 3600);
 
+/// Time a tier takes beyond its ringing (the prompt, an engineer listening to the whisper and deciding, the
+/// provider's round trips), in the claim on the case: generous, so that a claim never lapses while its tier
+/// still runs. A caller who hangs up mid-escalation leaves the claim to lapse this long after the ringing.
+const CLAIM_SLACK_SECS: u64 = 60;
+
+/// The call-state variable that holds the engineer rung first for the case (empty: nobody), decided on the
+/// first tier so that every later webhook of the call sees the same escalation.
+const STICKY_VAR: &str = "sticky";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bridge {
@@ -45,6 +61,13 @@ pub struct Bridge {
     /// The longest a bridged call may last.
     #[serde(default = "default_time_limit")]
     time_limit_secs: u32,
+    /// An engineer who accepted a call about the case within this long is rung first, alone; 0: never.
+    #[serde(default = "default_sticky")]
+    sticky_secs: Bounded<0, 86_400>,
+}
+
+fn default_sticky() -> Bounded<0, 86_400> {
+    Bounded::of::<1800>()
 }
 
 fn default_prompt() -> Prompt {
@@ -64,12 +87,14 @@ impl Bridge {
         vec![("prompt", &self.prompt), ("escalate_prompt", &self.escalate_prompt)]
     }
 
-    /// Rings the tier at the call's position in the escalation, or ends `exhausted`.
+    /// Rings the tier at the call's position in the escalation, or ends `exhausted`; `busy` when another call
+    /// is ringing engineers about the same case.
     pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let index = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0);
-        let attempts = match self.chain(ctx).await {
+        let attempts = match self.chain(ctx, index).await {
             Some(attempts) => attempts,
             None => {
+                release(ctx, ctx.input.call_sid().to_owned()).await;
                 super::missed::alert_missed(ctx, None);
                 return Transition::Next("exhausted");
             }
@@ -79,9 +104,13 @@ impl Bridge {
                 "bridge: no engineer accepted after {} attempts",
                 attempts.len()
             ));
+            release(ctx, ctx.input.call_sid().to_owned()).await;
             super::missed::alert_missed(ctx, attempts.first());
             return Transition::Next("exhausted");
         };
+        if !claim(ctx, tier).await {
+            return Transition::Next("busy");
+        }
         ctx.state.attempts.insert(ctx.step.to_owned(), index);
         ctx.say(if index == 0 {
             &self.prompt
@@ -121,7 +150,7 @@ impl Bridge {
 
     /// The tiers to try, in order (repeats included, empty tiers skipped); `None` when there is nobody.
     /// With the store down, the last on-call data read; with none, the line's fallback numbers.
-    async fn chain(&self, ctx: &mut Ctx<'_>) -> Option<Vec<TierOnCall>> {
+    async fn chain(&self, ctx: &mut Ctx<'_>, index: u32) -> Option<Vec<TierOnCall>> {
         let policy = ctx.line.escalation_policy.clone();
         let read = match ctx.services.store.clone() {
             Some(store) => ctx.services.oncall_cache.read(store.as_ref(), STORE_DEADLINE).await,
@@ -153,7 +182,45 @@ impl Bridge {
             ctx.trace_decision(format!("bridge: nobody is on call in policy {policy:?}"));
             return self.fallback(ctx);
         }
-        Some(attempts)
+        let first = self.sticky_engineer(ctx, &data, index).await;
+        Some(sticky_first(first, attempts))
+    }
+
+    /// The engineer to ring first, alone: who accepted a call about the case within `sticky_secs`, if they
+    /// are still in the on-call data. Read from the store on the first tier, from the call state after.
+    async fn sticky_engineer(&self, ctx: &mut Ctx<'_>, data: &OnCallData, index: u32) -> Option<Engineer> {
+        if self.sticky_secs.get() == 0 {
+            return None;
+        }
+        let case = ctx.state.vars.get("case").cloned()?;
+        let id = if index == 0 {
+            let store = ctx.services.store.clone()?;
+            let read = tokio::time::timeout(STORE_DEADLINE, store.sticky(&case)).await;
+            let id = match read {
+                Ok(Ok(sticky)) => sticky.map(|s| {
+                    ctx.trace_decision(format!(
+                        "bridge: {} accepted a call about case {case} at {}: rung first",
+                        s.engineer,
+                        s.accepted_at.to_rfc3339()
+                    ));
+                    s.engineer
+                }),
+                _ => {
+                    metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "sticky").increment(1);
+                    tracing::warn!(case, "bridge: cannot read who last took the case");
+                    None
+                }
+            };
+            ctx.state.set(STICKY_VAR, id.as_deref().unwrap_or(""));
+            id?
+        } else {
+            ctx.state.vars.get(STICKY_VAR).filter(|id| !id.is_empty()).cloned()?
+        };
+        let engineer = data.engineers.get(&id).cloned();
+        if engineer.is_none() && index == 0 {
+            ctx.trace_decision(format!("bridge: {id} is no longer in the on-call data: not rung first"));
+        }
+        engineer
     }
 
     /// One tier of the line's fallback numbers, when it has any.
@@ -211,6 +278,7 @@ impl Bridge {
                     index + 1
                 ));
                 ctx.state.set("accepted", &engineer);
+                release(ctx, ctx.input.call_sid().to_owned()).await;
                 Transition::Next("accepted")
             }
             Ok(None) => {
@@ -233,6 +301,7 @@ impl Bridge {
                     ));
                     ctx.state.set("accepted", "unknown (store unavailable)");
                     dial_metric(index, "accepted");
+                    release(ctx, ctx.input.call_sid().to_owned()).await;
                     return Transition::Next("accepted");
                 }
                 ctx.trace_decision(format!(
@@ -259,7 +328,8 @@ impl Bridge {
             .get("case")
             .map(|c| spaced(c))
             .unwrap_or_else(|| "unknown".into());
-        let customer = ctx.state.vars.get("customer").cloned();
+        // The engineer hears the case's customer, whatever the caller was told.
+        let customer = ctx.state.vars.get("case_customer").cloned();
         let text = match (ctx.state.vars.get("decision").map(String::as_str), customer) {
             (Some("verified"), Some(customer)) => {
                 format!("Critical production case {case} for {customer}. Press 1 to accept, any other key to decline.")
@@ -317,6 +387,9 @@ impl Bridge {
             tracing::error!(call_sid = %parent, engineer, "bridge: cannot record the acceptance");
         }
         ctx.trace_decision(format!("bridge: {engineer} accepted attempt {}", index + 1));
+        // The escalation is over: the case may be rung again, and its next call rings this engineer first.
+        release(ctx, parent.clone()).await;
+        self.remember(ctx, &engineer).await;
         let text = "Connecting you now.".to_owned();
         ctx.trace.push(Trace::Say(text.clone()));
         ctx.response.push(Verb::Say {
@@ -327,10 +400,158 @@ impl Bridge {
     }
 }
 
+impl Bridge {
+    /// Remembers that `engineer` accepted a call about the case, for `sticky_secs`.
+    async fn remember(&self, ctx: &mut Ctx<'_>, engineer: &str) {
+        let ttl = Duration::from_secs(self.sticky_secs.get());
+        let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case").cloned()) else {
+            return;
+        };
+        if ttl.is_zero() {
+            return;
+        }
+        let remembered = tokio::time::timeout(STORE_DEADLINE, store.set_sticky(&case, engineer, ctx.now, ttl)).await;
+        if !matches!(remembered, Ok(Ok(()))) {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "set_sticky").increment(1);
+            tracing::warn!(case, engineer, "bridge: cannot remember who took the case");
+        }
+    }
+}
+
+/// The escalation with `first` rung alone before it; `first` is left out of the policy's first tier, which
+/// would ring them again straight after (and dropped if nobody else is in it).
+fn sticky_first(first: Option<Engineer>, mut attempts: Vec<TierOnCall>) -> Vec<TierOnCall> {
+    let Some(engineer) = first else { return attempts };
+    let ring_timeout_secs = attempts
+        .first()
+        .map_or(crate::oncall::model::DEFAULT_RING_TIMEOUT_SECS, |t| t.ring_timeout_secs);
+    if let Some(tier) = attempts.first_mut() {
+        tier.people.retain(|p| p.engineer.id != engineer.id);
+        if tier.people.is_empty() {
+            attempts.remove(0);
+        }
+    }
+    let alone = TierOnCall {
+        people: vec![OnCall {
+            engineer,
+            until: None,
+            rotation: None,
+        }],
+        ring_timeout_secs,
+    };
+    std::iter::once(alone).chain(attempts).collect()
+}
+
+/// Claims (or renews) the call's case for the time `tier` can take: false when another call is ringing it.
+/// Without a case, a store, or an answer from it, nothing is claimed and the call is rung.
+async fn claim(ctx: &mut Ctx<'_>, tier: &TierOnCall) -> bool {
+    let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case").cloned()) else {
+        return true;
+    };
+    let ttl = Duration::from_secs(u64::from(tier.ring_timeout_secs) + CLAIM_SLACK_SECS);
+    let call_sid = ctx.input.call_sid().to_owned();
+    match tokio::time::timeout(STORE_DEADLINE, store.claim_case(&case, &call_sid, ttl)).await {
+        Ok(Ok(true)) => true,
+        Ok(Ok(false)) => {
+            metrics::counter!(crate::metrics::BRIDGES_BUSY, "line" => ctx.line.key.clone()).increment(1);
+            ctx.trace_decision(format!(
+                "bridge: another call is ringing engineers about case {case}: not rung again"
+            ));
+            false
+        }
+        _ => {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "claim_case").increment(1);
+            tracing::warn!(case, "bridge: cannot claim the case: rung all the same");
+            ctx.trace_decision(format!("bridge: case {case} not claimed (the store did not answer)"));
+            true
+        }
+    }
+}
+
+/// Releases the case that call `call_sid` holds, if it holds it.
+async fn release(ctx: &mut Ctx<'_>, call_sid: String) {
+    let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case").cloned()) else {
+        return;
+    };
+    if !matches!(
+        tokio::time::timeout(STORE_DEADLINE, store.release_case(&case, &call_sid)).await,
+        Ok(Ok(()))
+    ) {
+        metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "release_case").increment(1);
+        tracing::warn!(case, "bridge: cannot release the case: its claim expires on its own");
+    }
+}
+
 fn dial_metric(index: u32, outcome: &'static str) {
     metrics::counter!(crate::metrics::DIALS, "attempt" => (index + 1).to_string(), "outcome" => outcome).increment(1);
 }
 
 fn spaced(digits: &str) -> String {
     digits.chars().map(String::from).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phone::PhoneNumber;
+
+    fn engineer(id: &str) -> Engineer {
+        Engineer {
+            id: id.into(),
+            name: id.to_uppercase(),
+            phone: PhoneNumber::parse("+15550100001").unwrap(),
+            time_zone: chrono_tz::America::New_York,
+        }
+    }
+
+    fn tier(ids: &[&str], ring_timeout_secs: u32) -> TierOnCall {
+        TierOnCall {
+            people: ids
+                .iter()
+                .map(|id| OnCall {
+                    engineer: engineer(id),
+                    until: None,
+                    rotation: None,
+                })
+                .collect(),
+            ring_timeout_secs,
+        }
+    }
+
+    fn ids(attempts: &[TierOnCall]) -> Vec<(Vec<&str>, u32)> {
+        attempts
+            .iter()
+            .map(|t| {
+                (
+                    t.people.iter().map(|p| p.engineer.id.as_str()).collect(),
+                    t.ring_timeout_secs,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_engineer_who_took_the_case_is_rung_alone_first_and_not_twice_in_a_row() {
+        let policy = || vec![tier(&["bob"], 20), tier(&["carol"], 20), tier(&["carol", "alice"], 30)];
+        assert_eq!(ids(&sticky_first(None, policy())), ids(&policy()), "nobody took it");
+        assert_eq!(
+            ids(&sticky_first(Some(engineer("carol")), policy())),
+            [
+                (vec!["carol"], 20),
+                (vec!["bob"], 20),
+                (vec!["carol"], 20),
+                (vec!["carol", "alice"], 30)
+            ]
+        );
+        assert_eq!(
+            ids(&sticky_first(Some(engineer("bob")), policy())),
+            [(vec!["bob"], 20), (vec!["carol"], 20), (vec!["carol", "alice"], 30)],
+            "tier 1 had nobody else: dropped"
+        );
+        let shared = vec![tier(&["bob", "dave"], 25)];
+        assert_eq!(
+            ids(&sticky_first(Some(engineer("dave")), shared)),
+            [(vec!["dave"], 25), (vec!["bob"], 25)]
+        );
+    }
 }

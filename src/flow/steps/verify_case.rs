@@ -5,16 +5,31 @@
 //! engineer is told), `unavailable` when it is `refuse`. A lookup never takes longer than the configured
 //! timeout, and a slow case system holds no other call (each lookup is its own future).
 //!
-//! Stores `case` (the number), `decision`, and, when the case was found, `customer`, for the prompts after it
-//! and for the note added to the case when the call ends.
+//! A caller not registered on the case (their number is not one of its contact phones, is withheld, or lacks
+//! the A-level attestation the line requires) learns as little as the line allows:
+//! - `customer` is the customer's name only for a registered caller; for anyone else it reads "your
+//!   organisation", so a prompt written with `{customer}` still reads well and names nobody;
+//! - on a line that requires a registered caller, every refusal (no such case, closed, not critical, not in
+//!   production, not entitled, not registered) is the one outcome `caller_not_registered`.
+//!
+//! The refusals that someone guessing case numbers meets (`not_found`, `caller_not_registered`) are counted
+//! against the caller's guess limit (see `rate_limit`). A registered caller on a verified case is remembered
+//! as trusted for that case (`[limits] trusted_secs`), so that calls spoofing their number can never lock
+//! them out of it.
+//!
+//! Stores `case` (the number), `decision` (what the case system's answer decided, for the call's note), and,
+//! when the case was found, `customer` for the prompts after it and `case_customer` (the name, always) for
+//! the engineer's whisper.
 
 use serde::Deserialize;
 
 use crate::calendar::spoken_datetime;
-use crate::cases::decision::{Decision, Requirements, decide};
+use crate::cases::caller::Caller;
+use crate::cases::decision::{Decision, Requirements, decide, registered, told};
 use crate::cases::{Case, CaseError, CaseId};
 use crate::flow::engine::{Ctx, Effect, PACKAGE_VAR, Services, TAM_VAR, Transition};
 use crate::settings::OnUnavailable;
+use crate::store::STORE_DEADLINE;
 
 pub const OUTCOMES: &[&str] = &[
     "verified",
@@ -30,6 +45,9 @@ pub const OUTCOMES: &[&str] = &[
 
 /// Said for the customer in prompts when the case names none.
 const UNKNOWN_CUSTOMER: &str = "an unknown customer";
+
+/// Said for the customer to a caller not registered on the case: it names nobody.
+pub(crate) const UNNAMED_CUSTOMER: &str = "your organisation";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +65,7 @@ impl VerifyCase {
     /// Variables the step stores on `outcome`.
     pub(crate) fn stores_on(outcome: &str) -> Vec<&'static str> {
         match outcome {
-            "not_found" => vec!["case", "decision"],
+            "not_found" | "caller_not_registered" => vec!["case", "decision"],
             "unverified" | "unavailable" => vec!["case", "decision"],
             _ => vec!["case", "decision", "customer"],
         }
@@ -55,6 +73,10 @@ impl VerifyCase {
 
     pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let typed = ctx.state.vars.get(&self.case_from).cloned().unwrap_or_default();
+        // A case number entered again starts afresh: nothing of the previous case is said or noted.
+        for stale in ["customer", "case_customer", "refused", PACKAGE_VAR] {
+            ctx.state.vars.remove(stale);
+        }
         let lookup = match CaseId::parse(&typed) {
             Ok(id) => {
                 let result = lookup(ctx.services, &id).await;
@@ -65,22 +87,34 @@ impl VerifyCase {
         let requirements = Requirements {
             registered_caller: ctx.line.require_registered_caller,
             entitled_packages: ctx.services.entitled_packages.clone(),
+            a_attestation: ctx.line.require_a_attestation,
         };
+        let caller = Caller::new(ctx.input.from(), ctx.input.param("StirVerstat"));
         let (id, decision) = match &lookup {
-            Some((id, result)) => (id.to_string(), decide(result, ctx.input.from(), &requirements)),
+            Some((id, result)) => (id.to_string(), decide(result, &caller, &requirements)),
             None => (typed.clone(), Decision::NotFound),
         };
+        let mut is_registered = false;
         match lookup.as_ref().map(|(_, r)| r) {
             Some(Ok(Some(case))) => {
+                is_registered = registered(case, &caller, &requirements);
                 ctx.trace_decision(format!(
-                    "case {id}: {decision} (severity {:?}, environment {:?}, status {:?}, customer {:?})",
-                    case.severity, case.environment, case.status, case.customer
+                    "case {id}: {decision} (severity {:?}, environment {:?}, status {:?}, customer {:?}, caller {})",
+                    case.severity,
+                    case.environment,
+                    case.status,
+                    case.customer,
+                    if is_registered { "registered" } else { "not registered" }
                 ));
                 let customer = case.customer.clone().unwrap_or_else(|| UNKNOWN_CUSTOMER.to_owned());
-                ctx.state.set("customer", &customer);
+                ctx.state.set("case_customer", &customer);
+                ctx.state
+                    .set("customer", if is_registered { &customer } else { UNNAMED_CUSTOMER });
+                // The package's support channel is the caller's to hear only when the case is theirs: to anyone
+                // else, the line's, the same whatever the case.
                 let services = ctx.services;
                 let package = case.support_package.as_deref().and_then(|p| services.packages.find(p));
-                if let Some((package, _)) = package {
+                if let (Some((package, _)), true) = (package, is_registered) {
                     ctx.state.set(PACKAGE_VAR, package);
                 }
                 if let Some(tam) = &case.tam {
@@ -97,12 +131,33 @@ impl VerifyCase {
             _ => ctx.trace_decision(format!("case {id}: {decision}")),
         }
         ctx.state.set("case", &id);
-        let outcome = match (decision, ctx.line.on_unavailable) {
+        let decided = match (decision, ctx.line.on_unavailable) {
             (Decision::Unavailable, OnUnavailable::Bridge) => "unverified",
             (decision, _) => decision.as_str(),
         };
-        ctx.state.set("decision", outcome);
+        ctx.state.set("decision", decided);
+        let heard = told(decision, is_registered, &requirements);
+        if heard != decision {
+            ctx.state.set("refused", "unregistered");
+            ctx.trace_decision(format!(
+                "case {id}: the caller is not registered on it and hears only that this number cannot be helped"
+            ));
+        }
+        if heard.is_guess() {
+            if let Some(guesses) = super::rate_limit::add_guess(ctx, &id).await {
+                ctx.trace_decision(format!("guess limit: a guess ({guesses} within the window)"));
+            }
+        } else {
+            super::rate_limit::remove_guess(ctx, &id).await;
+        }
+        if decision == Decision::Verified && is_registered {
+            trust(ctx, &caller, &id).await;
+        }
         metrics::counter!(crate::metrics::CASE_LOOKUPS, "outcome" => decision.as_str()).increment(1);
+        let outcome = match heard {
+            Decision::Unavailable => decided,
+            heard => heard.as_str(),
+        };
         Transition::Next(
             OUTCOMES
                 .iter()
@@ -110,6 +165,25 @@ impl VerifyCase {
                 .copied()
                 .unwrap_or("unavailable"),
         )
+    }
+}
+
+/// Remembers that the caller is registered on verified case `case`, so that the guess limit never turns
+/// their calls about it away (see `rate_limit`).
+async fn trust(ctx: &mut Ctx<'_>, caller: &Caller<'_>, case: &str) {
+    let Some(store) = ctx.services.store.clone() else {
+        return;
+    };
+    let ttl = std::time::Duration::from_secs(ctx.services.limits.trusted_secs.get());
+    if ttl.is_zero() {
+        return;
+    }
+    match tokio::time::timeout(STORE_DEADLINE, store.trust(caller.number, case, ttl)).await {
+        Ok(Ok(())) => ctx.trace_decision(format!("case {case}: the caller's number is trusted for it")),
+        _ => {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "trust").increment(1);
+            tracing::warn!(case, "cannot remember the registered caller as trusted");
+        }
     }
 }
 
@@ -146,6 +220,10 @@ pub(crate) fn closing_note(ctx: &Ctx<'_>) -> Option<Effect> {
         "unavailable" => {
             "not verified: the case system was unavailable; the caller was asked to wait for business hours".to_owned()
         }
+        other if vars.get("refused").is_some() => format!(
+            "{}; the caller's number is not registered on the case: they were told only that this number cannot be helped",
+            other.replace('_', " ")
+        ),
         other => {
             let deadline = line
                 .calendar
