@@ -157,6 +157,7 @@ struct App {
 fn state(status_env: &[(&str, &str)]) -> AppState {
     let mut env: Vec<(String, String)> = [
         ("AFTERHOURS_SERVER__LISTEN", "127.0.0.1:0"),
+        ("AFTERHOURS_SERVER__OPS_LISTEN", "127.0.0.1:0"),
         ("AFTERHOURS_SERVER__PUBLIC_URL", PUBLIC_URL),
         ("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN),
     ]

@@ -438,6 +438,7 @@ fn sticky_first(first: Option<Engineer>, mut attempts: Vec<TierOnCall>) -> Vec<T
             rotation: None,
         }],
         ring_timeout_secs,
+        case_tam: false,
     };
     std::iter::once(alone).chain(attempts).collect()
 }
@@ -501,6 +502,7 @@ mod tests {
             name: id.to_uppercase(),
             phone: PhoneNumber::parse("+15550100001").unwrap(),
             time_zone: chrono_tz::America::New_York,
+            email: None,
         }
     }
 
@@ -515,6 +517,7 @@ mod tests {
                 })
                 .collect(),
             ring_timeout_secs,
+            case_tam: false,
         }
     }
 
