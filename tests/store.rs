@@ -415,6 +415,8 @@ both_stores!(each_event_keeps_its_time);
 fn entry(call_sid: &str, started: DateTime<Utc>, summary: &[(&str, &str)], events: &[&str]) -> CallEntry {
     CallEntry {
         call_sid: call_sid.to_owned(),
+        // Entries that differ come from different webhooks.
+        webhook: format!("{started} {summary:?} {events:?}"),
         started,
         summary: summary.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         events: events
