@@ -11,5 +11,6 @@ mod intake;
 mod night_line;
 mod operations;
 mod outage;
+mod replay;
 mod status;
 mod zendesk;
