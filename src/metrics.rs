@@ -29,6 +29,9 @@ pub(crate) const ONCALL_FALLBACKS: &str = "afterhours_oncall_fallbacks_total";
 /// 1 while the store answers without on-call data it had before (a Redis restarted empty), 0 otherwise.
 pub(crate) const ONCALL_DATA_LOST: &str = "afterhours_oncall_data_lost";
 
+/// Records closed into the call log (one per call).
+pub(crate) const CALL_LOG_RECORDS: &str = "afterhours_call_log_records_total";
+
 /// Case notes queued or being sent (retries included).
 pub(crate) const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";
 

@@ -161,11 +161,11 @@ async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>) {
         }
         if !closes.is_empty() {
             match store.close_calls(&closes).await {
-                Ok(closed) => tracing::debug!(
-                    closed = closed.iter().filter(|c| **c).count(),
-                    asked = closes.len(),
-                    "call log: records closed"
-                ),
+                Ok(closed) => {
+                    let logged = closed.iter().filter(|c| **c).count();
+                    metrics::counter!(crate::metrics::CALL_LOG_RECORDS).increment(logged as u64);
+                    tracing::debug!(closed = logged, asked = closes.len(), "call log: records closed");
+                }
                 Err(error) => {
                     metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "close_call")
                         .increment(closes.len() as u64);
