@@ -88,4 +88,8 @@ if [ -s "$workdir/server.log" ]; then
     echo "afterhours logged (last 20 lines):" >&2
     tail -n 20 "$workdir/server.log" >&2
 fi
+if [ -s "$workdir/embedded.log" ]; then
+    echo "afterhours on the embedded store logged (last 20 lines):" >&2
+    tail -n 20 "$workdir/embedded.log" >&2
+fi
 exit "$status"

@@ -7,6 +7,7 @@
 //! there must be exactly one.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::phases::{closed_loop, metric_sum, wait_until_idle};
@@ -35,6 +36,8 @@ pub(crate) struct Replayed {
     rss_before_kib: u64,
     rss_after_incoming_kib: u64,
     rss_after_kib: u64,
+    /// The highest RSS sampled (every 10 ms) while the webhooks were replayed.
+    rss_highest_kib: u64,
     /// The call's working record in Redis after the incoming replays, before it was closed.
     working: Option<Working>,
     /// Call-log records closed meanwhile (this call's: nothing else runs).
@@ -65,6 +68,18 @@ pub(crate) async fn phase(target: &Target, client: &reqwest::Client, connections
     let records_before = metric_sum(client, &target.server, RECORDS).await.unwrap_or(0.0);
     let rss = || process::memory(target.pid).map_or(0, |m| m.rss_kib);
     let rss_before_kib = rss();
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (sampling, pid) = (sampling.clone(), target.pid);
+        tokio::spawn(async move {
+            let mut highest = 0;
+            while sampling.load(Ordering::Relaxed) {
+                highest = process::memory(pid).map_or(highest, |m| highest.max(m.rss_kib));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            highest
+        })
+    };
 
     let duration = Duration::from_secs_f64(seconds.max(0.5));
     let (provider, webhook, url) = (target.provider.clone(), incoming.clone(), urls.clone());
@@ -109,6 +124,8 @@ pub(crate) async fn phase(target: &Target, client: &reqwest::Client, connections
     .await;
     let pairs_count = pairs.requests;
     recorder.merge(pairs);
+    sampling.store(false, Ordering::Relaxed);
+    let rss_highest_kib = sampler.await.unwrap_or(0);
     wait_until_idle(client, &target.server, target.pid).await;
     let rss_after_kib = rss();
     let records = metric_sum(client, &target.server, RECORDS)
@@ -127,6 +144,7 @@ pub(crate) async fn phase(target: &Target, client: &reqwest::Client, connections
         rss_before_kib,
         rss_after_incoming_kib,
         rss_after_kib,
+        rss_highest_kib,
         working,
         records,
         recorder,
@@ -169,17 +187,19 @@ pub(crate) fn print(connections: usize, seconds: f64, replayed: &[Replayed]) {
     println!();
     println!(
         "Its incoming webhook for {seconds:.0} s, then its incoming webhook and final status callback in turn for \
-         {:.0} s. RSS is the server's resident memory, after it went idle; the working record is read after the \
-         incoming replays, before the close.",
+         {:.0} s. RSS is the server's resident memory: after it went idle, and the highest sampled (every 10 ms) \
+         while the webhooks came; the working record is read after the incoming replays, before the close.",
         seconds / 6.0
     );
     println!();
     println!(
-        "| store | incoming webhooks | webhooks/s | then pairs (webhooks) | RSS before | after the incoming | after the pairs | RSS change | the call's working record in Redis | call-log records | errors |"
+        "| store | incoming webhooks | webhooks/s | then pairs (webhooks) | RSS before | highest while replayed | after the incoming | after the pairs | RSS change, at most | the call's working record in Redis | call-log records | errors |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
     for r in replayed {
-        let change = r.rss_after_kib.max(r.rss_after_incoming_kib) as f64 - r.rss_before_kib as f64;
+        // The change: the most the server held at any point of the replay, over what it held before.
+        let most = r.rss_highest_kib.max(r.rss_after_incoming_kib).max(r.rss_after_kib);
+        let change = most as f64 - r.rss_before_kib as f64;
         let working = r.working.as_ref().map_or("-".to_owned(), |w| {
             format!(
                 "{} entries, {} hash fields, {:.1} KiB",
@@ -189,12 +209,13 @@ pub(crate) fn print(connections: usize, seconds: f64, replayed: &[Replayed]) {
             )
         });
         println!(
-            "| {} | {} | {:.0} | {} | {} MiB | {} MiB | {} MiB | {:+.1} MiB | {working} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} MiB | {} MiB | {} MiB | {} MiB | {:+.1} MiB | {working} | {} | {} |",
             r.store,
             r.incoming,
             r.incoming as f64 / r.seconds.max(1e-9),
             r.pairs,
             process::mib(r.rss_before_kib),
+            process::mib(r.rss_highest_kib),
             process::mib(r.rss_after_incoming_kib),
             process::mib(r.rss_after_kib),
             change / 1024.0,
