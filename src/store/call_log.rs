@@ -60,6 +60,35 @@ pub(crate) struct Writer {
     /// The calls with a close waiting in [`Writer::close_later`]: one timer per call, however often the
     /// webhook that hangs up is replayed.
     pending_closes: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Writes dropped on a full queue, logged once a [`DROPPED_LOG_WINDOW`].
+    dropped: Arc<Dropped>,
+}
+
+/// How often dropped writes are logged, at most.
+const DROPPED_LOG_WINDOW: Duration = Duration::from_secs(10);
+
+/// Counts dropped writes and says when to log them: the first drop, then at most once a window.
+#[derive(Default)]
+struct Dropped {
+    /// Drops not logged yet, and when the last log line was written.
+    state: Mutex<(u64, Option<std::time::Instant>)>,
+}
+
+impl Dropped {
+    /// Counts one drop; returns how many to log now, if a line is due.
+    fn note(&self) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.0 += 1;
+        let now = std::time::Instant::now();
+        if state
+            .1
+            .is_some_and(|last| now.duration_since(last) < DROPPED_LOG_WINDOW)
+        {
+            return None;
+        }
+        state.1 = Some(now);
+        Some(std::mem::take(&mut state.0))
+    }
 }
 
 impl Writer {
@@ -69,6 +98,7 @@ impl Writer {
             queue,
             task: Arc::new(Deferred::new(run(receiver, store))),
             pending_closes: Arc::default(),
+            dropped: Arc::default(),
         }
     }
 
@@ -124,7 +154,13 @@ impl Writer {
         self.start();
         if self.queue.try_send(write).is_err() {
             metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_queue_full").increment(1);
-            tracing::warn!("call log: {QUEUE} writes are waiting for the store; this one is dropped");
+            // A full queue under a flood of webhooks drops thousands a second: one line a window says so.
+            if let Some(dropped) = self.dropped.note() {
+                tracing::warn!(
+                    dropped,
+                    "call log: {QUEUE} writes are waiting for the store; writes are being dropped"
+                );
+            }
         }
     }
 
@@ -221,6 +257,17 @@ mod tests {
         deferred.start();
         assert_eq!(receiver.recv().await, Some("ran"));
         assert_eq!(receiver.recv().await, None, "the sender is dropped after one run");
+    }
+
+    #[test]
+    fn dropped_writes_are_logged_once_a_window() {
+        let dropped = Dropped::default();
+        assert_eq!(dropped.note(), Some(1), "the first drop");
+        assert!((0..1000).all(|_| dropped.note().is_none()), "the rest of the window");
+        if let Ok(mut state) = dropped.state.lock() {
+            state.1 = state.1.and_then(|last| last.checked_sub(DROPPED_LOG_WINDOW));
+        }
+        assert_eq!(dropped.note(), Some(1001), "the next window says how many");
     }
 
     #[tokio::test(start_paused = true)]
