@@ -34,6 +34,10 @@ pub(crate) async fn find(
         .collect())
 }
 
+/// The most webhooks (call and webhook identity) the writer remembers as written: a replay of one of them is
+/// dropped before it queues, so a flood of replays costs neither the queue nor a store round trip. About 1 MB.
+const RECENT: usize = 65_536;
+
 /// How many writes may wait for the writer; past that, entries are dropped (and counted) rather than held.
 const QUEUE: usize = 16_384;
 /// The most writes sent in one round trip.
@@ -62,6 +66,42 @@ pub(crate) struct Writer {
     pending_closes: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Writes dropped on a full queue, logged once a [`DROPPED_LOG_WINDOW`].
     dropped: Arc<Dropped>,
+    /// The webhooks whose entries were written lately.
+    recent: Arc<Mutex<Recent>>,
+}
+
+/// The last [`RECENT`] webhooks whose entries the store took, as hashes of their call and identity. The store
+/// is idempotent by webhook anyway: this only spares it the replays. A webhook is remembered once its write
+/// succeeded, so a retry after a failed write is written again.
+#[derive(Default)]
+struct Recent {
+    seen: std::collections::HashSet<u64>,
+    order: std::collections::VecDeque<u64>,
+}
+
+impl Recent {
+    fn key(entry: &CallEntry) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&entry.call_sid, &entry.webhook).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn contains(&self, entry: &CallEntry) -> bool {
+        self.seen.contains(&Self::key(entry))
+    }
+
+    fn remember(&mut self, entry: &CallEntry) {
+        let key = Self::key(entry);
+        if self.seen.insert(key) {
+            self.order.push_back(key);
+        }
+        while self.order.len() > RECENT {
+            if let Some(oldest) = self.order.pop_front() {
+                self.seen.remove(&oldest);
+            }
+        }
+    }
 }
 
 /// How often dropped writes are logged, at most.
@@ -94,16 +134,21 @@ impl Dropped {
 impl Writer {
     pub(crate) fn new(store: Arc<dyn Store>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
+        let recent = Arc::new(Mutex::new(Recent::default()));
         Self {
             queue,
-            task: Arc::new(Deferred::new(run(receiver, store))),
+            task: Arc::new(Deferred::new(run(receiver, store, recent.clone()))),
             pending_closes: Arc::default(),
             dropped: Arc::default(),
+            recent,
         }
     }
 
-    /// Queues a webhook's entry; returns at once.
+    /// Queues a webhook's entry; returns at once. A replay of a webhook written lately is dropped here.
     pub(crate) fn append(&self, entry: CallEntry) {
+        if self.recent.lock().is_ok_and(|recent| recent.contains(&entry)) {
+            return;
+        }
         self.queue_write(Write::Entry(entry));
     }
 
@@ -177,7 +222,7 @@ impl std::fmt::Debug for Writer {
     }
 }
 
-async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>) {
+async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>, recent: Arc<Mutex<Recent>>) {
     let mut writes = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut writes, BATCH).await > 0 {
         let (mut entries, mut closes, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
@@ -188,12 +233,24 @@ async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>) {
                 Write::Flush(done) => flushes.push(done),
             }
         }
-        if !entries.is_empty()
-            && let Err(error) = store.append_entries(&entries).await
-        {
-            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_entry")
-                .increment(entries.len() as u64);
-            tracing::warn!(%error, webhooks = entries.len(), "call log: these webhooks' decisions were not recorded");
+        // Replays queued before their webhook's first write was done, and repeats within the batch.
+        if let Ok(recent) = recent.lock() {
+            let mut batch = std::collections::HashSet::new();
+            entries.retain(|entry| !recent.contains(entry) && batch.insert(Recent::key(entry)));
+        }
+        if !entries.is_empty() {
+            match store.append_entries(&entries).await {
+                Ok(()) => {
+                    if let Ok(mut recent) = recent.lock() {
+                        entries.iter().for_each(|entry| recent.remember(entry));
+                    }
+                }
+                Err(error) => {
+                    metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_entry")
+                        .increment(entries.len() as u64);
+                    tracing::warn!(%error, webhooks = entries.len(), "call log: these webhooks' decisions were not recorded");
+                }
+            }
         }
         if !closes.is_empty() {
             match store.close_calls(&closes).await {
@@ -257,6 +314,44 @@ mod tests {
         deferred.start();
         assert_eq!(receiver.recv().await, Some("ran"));
         assert_eq!(receiver.recv().await, None, "the sender is dropped after one run");
+    }
+
+    fn entry(sid: &str, webhook: &str) -> CallEntry {
+        CallEntry {
+            call_sid: sid.to_owned(),
+            webhook: webhook.to_owned(),
+            started: chrono::DateTime::UNIX_EPOCH,
+            summary: vec![("line".to_owned(), "us".to_owned())],
+            events: Vec::new(),
+            ttl: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_webhook_written_lately_is_not_queued_again() {
+        let store = Arc::new(crate::store::memory::MemoryStore::new(Default::default()));
+        let writer = Writer::new(store);
+        for _ in 0..100 {
+            writer.append(entry("CA1", "w1"));
+        }
+        assert!(writer.flush(Duration::from_secs(5)).await);
+        assert!(writer.recent.lock().unwrap().contains(&entry("CA1", "w1")));
+
+        writer.append(entry("CA1", "w1"));
+        assert_eq!(writer.queue.capacity(), QUEUE, "the replay is not queued");
+        writer.append(entry("CA1", "w2"));
+        writer.append(entry("CA2", "w1"));
+        assert_eq!(writer.queue.capacity(), QUEUE - 2, "another webhook, another call");
+    }
+
+    #[test]
+    fn the_webhooks_remembered_are_the_latest() {
+        let mut recent = Recent::default();
+        for n in 0..RECENT + 10 {
+            recent.remember(&entry("CA1", &n.to_string()));
+        }
+        assert_eq!((recent.seen.len(), recent.order.len()), (RECENT, RECENT));
+        assert!(!recent.contains(&entry("CA1", "9")) && recent.contains(&entry("CA1", "10")));
     }
 
     #[test]
