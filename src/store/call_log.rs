@@ -70,9 +70,10 @@ pub(crate) struct Writer {
     recent: Arc<Mutex<Recent>>,
 }
 
-/// The last [`RECENT`] webhooks whose entries the store took, as hashes of their call and identity. The store
-/// is idempotent by webhook anyway: this only spares it the replays. A webhook is remembered once its write
-/// succeeded, so a retry after a failed write is written again.
+/// The last [`RECENT`] webhooks whose entries the store took, as hashes of their call and identity, and the
+/// calls it logged. The store is idempotent by webhook and closes a call once anyway: this only spares it the
+/// replays. A webhook is remembered once its write succeeded, and a call once its record was logged, so a
+/// retry after a failed write, or a close that found no record yet, is sent again.
 #[derive(Default)]
 struct Recent {
     seen: std::collections::HashSet<u64>,
@@ -80,19 +81,28 @@ struct Recent {
 }
 
 impl Recent {
-    fn key(entry: &CallEntry) -> u64 {
+    /// A webhook's entry is known by its call and identity; a call's close by its call alone (an identity is
+    /// never empty).
+    fn key(call_sid: &str, webhook: &str) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (&entry.call_sid, &entry.webhook).hash(&mut hasher);
+        (call_sid, webhook).hash(&mut hasher);
         hasher.finish()
     }
 
-    fn contains(&self, entry: &CallEntry) -> bool {
-        self.seen.contains(&Self::key(entry))
+    fn entry_key(entry: &CallEntry) -> u64 {
+        Self::key(&entry.call_sid, &entry.webhook)
     }
 
-    fn remember(&mut self, entry: &CallEntry) {
-        let key = Self::key(entry);
+    fn close_key(close: &CallClose) -> u64 {
+        Self::key(&close.call_sid, "")
+    }
+
+    fn contains(&self, key: u64) -> bool {
+        self.seen.contains(&key)
+    }
+
+    fn remember(&mut self, key: u64) {
         if self.seen.insert(key) {
             self.order.push_back(key);
         }
@@ -146,14 +156,25 @@ impl Writer {
 
     /// Queues a webhook's entry; returns at once. A replay of a webhook written lately is dropped here.
     pub(crate) fn append(&self, entry: CallEntry) {
-        if self.recent.lock().is_ok_and(|recent| recent.contains(&entry)) {
+        if self
+            .recent
+            .lock()
+            .is_ok_and(|recent| recent.contains(Recent::entry_key(&entry)))
+        {
             return;
         }
         self.queue_write(Write::Entry(entry));
     }
 
-    /// Queues the closing of a call's record; returns at once.
+    /// Queues the closing of a call's record; returns at once. A call logged lately is not closed again.
     pub(crate) fn close(&self, close: CallClose) {
+        if self
+            .recent
+            .lock()
+            .is_ok_and(|recent| recent.contains(Recent::close_key(&close)))
+        {
+            return;
+        }
         self.queue_write(Write::Close(close));
     }
 
@@ -236,13 +257,18 @@ async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>, recent: Ar
         // Replays queued before their webhook's first write was done, and repeats within the batch.
         if let Ok(recent) = recent.lock() {
             let mut batch = std::collections::HashSet::new();
-            entries.retain(|entry| !recent.contains(entry) && batch.insert(Recent::key(entry)));
+            entries
+                .retain(|entry| batch.insert(Recent::entry_key(entry)) && !recent.contains(Recent::entry_key(entry)));
+            batch.clear();
+            closes.retain(|close| batch.insert(Recent::close_key(close)) && !recent.contains(Recent::close_key(close)));
         }
         if !entries.is_empty() {
             match store.append_entries(&entries).await {
                 Ok(()) => {
                     if let Ok(mut recent) = recent.lock() {
-                        entries.iter().for_each(|entry| recent.remember(entry));
+                        entries
+                            .iter()
+                            .for_each(|entry| recent.remember(Recent::entry_key(entry)));
                     }
                 }
                 Err(error) => {
@@ -255,6 +281,10 @@ async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>, recent: Ar
         if !closes.is_empty() {
             match store.close_calls(&closes).await {
                 Ok(closed) => {
+                    if let Ok(mut recent) = recent.lock() {
+                        let logged = closes.iter().zip(&closed).filter(|(_, logged)| **logged);
+                        logged.for_each(|(close, _)| recent.remember(Recent::close_key(close)));
+                    }
                     let logged = closed.iter().filter(|c| **c).count();
                     metrics::counter!(crate::metrics::CALL_LOG_RECORDS).increment(logged as u64);
                     tracing::debug!(closed = logged, asked = closes.len(), "call log: records closed");
@@ -335,7 +365,13 @@ mod tests {
             writer.append(entry("CA1", "w1"));
         }
         assert!(writer.flush(Duration::from_secs(5)).await);
-        assert!(writer.recent.lock().unwrap().contains(&entry("CA1", "w1")));
+        assert!(
+            writer
+                .recent
+                .lock()
+                .unwrap()
+                .contains(Recent::entry_key(&entry("CA1", "w1")))
+        );
 
         writer.append(entry("CA1", "w1"));
         assert_eq!(writer.queue.capacity(), QUEUE, "the replay is not queued");
@@ -344,14 +380,37 @@ mod tests {
         assert_eq!(writer.queue.capacity(), QUEUE - 2, "another webhook, another call");
     }
 
+    #[tokio::test]
+    async fn a_call_logged_lately_is_not_closed_again() {
+        let store = Arc::new(crate::store::memory::MemoryStore::new(Default::default()));
+        let writer = Writer::new(store);
+        let close = |sid: &str| CallClose {
+            call_sid: sid.to_owned(),
+            status: Some("completed".to_owned()),
+            duration_secs: Some(30),
+            max_records: 10,
+        };
+        writer.close(close("CA2")); // no record: not logged, so not remembered
+        writer.append(entry("CA1", "w1"));
+        assert!(writer.flush(Duration::from_secs(5)).await);
+        for _ in 0..10 {
+            writer.close(close("CA1"));
+        }
+        assert!(writer.flush(Duration::from_secs(5)).await);
+
+        writer.close(close("CA1"));
+        assert_eq!(writer.queue.capacity(), QUEUE, "the replayed close is not queued");
+        assert_eq!(writer.recent.lock().unwrap().seen.len(), 2, "the entry and the close");
+    }
+
     #[test]
     fn the_webhooks_remembered_are_the_latest() {
         let mut recent = Recent::default();
         for n in 0..RECENT + 10 {
-            recent.remember(&entry("CA1", &n.to_string()));
+            recent.remember(Recent::key("CA1", &n.to_string()));
         }
         assert_eq!((recent.seen.len(), recent.order.len()), (RECENT, RECENT));
-        assert!(!recent.contains(&entry("CA1", "9")) && recent.contains(&entry("CA1", "10")));
+        assert!(!recent.contains(Recent::key("CA1", "9")) && recent.contains(Recent::key("CA1", "10")));
     }
 
     #[test]
