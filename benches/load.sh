@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Load test in one command: builds afterhours and the load driver (release), starts redis-server (installed
-# from Debian when missing), the fake case system, afterhours serve on that Redis, and the ceiling (a bare axum
-# handler), each on a free loopback port; imports the shipped rotation; runs the driver; prints its report
-# (Markdown) on stdout; and stops everything it started. Extra arguments go to `afterhours-load run`
-# (see `target/release/afterhours-load run --help`), e.g. `benches/load.sh --calls 2000 --seconds 8`.
+# from Debian when missing), the fake case system, afterhours serve on that Redis, a second afterhours serve on
+# the embedded store (for the `replay` phase) and the ceiling (a bare axum handler), each on a free loopback
+# port; imports the shipped rotation; runs the driver; prints its report (Markdown) on stdout; and stops
+# everything it started. Extra arguments go to `afterhours-load run` (see
+# `target/release/afterhours-load run --help`), e.g. `benches/load.sh --calls 2000 --seconds 8` or
+# `benches/load.sh --phases replay`.
 #
 # Environment: CASE_DELAY_MS (the fake case system's delay, default 5), LOAD_LOG (afterhours' log filter,
 # default warn), LOAD_PERF (a file: profile the server with `perf record -g` into it), LOAD_SERVER_BIN (an
@@ -67,18 +69,34 @@ else
 fi
 server_pid=$!
 pids+=($server_pid)
+# The same server on the embedded store (no Redis): the `replay` phase measures both.
+free_port embedded_port
+free_port embedded_ops_port
+env -u AFTERHOURS_REDIS__URL AFTERHOURS_SERVER__LISTEN="127.0.0.1:$embedded_port" \
+    AFTERHOURS_SERVER__OPS_LISTEN="127.0.0.1:$embedded_ops_port" \
+    AFTERHOURS_SERVER__PUBLIC_URL="http://127.0.0.1:$embedded_port" \
+    "$server_bin" serve 2>"$workdir/embedded.log" &
+embedded_pid=$!
+pids+=($embedded_pid)
 wait_for_port "$cases_port" "the fake case system"
 wait_for_port "$ceiling_port" "the ceiling"
 wait_for_port "$server_port" "afterhours serve"
+wait_for_port "$embedded_port" "afterhours serve on the embedded store"
 
 status=0
 "$bin/afterhours-load" run \
     --server "http://127.0.0.1:$server_port" --server-pid "$server_pid" --ops "http://127.0.0.1:$ops_port" \
     --ceiling "http://127.0.0.1:$ceiling_port" --ceiling-pid "$ceiling_pid" \
     --redis "redis://127.0.0.1:$redis_port" --redis-pid "$(cat "$workdir/redis.pid")" \
+    --embedded "http://127.0.0.1:$embedded_port" --embedded-pid "$embedded_pid" \
+    --embedded-ops "http://127.0.0.1:$embedded_ops_port" \
     --cases "http://127.0.0.1:$cases_port" --case-delay-ms "$case_delay_ms" "$@" || status=$?
 if [ -s "$workdir/server.log" ]; then
     echo "afterhours logged (last 20 lines):" >&2
     tail -n 20 "$workdir/server.log" >&2
+fi
+if [ -s "$workdir/embedded.log" ]; then
+    echo "afterhours on the embedded store logged (last 20 lines):" >&2
+    tail -n 20 "$workdir/embedded.log" >&2
 fi
 exit "$status"

@@ -34,6 +34,8 @@ pub(crate) const ONCALL_DATA_LOST: &str = "afterhours_oncall_data_lost";
 /// Client connections closed by the server's limits, by reason: `header_timeout`, `body_timeout`,
 /// `idle_timeout`, or `evicted` (closed for a newcomer at the connection cap).
 pub(crate) const CONNECTIONS_CLOSED: &str = "afterhours_connections_closed_total";
+/// Records closed into the call log (one per call).
+pub(crate) const CALL_LOG_RECORDS: &str = "afterhours_call_log_records_total";
 
 /// Case notes queued or being sent (retries included).
 pub(crate) const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";

@@ -164,3 +164,61 @@ fn every_call_the_driver_places_ends_where_its_scenario_says() {
         assert!(report.contains(label), "no latency row {label:?}:\n{report}");
     }
 }
+
+/// The `replay` phase, for a second against each store: one call replayed leaves one call-log record, on the
+/// embedded store and on Redis, and the report says what the call's working record took.
+#[test]
+fn the_replay_phase_leaves_one_record_for_the_call_in_each_store() {
+    let prefix = format!("test:load-replay:{}:", std::process::id());
+    let (_cases, cases_url) = helper_server("cases");
+    let (ceiling, ceiling_url) = helper_server("ceiling");
+    let (ports, embedded_ports) = ((free_port(), free_port()), (free_port(), free_port()));
+    let imported = afterhours(&prefix, ports, &cases_url)
+        .args(["rotation", "import"])
+        .arg(shipped("config/oncall.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let server = Process(afterhours(&prefix, ports, &cases_url).arg("serve").spawn().unwrap());
+    let embedded = Process(
+        afterhours(&prefix, embedded_ports, &cases_url)
+            .env_remove("AFTERHOURS_REDIS__URL")
+            .arg("serve")
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(ports.0);
+    wait_for_port(embedded_ports.0);
+
+    let output = Command::new(DRIVER)
+        .args(["run", "--server", &format!("http://127.0.0.1:{}", ports.0)])
+        .args(["--ops", &format!("http://127.0.0.1:{}", ports.1)])
+        .args(["--server-pid", &server.0.id().to_string()])
+        .args(["--ceiling", &ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
+        .args(["--embedded", &format!("http://127.0.0.1:{}", embedded_ports.0)])
+        .args(["--embedded-ops", &format!("http://127.0.0.1:{}", embedded_ports.1)])
+        .args(["--embedded-pid", &embedded.0.id().to_string()])
+        .args(["--token", TOKEN, "--phases", "replay", "--replay-seconds", "1"])
+        .args(["--connections", "8", "--redis", &redis_url(), "--redis-prefix", &prefix])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the driver saw errors:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for section in [
+        "### Replay: one signed call replayed at full speed",
+        "| embedded |",
+        "| Redis |",
+        "1 entries, 1 hash fields",
+        "Errors: none",
+    ] {
+        assert!(report.contains(section), "no {section:?} in the report:\n{report}");
+    }
+}

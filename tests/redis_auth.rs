@@ -76,6 +76,7 @@ async fn an_acl_user_from_the_environment_opens_redis() {
     assert_eq!(user.load().await.unwrap().engineers.len(), data.engineers.len());
     let entry = CallEntry {
         call_sid: "CAacl".into(),
+        webhook: "incoming".into(),
         started: Utc::now(),
         summary: vec![("line".into(), "us".into())],
         events: Vec::new(),

@@ -50,6 +50,7 @@ async fn the_whole_store_works_over_tls_trusting_a_private_ca() {
     let sid = "CAtls000000000000000000000000000000";
     let entry = CallEntry {
         call_sid: sid.into(),
+        webhook: "incoming".into(),
         started: now,
         summary: vec![("from".into(), "+1555***4567".into())],
         events: vec![CallEvent {

@@ -430,9 +430,124 @@ async fn each_event_keeps_its_time(store: Arc<dyn Store>) {
 }
 both_stores!(each_event_keeps_its_time);
 
+/// A webhook replayed many times (and its entry queued again each time) adds its entry once.
+async fn a_replayed_webhook_adds_its_entry_once(store: Arc<dyn Store>) {
+    let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let incoming = entry("CA-r", t, &[("line", "us")], &["business hours: closed"]);
+    for _ in 0..20 {
+        let batch = vec![incoming.clone(); 100];
+        store.append_entries(&batch).await.unwrap();
+    }
+    let digits = entry("CA-r", t, &[("case", "123456")], &["case 123456: verified"]);
+    store.append_entries(&[digits.clone(), incoming, digits]).await.unwrap();
+    assert_eq!(store.close_calls(&[close("CA-r", None, None)]).await.unwrap(), [true]);
+    let records = store.calls(None, 10).await.unwrap();
+    assert_eq!(records.len(), 1);
+    let events: Vec<&str> = records[0].events.iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(events, ["business hours: closed", "case 123456: verified"]);
+    assert_eq!(records[0].entries_dropped, 0);
+}
+both_stores!(a_replayed_webhook_adds_its_entry_once);
+
+/// Past the cap of entries a call, webhooks are counted, not kept.
+async fn a_call_keeps_at_most_the_cap_of_entries(store: Arc<dyn Store>) {
+    let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let cap = afterhours::calllog::MAX_ENTRIES_PER_CALL;
+    let webhooks: Vec<CallEntry> = (0..cap + 44)
+        .map(|n| entry("CA-cap", t, &[], &[&format!("decision {n}")]))
+        .collect();
+    store.append_entries(&webhooks).await.unwrap();
+    store.append_entries(&webhooks[..10]).await.unwrap(); // replays of kept webhooks: not counted
+    assert_eq!(store.close_calls(&[close("CA-cap", None, None)]).await.unwrap(), [true]);
+    let records = store.calls(None, 10).await.unwrap();
+    assert_eq!(records[0].events.len(), cap);
+    assert_eq!(records[0].events[cap - 1].what, format!("decision {}", cap - 1));
+    assert_eq!(records[0].entries_dropped, 44);
+}
+both_stores!(a_call_keeps_at_most_the_cap_of_entries);
+
+/// A call is logged once: a close after the close finds nothing, and webhooks of the call that come after it
+/// (a replay of the whole call) add nothing, so a further close makes no second record.
+async fn a_call_logged_once_stays_logged_once(store: Arc<dyn Store>) {
+    let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let incoming = entry("CA-once", t, &[("line", "us")], &["business hours: closed"]);
+    let completed = close("CA-once", Some("completed"), Some(30));
+    for round in 0..50 {
+        store.append_entries(std::slice::from_ref(&incoming)).await.unwrap();
+        let later = entry("CA-once", t, &[], &[&format!("a webhook after the close, {round}")]);
+        store.append_entries(&[later]).await.unwrap();
+        let closed = store
+            .close_calls(&[completed.clone(), completed.clone()])
+            .await
+            .unwrap();
+        assert_eq!(closed, [round == 0, false], "round {round}");
+    }
+    let records = store.calls(None, 10).await.unwrap();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let events: Vec<&str> = records[0].events.iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(events, ["business hours: closed", "a webhook after the close, 0"]);
+    assert_eq!(
+        store.close_calls(&[close("CA-never", None, None)]).await.unwrap(),
+        [false],
+        "no record: nothing to close"
+    );
+}
+both_stores!(a_call_logged_once_stays_logged_once);
+
+/// With Redis, the call's keys themselves stay bounded: the entries list at the cap, the webhooks hash at the
+/// cap and its counter; after the close, both are gone and the call's webhooks write nothing more.
+#[tokio::test]
+async fn on_redis_a_replayed_calls_keys_stay_bounded() {
+    let prefix = format!("test:{}:bounded:", std::process::id());
+    let store: Arc<dyn Store> = Arc::new(RedisStore::new(&redis_url(), &prefix).unwrap());
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let cap = afterhours::calllog::MAX_ENTRIES_PER_CALL;
+    let t = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let webhooks: Vec<CallEntry> = (0..2 * cap)
+        .map(|n| entry("CA-k", t, &[], &[&format!("decision {n}")]))
+        .collect();
+    for _ in 0..3 {
+        store.append_entries(&webhooks).await.unwrap();
+    }
+    let (entries, webhooks_key) = (
+        format!("{prefix}call:{{CA-k}}:entries"),
+        format!("{prefix}call:{{CA-k}}:webhooks"),
+    );
+    let (length, fields): (usize, usize) = redis::pipe()
+        .llen(&entries)
+        .hlen(&webhooks_key)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        (length, fields),
+        (cap, cap + 1),
+        "the cap of entries, their webhooks and `dropped`"
+    );
+    assert_eq!(store.close_calls(&[close("CA-k", None, None)]).await.unwrap(), [true]);
+    store.append_entries(&webhooks).await.unwrap();
+    let (length, fields): (usize, usize) = redis::pipe()
+        .llen(&entries)
+        .hlen(&webhooks_key)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!((length, fields), (0, 0), "nothing after the close");
+    let records = store.calls(None, 10).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].entries_dropped,
+        3 * cap as u64,
+        "the webhooks past the cap, each time"
+    );
+}
+
 fn entry(call_sid: &str, started: DateTime<Utc>, summary: &[(&str, &str)], events: &[&str]) -> CallEntry {
     CallEntry {
         call_sid: call_sid.to_owned(),
+        // Entries that differ come from different webhooks.
+        webhook: format!("{started} {summary:?} {events:?}"),
         started,
         summary: summary.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         events: events

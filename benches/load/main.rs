@@ -9,6 +9,7 @@ mod leftovers;
 mod phases;
 mod process;
 mod provider;
+mod replay;
 mod servers;
 mod stats;
 mod twiml;
@@ -102,7 +103,7 @@ pub(crate) struct RunArgs {
     /// Connections (callers or requests in flight) in the throughput phases
     #[arg(long, default_value_t = 64)]
     pub(crate) connections: usize,
-    /// The phases to run, of `calls`, `maximum`, `webhooks`, `latency` (latency needs maximum)
+    /// The phases to run, of `calls`, `maximum`, `webhooks`, `latency` (latency needs maximum), `replay`
     #[arg(long, value_delimiter = ',', default_value = "calls,maximum,webhooks,latency")]
     pub phases: Vec<String>,
     /// Turns of afterhours then the ceiling for each webhook; the ratio is their median
@@ -118,6 +119,18 @@ pub(crate) struct RunArgs {
     /// Length of each throughput measurement (each side of each round), in seconds
     #[arg(long, default_value_t = 2.0)]
     pub(crate) seconds: f64,
+    /// A second afterhours server, on the embedded store (no Redis), for the `replay` phase (optional)
+    #[arg(long, requires_all = ["embedded_pid", "embedded_ops"])]
+    pub(crate) embedded: Option<String>,
+    /// The embedded store's server's operators' listener, for its `/metrics`
+    #[arg(long)]
+    pub(crate) embedded_ops: Option<String>,
+    /// The embedded store's server's process id
+    #[arg(long)]
+    pub(crate) embedded_pid: Option<u32>,
+    /// How long the `replay` phase replays one call's incoming webhook, against each store, in seconds
+    #[arg(long, default_value_t = 60.0)]
+    pub(crate) replay_seconds: f64,
     /// Length of the latency measurement, in seconds
     #[arg(long, default_value_t = 8.0)]
     pub(crate) latency_seconds: f64,

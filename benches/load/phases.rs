@@ -5,7 +5,8 @@
 //! 3. the most complete calls per second `--connections` callers get through;
 //! 4. complete calls started at half the maximum rate: each webhook's latency;
 //! 5. each kind of webhook replayed on its own, against afterhours and then the ceiling in turn, with the
-//!    same connections, the ceiling answering with the bytes afterhours answered that webhook with.
+//!    same connections, the ceiling answering with the bytes afterhours answered that webhook with;
+//! 6. one signed call replayed at full speed, against the embedded store and Redis ([`crate::replay`]).
 //!
 //! Between phases, the driver waits for the server to be idle again.
 
@@ -21,7 +22,7 @@ use crate::provider::{self, Provider};
 use crate::stats::{Percentiles, Recorder, ms};
 use crate::webhook::Webhook;
 use crate::{CeilingAnswer, RunArgs};
-use crate::{leftovers, process};
+use crate::{leftovers, process, replay};
 
 /// Runs every phase and prints the report. `Ok(false)` when any call or webhook failed.
 pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
@@ -87,6 +88,36 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
         }
     }
 
+    let mut replays = Vec::new();
+    if args.runs("replay") {
+        if let (Some(url), Some(ops), Some(pid)) = (&args.embedded, &args.embedded_ops, args.embedded_pid) {
+            wait_until_ready(&client, ops).await?;
+            let embedded = Provider::new(client.clone(), url, url, &args.token);
+            eprintln!("replay: warming up the embedded store's server: 200 calls");
+            let _ = calls_at_once(&embedded, 5_000_000, 200, 32, Duration::ZERO).await;
+            wait_until_idle(&client, ops, pid).await;
+            eprintln!("replay: one call, for {:.0} s, the embedded store", args.replay_seconds);
+            let target = replay::Target {
+                store: "embedded",
+                provider: embedded,
+                ops: ops.clone(),
+                pid,
+                redis: None,
+            };
+            replays.push(replay::phase(&target, &client, args.connections, args.replay_seconds).await);
+        }
+        settle(&client, &args).await;
+        eprintln!("replay: one call, for {:.0} s, Redis", args.replay_seconds);
+        let target = replay::Target {
+            store: if args.redis.is_some() { "Redis" } else { "the server's" },
+            provider: afterhours.clone(),
+            ops: args.ops.clone(),
+            pid: args.server_pid,
+            redis: args.redis.clone().map(|url| (url, args.redis_prefix.clone())),
+        };
+        replays.push(replay::phase(&target, &client, args.connections, args.replay_seconds).await);
+    }
+
     print_header(&args);
     let mut errors = Vec::new();
     if let Some(concurrency) = &concurrency {
@@ -104,6 +135,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     if !steps.is_empty() {
         print_steps(&args, &steps);
         errors.extend(steps.iter().map(|s| (s.label.as_str(), &s.afterhours.recorder)));
+    }
+    if !replays.is_empty() {
+        replay::print(args.connections, args.replay_seconds, &replays);
+        errors.extend(replays.iter().map(|r| ("replay", &r.recorder)));
     }
     Ok(print_errors(&errors))
 }
@@ -126,7 +161,7 @@ async fn remove_leftovers(args: &RunArgs) {
 
 /// Waits (at most 60 s) until the server is idle, using under a tenth of a core with no case note pending
 /// (`afterhours_case_notes_pending`, retries waiting included).
-async fn wait_until_idle(client: &reqwest::Client, ops: &str, pid: u32) {
+pub(crate) async fn wait_until_idle(client: &reqwest::Client, ops: &str, pid: u32) {
     let window = Duration::from_millis(250);
     for _ in 0..240 {
         let Some(before) = process::cpu_time(pid) else { return };
@@ -276,7 +311,7 @@ struct Maximum {
 }
 
 /// Runs `connections` loops of `work` until `duration` has passed; returns how many iterations finished.
-async fn closed_loop<F, Fut>(connections: usize, duration: Duration, work: F) -> (u64, Recorder, Duration)
+pub(crate) async fn closed_loop<F, Fut>(connections: usize, duration: Duration, work: F) -> (u64, Recorder, Duration)
 where
     F: Fn(u64, Recorder) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Recorder> + Send,
@@ -609,7 +644,7 @@ async fn replay(
 
 /// The sum of a metric's series on the server's `/metrics` (on its operators' listener `ops`); none when it
 /// has none.
-async fn metric_sum(client: &reqwest::Client, ops: &str, name: &str) -> Option<f64> {
+pub(crate) async fn metric_sum(client: &reqwest::Client, ops: &str, name: &str) -> Option<f64> {
     let text = client
         .get(format!("{ops}/metrics"))
         .send()

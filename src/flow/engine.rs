@@ -155,6 +155,8 @@ pub(crate) enum Effect {
     /// Add what this webhook decided to the call's record in the call log.
     LogCallEntry {
         call_sid: String,
+        /// The webhook's identity (`crate::calllog::webhook_id`): its replays add nothing.
+        webhook: String,
         /// When the webhook came: the entry's time, and its events'.
         at: DateTime<Utc>,
         summary: Vec<(String, String)>,

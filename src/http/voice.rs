@@ -65,6 +65,7 @@ pub async fn answer(state: &AppState, route: Route<'_>, query: &str, params: Par
 }
 
 async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: Params, label: &mut String) -> Answer {
+    let webhook = webhook_id(route, query, &params);
     let input = CallInput::from_shared(params);
     let (line, call_state, entry) = match route {
         Route::Incoming => {
@@ -102,17 +103,36 @@ async fn answer_within(state: &AppState, route: Route<'_>, query: &str, params: 
             (line, call_state, entry)
         }
     };
-    run_flow(state, line, entry, &input, call_state).await
+    run_flow(state, line, entry, (&input, webhook), call_state).await
 }
 
-async fn run_flow(state: &AppState, line: &Line, entry: Entry<'_>, input: &CallInput, call_state: CallState) -> Answer {
+/// The identity of the webhook (its route, query and fields) that its call-log entry carries.
+fn webhook_id(route: Route<'_>, query: &str, params: &[(String, String)]) -> String {
+    let route = match route {
+        Route::Incoming => "incoming".to_owned(),
+        Route::Step { step, event: None } => format!("step/{step}"),
+        Route::Step {
+            step,
+            event: Some(event),
+        } => format!("step/{step}/{event}"),
+    };
+    crate::calllog::webhook_id(&route, query, params)
+}
+
+async fn run_flow(
+    state: &AppState,
+    line: &Line,
+    entry: Entry<'_>,
+    (input, webhook): (&CallInput, String),
+    call_state: CallState,
+) -> Answer {
     let first = matches!(entry, Entry::Start);
     let before = LOGGED_VARS.map(|name| call_state.vars.get(name).cloned());
     let mut ctx = Ctx::new(line, &state.services, state.clock.now(), input, call_state);
     match engine::run(&line.flow, entry, &mut ctx).await {
         Ok(()) => {
             tracing::debug!(call_sid = %input.call_sid(), line = %line.key, trace = ?ctx.trace, "answered");
-            if let Some(log) = call_log_entry(&ctx, line, first, &before) {
+            if let Some(log) = call_log_entry(&ctx, line, (first, webhook), &before) {
                 ctx.effects.insert(0, log);
             }
             Answer {
@@ -135,7 +155,12 @@ const LOGGED_VARS: [&str; 6] = ["case", "decision", "customer", "dialled", "acce
 /// line, the caller and the number dialled) and the decisions it made; nothing when it did neither (a
 /// whisper, a re-prompt). `before` holds the [`LOGGED_VARS`] as the webhook found them: those came from earlier
 /// webhooks, which logged them. An engineer's leg is logged under the caller's call.
-fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<String>; 6]) -> Option<Effect> {
+fn call_log_entry(
+    ctx: &Ctx<'_>,
+    line: &Line,
+    (first, webhook): (bool, String),
+    before: &[Option<String>; 6],
+) -> Option<Effect> {
     let input = ctx.input;
     let mut summary = Vec::new();
     if first {
@@ -172,6 +197,7 @@ fn call_log_entry(ctx: &Ctx<'_>, line: &Line, first: bool, before: &[Option<Stri
     }
     Some(Effect::LogCallEntry {
         call_sid: input.param("ParentCallSid").unwrap_or(input.call_sid()).to_owned(),
+        webhook,
         at: ctx.now,
         summary,
         events,
@@ -224,11 +250,13 @@ pub(crate) fn dispatch(state: &AppState, effects: Vec<Effect>) {
             }
             Effect::LogCallEntry {
                 call_sid,
+                webhook,
                 at,
                 summary,
                 events,
             } => state.call_log.append(CallEntry {
                 call_sid,
+                webhook,
                 started: at,
                 summary,
                 events,
@@ -282,6 +310,8 @@ fn send_alert(state: &AppState, alert: Alert) {
             let now = chrono::Utc::now();
             call_log.append(CallEntry {
                 call_sid: call_sid.clone(),
+                // One entry per target and event: a delivery is not a webhook, and is never replayed.
+                webhook: format!("alert:{event}:{}", delivery.target),
                 started: now,
                 summary: Vec::new(),
                 events: vec![CallEvent {

@@ -34,6 +34,10 @@ pub(crate) async fn find(
         .collect())
 }
 
+/// The most webhooks (call and webhook identity) the writer remembers as written: a replay of one of them is
+/// dropped before it queues, so a flood of replays costs neither the queue nor a store round trip. About 1 MB.
+const RECENT: usize = 65_536;
+
 /// How many writes may wait for the writer; past that, entries are dropped (and counted) rather than held.
 const QUEUE: usize = 16_384;
 /// The most writes sent in one round trip.
@@ -60,25 +64,117 @@ pub(crate) struct Writer {
     /// The calls with a close waiting in [`Writer::close_later`]: one timer per call, however often the
     /// webhook that hangs up is replayed.
     pending_closes: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Writes dropped on a full queue, logged once a [`DROPPED_LOG_WINDOW`].
+    dropped: Arc<Dropped>,
+    /// The webhooks whose entries were written lately.
+    recent: Arc<Mutex<Recent>>,
+}
+
+/// The last [`RECENT`] webhooks whose entries the store took, as hashes of their call and identity, and the
+/// calls it logged. The store is idempotent by webhook and closes a call once anyway: this only spares it the
+/// replays. A webhook is remembered once its write succeeded, and a call once its record was logged, so a
+/// retry after a failed write, or a close that found no record yet, is sent again.
+#[derive(Default)]
+struct Recent {
+    seen: std::collections::HashSet<u64>,
+    order: std::collections::VecDeque<u64>,
+}
+
+impl Recent {
+    /// A webhook's entry is known by its call and identity; a call's close by its call alone (an identity is
+    /// never empty).
+    fn key(call_sid: &str, webhook: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (call_sid, webhook).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn entry_key(entry: &CallEntry) -> u64 {
+        Self::key(&entry.call_sid, &entry.webhook)
+    }
+
+    fn close_key(close: &CallClose) -> u64 {
+        Self::key(&close.call_sid, "")
+    }
+
+    fn contains(&self, key: u64) -> bool {
+        self.seen.contains(&key)
+    }
+
+    fn remember(&mut self, key: u64) {
+        if self.seen.insert(key) {
+            self.order.push_back(key);
+        }
+        while self.order.len() > RECENT {
+            if let Some(oldest) = self.order.pop_front() {
+                self.seen.remove(&oldest);
+            }
+        }
+    }
+}
+
+/// How often dropped writes are logged, at most.
+const DROPPED_LOG_WINDOW: Duration = Duration::from_secs(10);
+
+/// Counts dropped writes and says when to log them: the first drop, then at most once a window.
+#[derive(Default)]
+struct Dropped {
+    /// Drops not logged yet, and when the last log line was written.
+    state: Mutex<(u64, Option<std::time::Instant>)>,
+}
+
+impl Dropped {
+    /// Counts one drop; returns how many to log now, if a line is due.
+    fn note(&self) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.0 += 1;
+        let now = std::time::Instant::now();
+        if state
+            .1
+            .is_some_and(|last| now.duration_since(last) < DROPPED_LOG_WINDOW)
+        {
+            return None;
+        }
+        state.1 = Some(now);
+        Some(std::mem::take(&mut state.0))
+    }
 }
 
 impl Writer {
     pub(crate) fn new(store: Arc<dyn Store>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
+        let recent = Arc::new(Mutex::new(Recent::default()));
         Self {
             queue,
-            task: Arc::new(Deferred::new(run(receiver, store))),
+            task: Arc::new(Deferred::new(run(receiver, store, recent.clone()))),
             pending_closes: Arc::default(),
+            dropped: Arc::default(),
+            recent,
         }
     }
 
-    /// Queues a webhook's entry; returns at once.
+    /// Queues a webhook's entry; returns at once. A replay of a webhook written lately is dropped here.
     pub(crate) fn append(&self, entry: CallEntry) {
+        if self
+            .recent
+            .lock()
+            .is_ok_and(|recent| recent.contains(Recent::entry_key(&entry)))
+        {
+            return;
+        }
         self.queue_write(Write::Entry(entry));
     }
 
-    /// Queues the closing of a call's record; returns at once.
+    /// Queues the closing of a call's record; returns at once. A call logged lately is not closed again.
     pub(crate) fn close(&self, close: CallClose) {
+        if self
+            .recent
+            .lock()
+            .is_ok_and(|recent| recent.contains(Recent::close_key(&close)))
+        {
+            return;
+        }
         self.queue_write(Write::Close(close));
     }
 
@@ -124,7 +220,13 @@ impl Writer {
         self.start();
         if self.queue.try_send(write).is_err() {
             metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_queue_full").increment(1);
-            tracing::warn!("call log: {QUEUE} writes are waiting for the store; this one is dropped");
+            // A full queue under a flood of webhooks drops thousands a second: one line a window says so.
+            if let Some(dropped) = self.dropped.note() {
+                tracing::warn!(
+                    dropped,
+                    "call log: {QUEUE} writes are waiting for the store; writes are being dropped"
+                );
+            }
         }
     }
 
@@ -141,7 +243,7 @@ impl std::fmt::Debug for Writer {
     }
 }
 
-async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>) {
+async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>, recent: Arc<Mutex<Recent>>) {
     let mut writes = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut writes, BATCH).await > 0 {
         let (mut entries, mut closes, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
@@ -152,20 +254,41 @@ async fn run(mut queue: mpsc::Receiver<Write>, store: Arc<dyn Store>) {
                 Write::Flush(done) => flushes.push(done),
             }
         }
-        if !entries.is_empty()
-            && let Err(error) = store.append_entries(&entries).await
-        {
-            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_entry")
-                .increment(entries.len() as u64);
-            tracing::warn!(%error, webhooks = entries.len(), "call log: these webhooks' decisions were not recorded");
+        // Replays queued before their webhook's first write was done, and repeats within the batch.
+        if let Ok(recent) = recent.lock() {
+            let mut batch = std::collections::HashSet::new();
+            entries
+                .retain(|entry| batch.insert(Recent::entry_key(entry)) && !recent.contains(Recent::entry_key(entry)));
+            batch.clear();
+            closes.retain(|close| batch.insert(Recent::close_key(close)) && !recent.contains(Recent::close_key(close)));
+        }
+        if !entries.is_empty() {
+            match store.append_entries(&entries).await {
+                Ok(()) => {
+                    if let Ok(mut recent) = recent.lock() {
+                        entries
+                            .iter()
+                            .for_each(|entry| recent.remember(Recent::entry_key(entry)));
+                    }
+                }
+                Err(error) => {
+                    metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "call_log_entry")
+                        .increment(entries.len() as u64);
+                    tracing::warn!(%error, webhooks = entries.len(), "call log: these webhooks' decisions were not recorded");
+                }
+            }
         }
         if !closes.is_empty() {
             match store.close_calls(&closes).await {
-                Ok(closed) => tracing::debug!(
-                    closed = closed.iter().filter(|c| **c).count(),
-                    asked = closes.len(),
-                    "call log: records closed"
-                ),
+                Ok(closed) => {
+                    if let Ok(mut recent) = recent.lock() {
+                        let logged = closes.iter().zip(&closed).filter(|(_, logged)| **logged);
+                        logged.for_each(|(close, _)| recent.remember(Recent::close_key(close)));
+                    }
+                    let logged = closed.iter().filter(|c| **c).count();
+                    metrics::counter!(crate::metrics::CALL_LOG_RECORDS).increment(logged as u64);
+                    tracing::debug!(closed = logged, asked = closes.len(), "call log: records closed");
+                }
                 Err(error) => {
                     metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "close_call")
                         .increment(closes.len() as u64);
@@ -221,6 +344,84 @@ mod tests {
         deferred.start();
         assert_eq!(receiver.recv().await, Some("ran"));
         assert_eq!(receiver.recv().await, None, "the sender is dropped after one run");
+    }
+
+    fn entry(sid: &str, webhook: &str) -> CallEntry {
+        CallEntry {
+            call_sid: sid.to_owned(),
+            webhook: webhook.to_owned(),
+            started: chrono::DateTime::UNIX_EPOCH,
+            summary: vec![("line".to_owned(), "us".to_owned())],
+            events: Vec::new(),
+            ttl: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_webhook_written_lately_is_not_queued_again() {
+        let store = Arc::new(crate::store::memory::MemoryStore::new(Default::default()));
+        let writer = Writer::new(store);
+        for _ in 0..100 {
+            writer.append(entry("CA1", "w1"));
+        }
+        assert!(writer.flush(Duration::from_secs(5)).await);
+        assert!(
+            writer
+                .recent
+                .lock()
+                .unwrap()
+                .contains(Recent::entry_key(&entry("CA1", "w1")))
+        );
+
+        writer.append(entry("CA1", "w1"));
+        assert_eq!(writer.queue.capacity(), QUEUE, "the replay is not queued");
+        writer.append(entry("CA1", "w2"));
+        writer.append(entry("CA2", "w1"));
+        assert_eq!(writer.queue.capacity(), QUEUE - 2, "another webhook, another call");
+    }
+
+    #[tokio::test]
+    async fn a_call_logged_lately_is_not_closed_again() {
+        let store = Arc::new(crate::store::memory::MemoryStore::new(Default::default()));
+        let writer = Writer::new(store);
+        let close = |sid: &str| CallClose {
+            call_sid: sid.to_owned(),
+            status: Some("completed".to_owned()),
+            duration_secs: Some(30),
+            max_records: 10,
+        };
+        writer.close(close("CA2")); // no record: not logged, so not remembered
+        writer.append(entry("CA1", "w1"));
+        assert!(writer.flush(Duration::from_secs(5)).await);
+        for _ in 0..10 {
+            writer.close(close("CA1"));
+        }
+        assert!(writer.flush(Duration::from_secs(5)).await);
+
+        writer.close(close("CA1"));
+        assert_eq!(writer.queue.capacity(), QUEUE, "the replayed close is not queued");
+        assert_eq!(writer.recent.lock().unwrap().seen.len(), 2, "the entry and the close");
+    }
+
+    #[test]
+    fn the_webhooks_remembered_are_the_latest() {
+        let mut recent = Recent::default();
+        for n in 0..RECENT + 10 {
+            recent.remember(Recent::key("CA1", &n.to_string()));
+        }
+        assert_eq!((recent.seen.len(), recent.order.len()), (RECENT, RECENT));
+        assert!(!recent.contains(Recent::key("CA1", "9")) && recent.contains(Recent::key("CA1", "10")));
+    }
+
+    #[test]
+    fn dropped_writes_are_logged_once_a_window() {
+        let dropped = Dropped::default();
+        assert_eq!(dropped.note(), Some(1), "the first drop");
+        assert!((0..1000).all(|_| dropped.note().is_none()), "the rest of the window");
+        if let Ok(mut state) = dropped.state.lock() {
+            state.1 = state.1.and_then(|last| last.checked_sub(DROPPED_LOG_WINDOW));
+        }
+        assert_eq!(dropped.note(), Some(1001), "the next window says how many");
     }
 
     #[tokio::test(start_paused = true)]

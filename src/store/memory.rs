@@ -1,13 +1,17 @@
 //! The embedded store: everything in this process's memory, seeded from `config/` at start. Nothing persists
 //! and replicas do not share it; `serve` says so loudly.
+//!
+//! Per-call state expires like its Redis counterpart, through [`Expiring`] maps, so that no operation sweeps
+//! every call; a call's working record is bounded and idempotent by webhook (see [`crate::calllog`]).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::expiring::Expiring;
 use super::{Store, StoreError};
 use crate::BoxFuture;
-use crate::calllog::{CallClose, CallEntry, CallRecord};
+use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
@@ -19,16 +23,33 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     data: OnCallData,
-    acceptances: BTreeMap<(String, u32), (String, Instant)>,
-    claims: BTreeMap<(String, String), Instant>,
-    calls: BTreeMap<String, (BTreeSet<String>, Instant)>,
-    working: BTreeMap<String, (CallRecord, Instant)>,
+    acceptances: Expiring<(String, u32), String>,
+    claims: Expiring<(String, String), ()>,
+    /// The calls of each caller in its current rate-limit window.
+    calls: Expiring<String, BTreeSet<String>>,
+    working: Expiring<String, Working>,
+    /// The calls logged in the last [`LOGGED_TTL`], at most [`LOGGED_MAX`]: a webhook of one of them adds
+    /// nothing, so a replay after the close does not make a second record.
+    logged: Expiring<String, ()>,
     log: VecDeque<CallRecord>,
-    /// Guesses by bucket: guess id → when, in milliseconds since the epoch.
-    guesses: BTreeMap<String, BTreeMap<String, i64>>,
-    /// Trusted callers, case claims and sticky engineers by key: value and expiry.
-    marks: BTreeMap<String, (String, Instant)>,
+    /// Guesses by bucket (kept for the window after its latest guess): guess id → when, in milliseconds since
+    /// the epoch.
+    guesses: Expiring<String, BTreeMap<String, i64>>,
+    /// Trusted callers, case claims and sticky engineers by key.
+    marks: Expiring<String, String>,
 }
+
+/// A call's working record and the webhooks it holds entries of.
+#[derive(Debug)]
+struct Working {
+    record: CallRecord,
+    webhooks: HashSet<String>,
+}
+
+/// How long a logged call is remembered: as long as Redis keeps its marker.
+const LOGGED_TTL: Duration = Duration::from_secs(86_400);
+/// The most logged calls remembered (a few megabytes); past it, the oldest is forgotten first.
+const LOGGED_MAX: usize = 100_000;
 
 impl MemoryStore {
     pub(crate) fn new(seed: OnCallData) -> Self {
@@ -44,6 +65,62 @@ impl MemoryStore {
         // A panic while holding the lock leaves plain data behind; keep serving it.
         let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut inner)
+    }
+}
+
+impl Inner {
+    /// Adds a webhook's entry to its call's working record: nothing when the call was logged already or the
+    /// record holds this webhook's entry; only counted when the record is full.
+    fn append(&mut self, entry: &CallEntry, now: Instant) {
+        if self.logged.contains(entry.call_sid.as_str(), now) {
+            return;
+        }
+        let expires = now + entry.ttl;
+        if !self.working.contains(entry.call_sid.as_str(), now) {
+            let record = CallRecord {
+                call_sid: entry.call_sid.clone(),
+                started: Some(entry.started),
+                ..CallRecord::default()
+            };
+            let webhooks = HashSet::new();
+            self.working
+                .insert(entry.call_sid.clone(), Working { record, webhooks }, expires);
+        }
+        let Some(working) = self.working.get_mut(entry.call_sid.as_str(), now) else {
+            return;
+        };
+        if working.webhooks.contains(&entry.webhook) {
+            return;
+        }
+        if working.webhooks.len() >= MAX_ENTRIES_PER_CALL {
+            working.record.entries_dropped += 1;
+            return;
+        }
+        working.webhooks.insert(entry.webhook.clone());
+        let record = &mut working.record;
+        record.summary.extend(entry.summary.iter().cloned());
+        record.events.extend(entry.events.iter().cloned());
+        self.working.set_expiry(entry.call_sid.as_str(), expires);
+    }
+
+    /// Closes a call's working record into the log, once: false when the call was logged already or has no
+    /// record.
+    fn close(&mut self, close: &CallClose, now: Instant) -> bool {
+        if self.logged.contains(close.call_sid.as_str(), now) {
+            return false;
+        }
+        let Some(Working { mut record, .. }) = self.working.remove(close.call_sid.as_str()) else {
+            return false;
+        };
+        while self.logged.len() >= LOGGED_MAX && self.logged.remove_first() {}
+        self.logged.insert(close.call_sid.clone(), (), now + LOGGED_TTL);
+        record.status.clone_from(&close.status);
+        record.duration_secs = close.duration_secs;
+        self.log.push_back(record);
+        while self.log.len() as u64 > close.max_records.max(1) {
+            self.log.pop_front();
+        }
+        true
     }
 }
 
@@ -128,11 +205,11 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.with(|inner| {
             let now = Instant::now();
-            inner.acceptances.retain(|_, (_, expires)| *expires > now);
-            inner
-                .acceptances
-                .entry((call_sid.to_owned(), attempt))
-                .or_insert_with(|| (engineer.to_owned(), now + ttl));
+            inner.acceptances.purge(now);
+            let key = (call_sid.to_owned(), attempt);
+            if !inner.acceptances.contains(&key, now) {
+                inner.acceptances.insert(key, engineer.to_owned(), now + ttl);
+            }
             Ok(())
         });
         Box::pin(async move { result })
@@ -146,9 +223,13 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let result = self.with(|inner| {
             let now = Instant::now();
-            inner.claims.retain(|_, expires| *expires > now);
+            inner.claims.purge(now);
             let key = (call_sid.to_owned(), what.to_owned());
-            Ok(inner.claims.insert(key, now + ttl).is_none())
+            if inner.claims.contains(&key, now) {
+                return Ok(false);
+            }
+            inner.claims.insert(key, (), now + ttl);
+            Ok(true)
         });
         Box::pin(async move { result })
     }
@@ -161,13 +242,15 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         let result = self.with(|inner| {
             let now = Instant::now();
-            inner.calls.retain(|_, (_, ends)| *ends > now);
-            let entry = inner
-                .calls
-                .entry(from.to_owned())
-                .or_insert((BTreeSet::new(), now + window));
-            entry.0.insert(call_sid.to_owned());
-            Ok(entry.0.len() as u64)
+            inner.calls.purge(now);
+            if !inner.calls.contains(from, now) {
+                inner.calls.insert(from.to_owned(), BTreeSet::new(), now + window);
+            }
+            let Some(calls) = inner.calls.get_mut(from, now) else {
+                return Ok(1);
+            };
+            calls.insert(call_sid.to_owned());
+            Ok(calls.len() as u64)
         });
         Box::pin(async move { result })
     }
@@ -175,21 +258,10 @@ impl Store for MemoryStore {
     fn append_entries<'a>(&'a self, entries: &'a [CallEntry]) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.with(|inner| {
             let now = Instant::now();
-            inner.working.retain(|_, (_, expires)| *expires > now);
+            inner.working.purge(now);
+            inner.logged.purge(now);
             for entry in entries {
-                let (record, expires) = inner.working.entry(entry.call_sid.clone()).or_insert_with(|| {
-                    (
-                        CallRecord {
-                            call_sid: entry.call_sid.clone(),
-                            started: Some(entry.started),
-                            ..CallRecord::default()
-                        },
-                        now,
-                    )
-                });
-                *expires = now + entry.ttl;
-                record.summary.extend(entry.summary.iter().cloned());
-                record.events.extend(entry.events.iter().cloned());
+                inner.append(entry, now);
             }
             Ok(())
         });
@@ -198,21 +270,9 @@ impl Store for MemoryStore {
 
     fn close_calls<'a>(&'a self, closes: &'a [CallClose]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>> {
         let result = self.with(|inner| {
-            let mut closed = Vec::with_capacity(closes.len());
-            for close in closes {
-                let Some((mut record, _)) = inner.working.remove(&close.call_sid) else {
-                    closed.push(false);
-                    continue;
-                };
-                record.status.clone_from(&close.status);
-                record.duration_secs = close.duration_secs;
-                inner.log.push_back(record);
-                while inner.log.len() as u64 > close.max_records.max(1) {
-                    inner.log.pop_front();
-                }
-                closed.push(true);
-            }
-            Ok(closed)
+            let now = Instant::now();
+            inner.logged.purge(now);
+            Ok(closes.iter().map(|close| inner.close(close, now)).collect())
         });
         Box::pin(async move { result })
     }
@@ -234,11 +294,7 @@ impl Store for MemoryStore {
     fn acceptance<'a>(&'a self, call_sid: &'a str, attempt: u32) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
         let result = self.with(|inner| {
             let now = Instant::now();
-            Ok(inner
-                .acceptances
-                .get(&(call_sid.to_owned(), attempt))
-                .filter(|(_, expires)| *expires > now)
-                .map(|(engineer, _)| engineer.clone()))
+            Ok(inner.acceptances.get(&(call_sid.to_owned(), attempt), now).cloned())
         });
         Box::pin(async move { result })
     }
@@ -253,12 +309,17 @@ impl Store for MemoryStore {
         window: Duration,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         let result = self.with(|inner| {
-            let since = window_start(at, window);
-            inner.guesses.retain(|_, guesses| {
-                guesses.retain(|_, when| *when > since);
-                !guesses.is_empty()
-            });
-            let guesses = inner.guesses.entry(bucket.to_owned()).or_default();
+            let (since, now) = (window_start(at, window), Instant::now());
+            inner.guesses.purge(now);
+            if !inner.guesses.contains(bucket, now) {
+                inner.guesses.insert(bucket.to_owned(), BTreeMap::new(), now + window);
+            }
+            inner.guesses.set_expiry(bucket, now + window);
+            let Some(guesses) = inner.guesses.get_mut(bucket, now) else {
+                return Ok(0);
+            };
+            // One caller's bucket: a handful of guesses at most.
+            guesses.retain(|_, when| *when > since);
             guesses.entry(guess.to_owned()).or_insert(at.timestamp_millis());
             Ok(guesses.len() as u64)
         });
@@ -267,7 +328,7 @@ impl Store for MemoryStore {
 
     fn remove_guess<'a>(&'a self, bucket: &'a str, guess: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.with(|inner| {
-            if let Some(guesses) = inner.guesses.get_mut(bucket) {
+            if let Some(guesses) = inner.guesses.get_mut(bucket, Instant::now()) {
                 guesses.remove(guess);
             }
             Ok(())
@@ -343,16 +404,12 @@ impl Store for MemoryStore {
 impl Inner {
     fn set_mark(&mut self, key: String, value: String, ttl: Duration) {
         let now = Instant::now();
-        self.marks.retain(|_, (_, expires)| *expires > now);
-        self.marks.insert(key, (value, now + ttl));
+        self.marks.purge(now);
+        self.marks.insert(key, value, now + ttl);
     }
 
     fn mark(&self, key: &str) -> Option<String> {
-        let now = Instant::now();
-        self.marks
-            .get(key)
-            .filter(|(_, expires)| *expires > now)
-            .map(|(value, _)| value.clone())
+        self.marks.get(key, Instant::now()).cloned()
     }
 }
 

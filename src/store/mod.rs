@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub(crate) mod call_log;
+mod expiring;
 pub mod memory;
 pub mod redis;
 
@@ -86,10 +87,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
 
     /// Adds each webhook's entry to its call's working record, in order. One round trip for all of them.
+    /// Idempotent and bounded per call: an entry of a webhook the record holds already, or of a call that was
+    /// logged (closed) already, adds nothing; past [`crate::calllog::MAX_ENTRIES_PER_CALL`] entries, a webhook
+    /// is only counted (`CallRecord::entries_dropped`).
     fn append_entries<'a>(&'a self, entries: &'a [CallEntry]) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Closes calls' working records into the call log, each once; for each, false when it was closed
-    /// already or there is no record. One round trip for all of them.
+    /// already or there is no record. One round trip for all of them. A call is remembered as logged for a
+    /// day: its webhooks add nothing more, so however often they are replayed, it has one record.
     fn close_calls<'a>(&'a self, closes: &'a [CallClose]) -> BoxFuture<'a, Result<Vec<bool>, StoreError>>;
 
     /// The call log, newest first: at most `limit` records, none that started before `since`.

@@ -20,7 +20,7 @@ use connection::Connection;
 
 use super::{Store, StoreError};
 use crate::BoxFuture;
-use crate::calllog::{CallClose, CallEntry, CallRecord};
+use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
@@ -55,20 +55,45 @@ end
 return removed
 ";
 
-/// Closes a call's working record, once: KEYS are the once-marker and the entries list, both in the call's
-/// hash slot; ARGV the CallSid, the status and the duration (as JSON). Builds the record's JSON
-/// (`CallRecord`) from the entries (`started` from the first, the latest value of each summary field, the
-/// events in order), deletes the entries and returns the record; false when it was closed already or there is
-/// none. The caller adds the record to the log stream: the stream is a key of another slot, which a script
-/// may not touch in a cluster. The marker makes the record come out once, so it reaches the log at most once.
+/// Adds a webhook's entry to its call's working record, once per webhook and at most ARGV[4] entries a call:
+/// KEYS are the call's once-marker of the log (`once:logged`), its entries list and its webhooks hash (the
+/// identities of the webhooks the list holds, and `dropped`, how many came past the cap); ARGV the webhook's
+/// identity, the entry's JSON, the record's time to live in seconds and the cap. Nothing is added once the
+/// call was logged, nor for a webhook the list holds already; past the cap, the webhook is only counted.
+/// Returns 1 when it added the entry, 0 when not, -1 when it counted it as dropped.
+const APPEND_ENTRY: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
+  return 0
+end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[4]) then
+  redis.call('HINCRBY', KEYS[3], 'dropped', 1)
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+  return -1
+end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], '1')
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+return 1
+";
+
+/// Closes a call's working record, once: KEYS are the once-marker, the entries list and the webhooks hash
+/// ([`APPEND_ENTRY`]), all in the call's hash slot; ARGV the CallSid, the status and the duration (as JSON)
+/// and the cap of entries a call. Builds the record's JSON (`CallRecord`) from at most the cap of entries
+/// (`started` from the first, the latest value of each summary field, the events in order), sets the marker
+/// (for a day: later webhooks of the call add nothing), deletes the working record and returns the record;
+/// false when it was closed already or there is none. The caller adds the record to the log stream: the
+/// stream is a key of another slot, which a script may not touch in a cluster. The marker lets the record
+/// out once, so it reaches the log at most once.
 const CLOSE_CALL: &str = r#"
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 86400) then
+if redis.call('EXISTS', KEYS[1]) == 1 then
   return false
 end
-local entries = redis.call('LRANGE', KEYS[2], 0, -1)
+local entries = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[4]) - 1)
 if #entries == 0 then
   return false
 end
+redis.call('SET', KEYS[1], '1', 'EX', 86400)
 local started, summary, events = nil, {}, {}
 for _, raw in ipairs(entries) do
   local ok, entry = pcall(cjson.decode, raw)
@@ -80,12 +105,14 @@ for _, raw in ipairs(entries) do
 end
 local summary_json = '{}'
 if next(summary) ~= nil then summary_json = cjson.encode(summary) end
+local dropped = tonumber(redis.call('HGET', KEYS[3], 'dropped') or '0') or 0
 local record = '{"call_sid":' .. cjson.encode(ARGV[1])
   .. ',"started":' .. (started and cjson.encode(started) or 'null')
   .. ',"summary":' .. summary_json
   .. ',"events":[' .. table.concat(events, ',') .. ']'
-  .. ',"status":' .. ARGV[2] .. ',"duration_secs":' .. ARGV[3] .. '}'
-redis.call('DEL', KEYS[2])
+  .. ',"status":' .. ARGV[2] .. ',"duration_secs":' .. ARGV[3]
+  .. ',"entries_dropped":' .. string.format('%d', dropped) .. '}'
+redis.call('DEL', KEYS[2], KEYS[3])
 return record
 "#;
 
@@ -159,6 +186,10 @@ pub enum Topology {
     /// A Redis Cluster, found through these nodes' URLs.
     Cluster(Vec<String>),
 }
+
+/// The SHA1 that `EVALSHA` names [`APPEND_ENTRY`] by, computed once.
+static APPEND_ENTRY_SHA: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| Script::new(APPEND_ENTRY).get_hash().to_owned());
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -525,14 +556,22 @@ impl Store for RedisStore {
 
     fn append_entries<'a>(&'a self, entries: &'a [CallEntry]) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            // Two commands a webhook: its entry appended whole, and the record's expiry.
+            // One round trip: the script is loaded (a no-op when Redis has it) and run once per webhook.
             let mut pipe = redis::pipe();
+            pipe.cmd("SCRIPT").arg("LOAD").arg(APPEND_ENTRY).ignore();
             for entry in entries {
-                let key = self.key(&format!("call:{{{}}}:entries", entry.call_sid));
+                let sid = &entry.call_sid;
                 let json = StoredEntry::json(entry).map_err(|e| corrupt("call entry", e))?;
-                pipe.rpush(&key, json)
-                    .ignore()
-                    .expire(&key, entry.ttl.as_secs().max(1) as i64)
+                pipe.cmd("EVALSHA")
+                    .arg(APPEND_ENTRY_SHA.as_str())
+                    .arg(3)
+                    .arg(self.key(&format!("call:{{{sid}}}:once:logged")))
+                    .arg(self.key(&format!("call:{{{sid}}}:entries")))
+                    .arg(self.key(&format!("call:{{{sid}}}:webhooks")))
+                    .arg(&entry.webhook)
+                    .arg(json)
+                    .arg(entry.ttl.as_secs().max(1))
+                    .arg(MAX_ENTRIES_PER_CALL)
                     .ignore();
             }
             let mut connection = self.conn();
@@ -551,12 +590,14 @@ impl Store for RedisStore {
                 let json = |value: Result<String, serde_json::Error>| value.map_err(|e| corrupt("call status", e));
                 pipe.cmd("EVALSHA")
                     .arg(CLOSE_CALL_SHA.as_str())
-                    .arg(2)
+                    .arg(3)
                     .arg(self.key(&format!("call:{{{sid}}}:once:logged")))
                     .arg(self.key(&format!("call:{{{sid}}}:entries")))
+                    .arg(self.key(&format!("call:{{{sid}}}:webhooks")))
                     .arg(sid)
                     .arg(json(serde_json::to_string(&close.status))?)
-                    .arg(json(serde_json::to_string(&close.duration_secs))?);
+                    .arg(json(serde_json::to_string(&close.duration_secs))?)
+                    .arg(MAX_ENTRIES_PER_CALL);
             }
             let mut connection = self.conn();
             let records: Vec<Option<String>> = pipe.query_async(&mut connection).await.map_err(backend)?;

@@ -13,6 +13,7 @@ mod intake;
 mod night_line;
 mod operations;
 mod outage;
+mod replay;
 mod spoofing;
 mod status;
 mod sticky;
