@@ -506,8 +506,8 @@ async fn nobody_accepts_through_all_tiers_and_the_repeat_so_the_caller_leaves_a_
     assert_eq!(
         thanks.says,
         [
-            "Thank you. Your message is attached to case 1 2 3 4 5 6, and an engineer will call you back as soon \
-          as possible. Goodbye."
+            "Thank you. Your message is attached to case 1 2 3 4 5 6, and you will hear from us by Monday, \
+          November 30, 6 PM Eastern time at the latest. Goodbye."
         ]
     );
     assert!(thanks.hangup);
