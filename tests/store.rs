@@ -361,9 +361,9 @@ async fn webhooks_at_once_each_get_their_own_answer(store: Arc<dyn Store>) {
         let store = store.clone();
         tasks.spawn(async move {
             let (from, call) = (format!("+1555010{:04}", n % 3), format!("CA-{n}"));
-            // Each call counted twice (a replayed webhook), claimed twice, accepted by two engineers.
-            let counted = store.count_call(&from, &call, window).await.unwrap();
-            let again = store.count_call(&from, &call, window).await.unwrap();
+            // Each call's guess added twice (a replayed webhook), claimed twice, accepted by two engineers.
+            let counted = store.add_guess(&from, &call, Utc::now(), window).await.unwrap();
+            let again = store.add_guess(&from, &call, Utc::now(), window).await.unwrap();
             assert!(again >= counted);
             let claims = [
                 store.claim_once(&call, "noted", ttl).await.unwrap(),
@@ -384,7 +384,10 @@ async fn webhooks_at_once_each_get_their_own_answer(store: Arc<dyn Store>) {
     }
     for caller in 0..3 {
         let from = format!("+1555010{caller:04}");
-        let count = store.count_call(&from, &format!("CA-{caller}"), window).await.unwrap();
+        let count = store
+            .add_guess(&from, &format!("CA-{caller}"), Utc::now(), window)
+            .await
+            .unwrap();
         assert_eq!(count, 100, "each of the caller's 100 calls once, the replays not again");
     }
 }

@@ -1,4 +1,4 @@
-//! A map whose entries expire, for the memory store's per-call structures (claims, rate-limit windows,
+//! A map whose entries expire, for the memory store's per-call structures (claims, guesses, marks,
 //! working records, acceptances). Beside the map, an index ordered by expiry: what has expired is removed from
 //! its front, each entry once, so an operation costs O(log n) amortised, however large the map is, instead of a
 //! sweep of the whole map.

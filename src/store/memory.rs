@@ -4,7 +4,7 @@
 //! Per-call state expires like its Redis counterpart, through [`Expiring`] maps, so that no operation sweeps
 //! every call; a call's working record is bounded and idempotent by webhook (see [`crate::calllog`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,8 +25,6 @@ struct Inner {
     data: OnCallData,
     acceptances: Expiring<(String, u32), String>,
     claims: Expiring<(String, String), ()>,
-    /// The calls of each caller in its current rate-limit window.
-    calls: Expiring<String, BTreeSet<String>>,
     working: Expiring<String, Working>,
     /// The calls logged in the last [`LOGGED_TTL`], at most [`LOGGED_MAX`]: a webhook of one of them adds
     /// nothing, so a replay after the close does not make a second record.
@@ -230,27 +228,6 @@ impl Store for MemoryStore {
             }
             inner.claims.insert(key, (), now + ttl);
             Ok(true)
-        });
-        Box::pin(async move { result })
-    }
-
-    fn count_call<'a>(
-        &'a self,
-        from: &'a str,
-        call_sid: &'a str,
-        window: Duration,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        let result = self.with(|inner| {
-            let now = Instant::now();
-            inner.calls.purge(now);
-            if !inner.calls.contains(from, now) {
-                inner.calls.insert(from.to_owned(), BTreeSet::new(), now + window);
-            }
-            let Some(calls) = inner.calls.get_mut(from, now) else {
-                return Ok(1);
-            };
-            calls.insert(call_sid.to_owned());
-            Ok(calls.len() as u64)
         });
         Box::pin(async move { result })
     }

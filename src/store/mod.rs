@@ -77,15 +77,6 @@ pub trait Store: Send + Sync + fmt::Debug {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// Counts call `call_sid` from `from` in the current window of `window` (a fixed window); returns how many
-    /// distinct calls that number made in it so far (a replayed webhook of the same call counts once).
-    fn count_call<'a>(
-        &'a self,
-        from: &'a str,
-        call_sid: &'a str,
-        window: Duration,
-    ) -> BoxFuture<'a, Result<u64, StoreError>>;
-
     /// Adds each webhook's entry to its call's working record, in order. One round trip for all of them.
     /// Idempotent and bounded per call: an entry of a webhook the record holds already, or of a call that was
     /// logged (closed) already, adds nothing; past [`crate::calllog::MAX_ENTRIES_PER_CALL`] entries, a webhook

@@ -528,32 +528,6 @@ impl Store for RedisStore {
         Box::pin(self.set_once(self.key(&format!("call:{{{call_sid}}}:once:{what}")), "1", ttl))
     }
 
-    fn count_call<'a>(
-        &'a self,
-        from: &'a str,
-        call_sid: &'a str,
-        window: Duration,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(async move {
-            let seconds = window.as_secs().max(1);
-            let slot = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() / seconds);
-            let key = self.key(&format!("rate:{{{from}}}:{slot}"));
-            // One round trip: add the call to the window's set, count the set, let it expire after the window.
-            let (count,): (u64,) = redis::pipe()
-                .sadd(&key, call_sid)
-                .ignore()
-                .scard(&key)
-                .expire(&key, seconds as i64)
-                .ignore()
-                .query_async(&mut self.conn())
-                .await
-                .map_err(backend)?;
-            Ok(count)
-        })
-    }
-
     fn append_entries<'a>(&'a self, entries: &'a [CallEntry]) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             // One round trip: the script is loaded (a no-op when Redis has it) and run once per webhook.
