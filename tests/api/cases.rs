@@ -1065,3 +1065,47 @@ async fn with_notes_turned_off_no_note_is_sent() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(notes_received(&cases).await.is_empty());
 }
+
+/// Once the case is known, a registered caller hears their package's channel in every refusal that names
+/// one; a caller of a package no table names hears the line's.
+#[tokio::test]
+async fn each_refusal_names_the_callers_package_channel() {
+    const PREMIUM: &str = "your premium support line, listed in the support portal";
+    const STANDARD: &str = "the standard desk";
+    let cases = case_system().await;
+    let premium = |field: &str, value: Value| {
+        let mut case = acme_case_with(field, value);
+        case["support_package"] = json!("Premium");
+        case
+    };
+    knows(&cases, "111111", premium("severity", json!("low"))).await;
+    knows(&cases, "222222", premium("environment", json!("staging"))).await;
+    knows(&cases, "333333", premium("status", json!("closed"))).await;
+    knows(&cases, "444444", acme_case_with("support_package", json!("standard"))).await;
+    knows(&cases, "555555", {
+        let mut case = acme_case_with("status", json!("closed"));
+        case["support_package"] = json!("gold");
+        case
+    })
+    .await;
+    let app = night_line_with(&cases)
+        .env("AFTERHOURS_PACKAGES__STANDARD__SUPPORT_CHANNEL", STANDARD)
+        .start()
+        .await;
+
+    for (case, refusal, channel) in [
+        ("111111#", "is not marked as critical", PREMIUM),
+        ("222222#", "is not about a production system", PREMIUM),
+        ("333333#", "is closed", PREMIUM),
+        ("444444#", "does not include after-hours phone support", STANDARD),
+        (
+            "555555#",
+            "is closed",
+            "the support portal at support dot example dot com",
+        ),
+    ] {
+        let said = call_about(&app, case).await.said();
+        assert!(said.contains(refusal), "{case}: {said}");
+        assert!(said.contains(channel), "{case}: {said}");
+    }
+}
