@@ -105,7 +105,7 @@ impl VerifyCase {
                     case.severity,
                     case.environment,
                     case.status,
-                    case.customer,
+                    case.customer.as_deref().unwrap_or("none named"),
                     if is_registered { "registered" } else { "not registered" }
                 ));
                 let customer = case.customer.clone().unwrap_or_else(|| UNKNOWN_CUSTOMER.to_owned());
