@@ -9,8 +9,9 @@
 //! - when the dial ends, Twilio POSTs the `<Dial action>` on the caller's call, with `DialCallStatus`.
 //!
 //! It is Friday, November 27 2026, 8 PM in New York. With the shipped rotation (config/oncall.toml) the chain
-//! is: tier 1 Bob (primary, 20 s), tier 2 Carol (secondary, 20 s), tier 3 Carol (specialists) and Alice
-//! (30 s), then all of it once more.
+//! is: tier 1 Bob (primary, 20 s), tier 2 Carol (secondary, 20 s), tier 3 the case's TAM (25 s; the case
+//! system here names none, so it is skipped), tier 4 Carol (specialists) and Alice (30 s), then all of it
+//! once more.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -440,20 +441,20 @@ async fn an_engineer_who_presses_another_key_declines_that_leg_hangs_up_and_the_
 }
 
 #[tokio::test]
-async fn tier_3_rings_the_specialist_and_the_lead_at_once_for_30_seconds_and_either_may_accept() {
+async fn the_specialists_tier_rings_the_specialist_and_the_lead_at_once_for_30_seconds_and_either_may_accept() {
     let night = Night::shipped().await;
     let app = &night.app;
-    let tier_3 = rings_out(app, night.call_about_the_case().await, 2).await;
-    assert_dials(&tier_3, &[CAROL, ALICE], "30");
+    let specialists = rings_out(app, night.call_about_the_case().await, 2).await;
+    assert_dials(&specialists, &[CAROL, ALICE], "30");
 
     // Alice's whisper names her; Carol's names Carol: each leg's acceptance is its own engineer's.
-    assert!(whisper_url(&tier_3, ALICE).contains("v.engineer=alice"));
-    assert!(whisper_url(&tier_3, CAROL).contains("v.engineer=carol"));
-    let whisper = picks_up(app, &tier_3, ALICE, "CA00000000000000000000000000a11ce0").await;
+    assert!(whisper_url(&specialists, ALICE).contains("v.engineer=alice"));
+    assert!(whisper_url(&specialists, CAROL).contains("v.engineer=carol"));
+    let whisper = picks_up(app, &specialists, ALICE, "CA00000000000000000000000000a11ce0").await;
     presses(app, &whisper, ALICE, "CA00000000000000000000000000a11ce0", "1").await;
     assert_eq!(night.acceptance(2).await.as_deref(), Some("alice"));
 
-    assert!(dial_ends(app, &tier_3, "completed").await.hangup);
+    assert!(dial_ends(app, &specialists, "completed").await.hangup);
     let note = night.the_note().await;
     assert!(
         note.ends_with("Dialled: bob, carol, carol, alice. Accepted by: alice."),
@@ -554,7 +555,7 @@ async fn a_dial_action_replayed_without_an_acceptance_gets_the_same_next_tier() 
         first.xml, again.xml,
         "the same tier, with the same URLs: nothing moved on twice"
     );
-    // The replayed escalation is still one step: tier 3 comes next, not tier 4.
+    // The replayed escalation is still one step: the specialists come next, not the repeat of tier 1.
     assert_dials(&dial_ends(app, &again, "no-answer").await, &[CAROL, ALICE], "30");
 }
 
