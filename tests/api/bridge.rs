@@ -40,9 +40,9 @@ const CONNECTING: &str = "Connecting you to the on-call engineer. Please stay on
 const STILL_TRYING: &str = "We are still trying to reach an engineer. Please stay on the line.";
 const WHISPER: &str =
     "Critical production case 1 2 3 4 5 6 for ACME Corp. Press 1 to accept, any other key to decline.";
-const VOICEMAIL: &str = "We are sorry, no engineer could take your call right now. Please leave a message about \
+pub(crate) const VOICEMAIL: &str = "We are sorry, no engineer could take your call right now. Please leave a message about \
     the incident after the tone, then press the pound key.";
-const RECORDING: &str =
+pub(crate) const RECORDING: &str =
     "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Recordings/RE0123456789abcdef";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ pub(crate) fn whisper_url(dial: &Twiml, phone: &str) -> String {
 }
 
 /// The engineer at `phone` picks up: Twilio fetches the whisper of that `<Number>` on the new leg.
-async fn picks_up(app: &TestApp, dial: &Twiml, phone: &str, leg_sid: &str) -> Twiml {
+pub(crate) async fn picks_up(app: &TestApp, dial: &Twiml, phone: &str, leg_sid: &str) -> Twiml {
     let url = whisper_url(dial, phone);
     app.post_signed(path_of(&url), &leg_fields(leg_sid, phone))
         .await
@@ -297,14 +297,14 @@ async fn picks_up(app: &TestApp, dial: &Twiml, phone: &str, leg_sid: &str) -> Tw
 }
 
 /// The engineer on `leg_sid` presses `digits` in the whisper's `<Gather>`.
-async fn presses(app: &TestApp, whisper: &Twiml, phone: &str, leg_sid: &str, digits: &str) -> Twiml {
+pub(crate) async fn presses(app: &TestApp, whisper: &Twiml, phone: &str, leg_sid: &str, digits: &str) -> Twiml {
     let mut fields = leg_fields(leg_sid, phone);
     fields.extend(params(&[("Digits", digits), ("FinishedOnKey", "")]));
     app.post_signed(path_of(whisper.action()), &fields).await.twiml()
 }
 
 /// The dial ends: Twilio POSTs the `<Dial action>` on the caller's call.
-async fn dial_ends(app: &TestApp, dial: &Twiml, status: &str) -> Twiml {
+pub(crate) async fn dial_ends(app: &TestApp, dial: &Twiml, status: &str) -> Twiml {
     let action = dial
         .dial_action
         .clone()
@@ -351,7 +351,7 @@ fn with_query_param(url: &str, key: &str, value: Option<&str>) -> String {
 }
 
 /// Lets a dial ring out, `n` times in a row: the answer to the last Dial action.
-async fn rings_out(app: &TestApp, mut twiml: Twiml, n: usize) -> Twiml {
+pub(crate) async fn rings_out(app: &TestApp, mut twiml: Twiml, n: usize) -> Twiml {
     for _ in 0..n {
         twiml = dial_ends(app, &twiml, "no-answer").await;
     }
