@@ -937,3 +937,41 @@ fn a_guess_limit_of_zero_from_the_environment_names_the_variable() {
         ],
     );
 }
+
+/// A prompt that promises a call-back is refused on a line no alert target covers, with the flow file, the
+/// step's line and key; an alert target for the line makes it valid.
+#[test]
+fn a_call_back_promise_needs_an_alert_target_for_the_line() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "voice-flows/critical-incident.toml",
+        "text = \"We did not get a message. Case {case_number} stays open, and you will hear from us by {deadline} at the latest. Goodbye.\"",
+        "text = \"We did not get a message. An engineer will call you back about case {case_number}. Goodbye.\"",
+    );
+    let at = format!(
+        "critical-incident.toml:{}: ",
+        scratch.line_of("voice-flows/critical-incident.toml", "[steps.no_message]")
+    );
+    let run = afterhours(&scratch.config(), &["check"], &[TOKEN]);
+    assert_error_line(
+        &run,
+        &[
+            &at,
+            "steps.no_message.text",
+            "call-back",
+            "line uk, us",
+            "[alerts.NAME]",
+        ],
+    );
+
+    let alerted = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[
+            TOKEN,
+            ("AFTERHOURS_ALERTS__PAGER__KIND", "pagerduty"),
+            ("AFTERHOURS_ALERTS__PAGER__SECRET", "R0UT1NG"),
+        ],
+    );
+    assert!(alerted.success, "{alerted:?}");
+}

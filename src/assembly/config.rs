@@ -220,6 +220,38 @@ fn load_calendar(path: &Path, errors: &mut Vec<ConfigError>) -> Result<Arc<Calen
 /// Stage 3: no number on two lines, at most one default line, a case system where a flow verifies cases,
 /// the `[cases.zendesk]` section where the adapter is `zendesk`.
 /// Returns the default line's key.
+/// A call-back promised where no alert target would make it happen: each prompt of a line's flow that says
+/// someone will call back, on a line that no `[alerts.NAME]` covers. Reported once per flow and prompt, at
+/// the flow file's step, naming the lines.
+fn unkept_promises(path: &Path, settings: &Settings, lines: &[Line]) -> Vec<ConfigError> {
+    let flows_dir = path.parent().unwrap_or(Path::new(".")).join(&settings.paths.flows);
+    let alerted = |line: &str| settings.alerts.values().any(|target| target.covers(line));
+    let mut unkept: BTreeMap<(String, String, usize), Vec<&str>> = BTreeMap::new();
+    for line in lines.iter().filter(|l| !alerted(&l.key)) {
+        for (key, at) in line.flow.call_back_promises() {
+            unkept
+                .entry((line.flow.name.clone(), key, at))
+                .or_default()
+                .push(&line.key);
+        }
+    }
+    unkept
+        .into_iter()
+        .map(|((flow, key, at), lines)| {
+            ConfigError::in_file(
+                &flows_dir.join(format!("{flow}.toml")),
+                Some(at),
+                key,
+                format!(
+                    "promises the caller a call-back, but no alert target covers line {}: nobody would be told. \
+                     Add an [alerts.NAME] target (docs/alerts.md), or reword the prompt",
+                    lines.join(", ")
+                ),
+            )
+        })
+        .collect()
+}
+
 /// The configured line keys, for messages.
 fn known_lines(settings: &Settings) -> String {
     let keys: Vec<&str> = settings.lines.keys().map(|k| k.as_str()).collect();
@@ -253,6 +285,7 @@ fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Optio
         }
         _ => {}
     }
+    errors.extend(unkept_promises(path, settings, lines));
     for (name, target) in &settings.alerts {
         for line in &target.lines {
             if !settings.lines.contains_key(line.as_str()) {

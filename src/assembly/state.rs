@@ -93,13 +93,10 @@ impl AppState {
             base_url: settings.server.public_url.as_str().to_owned(),
             cases,
             case_timeout: Duration::from_millis(case_settings.map_or(2500, |c| c.timeout_ms.get())),
-            entitled_packages: if settings.packages.is_empty() {
-                case_settings
-                    .map(|c| c.after_hours_packages.clone())
-                    .unwrap_or_default()
-            } else {
-                Packages::new(&settings.packages).entitled()
-            },
+            // The older list only without [packages] tables, which replace it; empty means any package.
+            entitled_packages: case_settings
+                .map(|c| c.after_hours_packages.clone())
+                .filter(|list| !list.is_empty() && settings.packages.is_empty()),
             packages: Packages::new(&settings.packages),
             store: Some(store),
             status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),

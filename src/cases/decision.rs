@@ -63,8 +63,11 @@ impl fmt::Display for Decision {
 pub(crate) struct Requirements {
     /// The caller's number must be one of the case's contact phones.
     pub(crate) registered_caller: bool,
-    /// Support packages entitled to after-hours phone support; empty: not checked.
-    pub(crate) entitled_packages: Vec<String>,
+    /// `cases.after_hours_packages`: the only packages entitled to after-hours phone support; `None`: any.
+    pub(crate) entitled_packages: Option<Vec<String>>,
+    /// The names (and spellings) of the `[packages]` without after-hours phone support: a case of one of them
+    /// is refused. A package no table knows is not refused for it.
+    pub(crate) refused_packages: Vec<String>,
     /// A caller's number counts as registered only with A-level SHAKEN/STIR attestation.
     pub(crate) a_attestation: bool,
 }
@@ -115,11 +118,16 @@ pub(crate) fn decide(
         Decision::NotCritical
     } else if !case.production {
         Decision::NotProduction
-    } else if !requires.entitled_packages.is_empty()
-        && !case
-            .support_package
-            .as_deref()
-            .is_some_and(|p| super::one_of(p, &requires.entitled_packages))
+    } else if case
+        .support_package
+        .as_deref()
+        .is_some_and(|p| super::one_of(p.trim(), &requires.refused_packages))
+        || requires.entitled_packages.as_ref().is_some_and(|entitled| {
+            !case
+                .support_package
+                .as_deref()
+                .is_some_and(|p| super::one_of(p, entitled))
+        })
     {
         Decision::NotEntitled
     } else if requires.registered_caller && !registered(case, caller, requires) {
@@ -178,7 +186,7 @@ mod tests {
             ..Requirements::default()
         };
         let entitled = Requirements {
-            entitled_packages: vec!["premium".into(), "enterprise".into()],
+            entitled_packages: Some(vec!["premium".into(), "enterprise".into()]),
             ..Requirements::default()
         };
         #[rustfmt::skip]
@@ -286,5 +294,23 @@ mod tests {
         for decision in Decision::ALL {
             assert_eq!(Decision::parse(decision.as_str()), Some(decision));
         }
+    }
+
+    #[test]
+    fn a_package_without_after_hours_support_is_refused_and_one_no_table_knows_is_not() {
+        let tables = Requirements {
+            refused_packages: vec!["standard".into(), "Basic Plan".into()],
+            ..Requirements::default()
+        };
+        let decide_for = |package: Option<&str>| {
+            let mut case = critical_production_open();
+            case.support_package = package.map(str::to_owned);
+            decide(&Ok(Some(case)), &Caller::new(CALLER, None), &tables)
+        };
+        assert_eq!(decide_for(Some("Standard")), Decision::NotEntitled);
+        assert_eq!(decide_for(Some(" basic plan ")), Decision::NotEntitled);
+        assert_eq!(decide_for(Some("Premium")), Decision::Verified);
+        assert_eq!(decide_for(Some("gold")), Decision::Verified, "unknown: not refused");
+        assert_eq!(decide_for(None), Decision::Verified, "not given: not refused");
     }
 }

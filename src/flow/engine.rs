@@ -131,8 +131,8 @@ pub struct Services {
     pub cases: Option<Arc<dyn CaseSystem>>,
     /// A case lookup slower than this counts as unavailable.
     pub case_timeout: Duration,
-    /// Support packages entitled to after-hours phone support; empty: not checked.
-    pub entitled_packages: Vec<String>,
+    /// `cases.after_hours_packages`: the only packages entitled to after-hours phone support; `None`: any.
+    pub entitled_packages: Option<Vec<String>>,
     /// The support packages: the channel each one's customers are told to use once their case is known.
     pub packages: crate::settings::Packages,
     /// On-call data and call records.

@@ -132,6 +132,20 @@ impl Flow {
         if errors.is_empty() { Ok(flow) } else { Err(errors) }
     }
 
+    /// The prompts that promise the caller a call-back, as (key, line of the step): a line that runs this flow
+    /// needs an alert target to keep the promise.
+    pub(crate) fn call_back_promises(&self) -> Vec<(String, usize)> {
+        let mut promises = Vec::new();
+        for step in self.steps.values() {
+            for (key, prompt) in step.kind.prompts() {
+                if prompt.promises_call_back() {
+                    promises.push((format!("steps.{}.{key}", step.name), step.line));
+                }
+            }
+        }
+        promises
+    }
+
     /// True when some step looks cases up (the configuration then needs a case system).
     pub(crate) fn verifies_cases(&self) -> bool {
         self.steps.values().any(|s| matches!(s.kind, StepKind::VerifyCase(_)))

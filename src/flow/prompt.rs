@@ -82,6 +82,31 @@ impl Prompt {
         })
     }
 
+    /// Whether the prompt tells the caller that someone will call them back: a promise only an alert target
+    /// keeps (see `crate::alerts`), so a line must have one to say it. Matched on the prompt's words, with the
+    /// placeholders as they are written.
+    pub(crate) fn promises_call_back(&self) -> bool {
+        const PROMISES: &[&str] = &[
+            "call you back",
+            "calls you back",
+            "will call back",
+            "will be called back",
+            "will call you",
+            "will contact you",
+            "get back to you",
+            "reach out to you",
+        ];
+        let text = self.render(|_| None).to_lowercase();
+        let words: String = text
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        PROMISES.iter().any(|promise| words.contains(promise))
+    }
+
     /// The text with each placeholder replaced by `resolve(name)`; a name it does not know stays as written.
     pub(crate) fn render(&self, mut resolve: impl FnMut(&str) -> Option<String>) -> String {
         let mut out = String::new();
@@ -133,6 +158,21 @@ mod tests {
     #[test]
     fn doubled_braces_are_literal() {
         assert_eq!(Prompt::parse("a {{b}} c").unwrap().render(|_| None), "a {b} c");
+    }
+
+    #[test]
+    fn a_call_back_is_a_promise_however_it_is_written() {
+        let promise = |text: &str| Prompt::parse(text).unwrap().promises_call_back();
+        assert!(promise(
+            "An engineer will call you back about case {case_number} as soon as possible."
+        ));
+        assert!(promise("Someone will CALL\nYOU back."));
+        assert!(promise("We will get back to you."));
+        assert!(!promise("Your message is attached to case {case_number}. Goodbye."));
+        assert!(
+            !promise("Please call back later through {support_channel}."),
+            "asking the caller is no promise"
+        );
     }
 
     #[test]

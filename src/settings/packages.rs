@@ -56,12 +56,11 @@ impl Packages {
         self.0.get(name)
     }
 
-    /// Every value that names a package with after-hours phone support: the entitled list of the case
-    /// decision.
-    pub(crate) fn entitled(&self) -> Vec<String> {
+    /// Every value that names a package without after-hours phone support: the case decision refuses them.
+    pub(crate) fn refused(&self) -> Vec<String> {
         self.0
             .iter()
-            .filter(|(_, package)| package.after_hours)
+            .filter(|(_, package)| !package.after_hours)
             .flat_map(|(name, package)| std::iter::once(name.clone()).chain(package.matches.iter().cloned()))
             .collect()
     }
@@ -100,7 +99,7 @@ mod tests {
     }
 
     #[test]
-    fn the_entitled_list_holds_every_spelling_of_the_after_hours_packages() {
-        assert_eq!(packages(THREE).entitled(), ["advanced", "premium", "Premium Plus"]);
+    fn the_refused_list_holds_every_spelling_of_the_packages_without_after_hours_support() {
+        assert_eq!(packages(THREE).refused(), ["standard"]);
     }
 }

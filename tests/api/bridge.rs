@@ -399,7 +399,7 @@ async fn tier_1_rings_out_tier_2_carol_hears_the_whisper_presses_1_and_the_case_
         night.the_note().await,
         "After-hours call on Friday, November 27, 8 PM (2026-11-28T01:00:00+00:00), line North America \
          (+18005550100), from +15551234567. Decision: verified as a critical production case. \
-         Dialled: bob, carol. Accepted by: carol."
+         Dialled: bob, carol. Accepted by: carol, put through at Friday, November 27, 7:54 PM Eastern time (2026-11-28T00:54:48+00:00), on the line for 312 s."
     );
 }
 
@@ -457,7 +457,7 @@ async fn the_specialists_tier_rings_the_specialist_and_the_lead_at_once_for_30_s
     assert!(dial_ends(app, &specialists, "completed").await.hangup);
     let note = night.the_note().await;
     assert!(
-        note.ends_with("Dialled: bob, carol, carol, alice. Accepted by: alice."),
+        note.ends_with("Dialled: bob, carol, carol, alice. Accepted by: alice, put through at Friday, November 27, 7:54 PM Eastern time (2026-11-28T00:54:48+00:00), on the line for 312 s."),
         "{note}"
     );
 }
@@ -507,8 +507,8 @@ async fn nobody_accepts_through_all_tiers_and_the_repeat_so_the_caller_leaves_a_
     assert_eq!(
         thanks.says,
         [
-            "Thank you. Your message is attached to case 1 2 3 4 5 6, and an engineer will call you back as soon \
-          as possible. Goodbye."
+            "Thank you. Your message is attached to case 1 2 3 4 5 6, and you will hear from us by Monday, \
+          November 30, 6 PM Eastern time at the latest. Goodbye."
         ]
     );
     assert!(thanks.hangup);
@@ -572,7 +572,7 @@ async fn a_dial_action_replayed_after_an_acceptance_adds_the_case_note_once() {
 
     // `the_note` insists on exactly one note.
     let note = night.the_note().await;
-    assert!(note.ends_with("Dialled: bob. Accepted by: bob."), "{note}");
+    assert!(note.ends_with("Dialled: bob. Accepted by: bob, put through at Friday, November 27, 7:54 PM Eastern time (2026-11-28T00:54:48+00:00), on the line for 312 s."), "{note}");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -760,7 +760,7 @@ async fn two_instances_on_one_redis_serve_alternate_webhooks_of_the_same_call() 
     assert!(end.hangup, "B sees the acceptance A recorded: {}", end.xml);
     assert!(end.dial_action.is_none(), "{}", end.xml);
     let note = night.the_note().await;
-    assert!(note.ends_with("Dialled: bob. Accepted by: bob."), "{note}");
+    assert!(note.ends_with("Dialled: bob. Accepted by: bob, put through at Friday, November 27, 7:54 PM Eastern time (2026-11-28T00:54:48+00:00), on the line for 312 s."), "{note}");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -842,6 +842,6 @@ async fn a_signed_accept_url_naming_someone_not_on_call_is_kept_as_a_name_and_ne
     assert!(end.hangup, "{}", end.xml);
     assert!(end.dial_numbers.is_empty(), "{}", end.xml);
     let note = night.the_note().await;
-    assert!(note.ends_with("Dialled: bob. Accepted by: dave."), "{note}");
+    assert!(note.ends_with("Dialled: bob. Accepted by: dave, put through at Friday, November 27, 7:54 PM Eastern time (2026-11-28T00:54:48+00:00), on the line for 312 s."), "{note}");
     assert!(!note.contains("+15550100004"), "{note}");
 }

@@ -392,14 +392,19 @@ async fn a_registered_caller_still_hears_what_is_wrong_with_their_case() {
         .and(path("/cases/444444"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "id": "444444", "severity": "critical", "environment": "production", "status": "closed",
-            "customer": "ACME Corp", "contact_phones": [CUSTOMER],
+            "customer": "ACME Corp", "contact_phones": [CUSTOMER], "support_package": "Premium",
         })))
         .mount(&cases)
         .await;
     let app = night(&cases).start().await;
     let heard = call(&app, CUSTOMER, "444444").await;
     assert!(heard.says_contains("Case 4 4 4 4 4 4 is closed."), "{}", heard.said());
-    assert!(heard.says_contains("by Monday, November 30, 6 PM"), "{}", heard.said());
+    // Their package's channel, not the line's.
+    assert!(
+        heard.says_contains("open a new case through your premium support line, listed in the support portal."),
+        "{}",
+        heard.said()
+    );
 }
 
 #[tokio::test]

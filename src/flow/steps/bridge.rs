@@ -49,6 +49,11 @@ const CLAIM_SLACK_SECS: u64 = 60;
 /// The call-state variable that holds the engineer rung first for the case (empty: nobody), decided on the
 /// first tier so that every later webhook of the call sees the same escalation.
 const STICKY_VAR: &str = "sticky";
+
+/// When the accepting engineer was put through to the caller (RFC 3339), and for how many seconds: for the
+/// note on the case.
+pub(crate) const CONNECTED_AT_VAR: &str = "connected_at";
+pub(crate) const TALKED_VAR: &str = "talked_secs";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bridge {
@@ -279,6 +284,13 @@ impl Bridge {
                     index + 1
                 ));
                 ctx.state.set("accepted", &engineer);
+                // When the engineer was put through, for the note: the bridged call lasted this long.
+                let bridged = ctx.input.param("DialCallDuration").and_then(|d| d.parse::<u32>().ok());
+                if let Some(secs) = bridged {
+                    let connected = ctx.now - chrono::Duration::seconds(i64::from(secs));
+                    ctx.state.set(CONNECTED_AT_VAR, &connected.to_rfc3339());
+                    ctx.state.set(TALKED_VAR, &secs.to_string());
+                }
                 release(ctx, ctx.input.call_sid().to_owned()).await;
                 Transition::Next("accepted")
             }

@@ -21,6 +21,7 @@
 //! when the case was found, `customer` for the prompts after it and `case_customer` (the name, always) for
 //! the engineer's whisper.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::calendar::spoken_datetime;
@@ -94,6 +95,7 @@ impl VerifyCase {
         let requirements = Requirements {
             registered_caller: ctx.line.require_registered_caller,
             entitled_packages: ctx.services.entitled_packages.clone(),
+            refused_packages: ctx.services.packages.refused(),
             a_attestation: ctx.line.require_a_attestation,
         };
         let caller = Caller::new(ctx.input.from(), ctx.input.param("StirVerstat"));
@@ -261,7 +263,21 @@ pub(crate) fn closing_note(ctx: &Ctx<'_>) -> Option<Effect> {
     if let Some(dialled) = vars.get("dialled") {
         body.push_str(&format!(" Dialled: {dialled}."));
         match vars.get("accepted") {
-            Some(engineer) => body.push_str(&format!(" Accepted by: {engineer}.")),
+            Some(engineer) => {
+                body.push_str(&format!(" Accepted by: {engineer}"));
+                let connected = vars
+                    .get(super::bridge::CONNECTED_AT_VAR)
+                    .and_then(|t| t.parse::<DateTime<Utc>>().ok());
+                if let (Some(at), Some(secs)) = (connected, vars.get(super::bridge::TALKED_VAR)) {
+                    body.push_str(&format!(
+                        ", put through at {} {} ({}), on the line for {secs} s",
+                        spoken_datetime(&at.with_timezone(&line.tz)),
+                        line.zone_name,
+                        at.to_rfc3339()
+                    ));
+                }
+                body.push('.');
+            }
             None => body.push_str(" Nobody accepted."),
         }
     }
