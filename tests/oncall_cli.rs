@@ -4,7 +4,7 @@
 //!
 //! The shipped rotation (config/oncall.toml) on Friday, November 27 2026, 8 PM in New York: Bob is primary
 //! and Carol secondary until Monday's 10 AM handoff; Carol is the database specialist until 2 AM (7 AM
-//! London time), with Alice, the lead, always in tier 3.
+//! London time), with Alice, the lead, always in tier 4; tier 3 is the case's TAM, nobody without a call.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -144,7 +144,9 @@ line us (+18005550100), policy default, at 2026-11-27T20:00:00-05:00
     Bob Okafor +15550100002 until Monday, November 30, 10 AM Eastern time [primary]
   tier 2 (rings 20 s):
     Carol Nguyen +15550100003 until Monday, November 30, 10 AM Eastern time [secondary]
-  tier 3 (rings 30 s):
+  tier 3 (rings 25 s):
+    the case's TAM (for a verified case whose package has one)
+  tier 4 (rings 30 s):
     Carol Nguyen +15550100003 until Saturday, November 28, 2 AM Eastern time [specialists]
     Alice Martin +15550100001 always
   then the tiers again, 1 more time(s)

@@ -114,6 +114,10 @@ pub enum Trace {
 /// case is known.
 pub(crate) const PACKAGE_VAR: &str = "package";
 
+/// The call variable that holds the name of the case's support package (a `[packages.NAME]`) whoever calls:
+/// what the bridge reads to know whether the case comes with a TAM, which does not depend on the caller.
+pub(crate) const CASE_PACKAGE_VAR: &str = "case_package";
+
 /// The call variable that holds the case's Technical Account Manager as the case system names them (an
 /// engineer's id or email), once the case is known.
 pub(crate) const TAM_VAR: &str = "tam";

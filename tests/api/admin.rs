@@ -4,7 +4,8 @@
 //! At that instant (see `config/oncall.toml`; `afterhours oncall --line us --at 2026-11-27T20:00:00-05:00`):
 //! the week that began Monday 23 November is week 46 of the primary rotation, so Bob is primary and Carol
 //! secondary until Monday 30 November 10:00 New York (15:00 UTC); Carol is the specialist on shift until
-//! 07:00 London (02:00 New York), and Alice is always in tier 3.
+//! 07:00 London (02:00 New York), and Alice is always in tier 4 (tier 3 is the case's TAM: nobody without a
+//! call).
 
 use serde_json::{Value, json};
 
@@ -206,8 +207,9 @@ async fn the_chain_of_the_us_line_on_friday_night_is_what_the_oncall_command_sho
     assert_eq!(chain.status, 200, "{}", chain.json);
     assert_eq!(chain.content_type.as_deref(), Some("application/json"));
     let person = |id: &str, name: &str, phone: &str, zone: &str, until: Value, rotation: Value| {
-        json!({"engineer": {"id": id, "name": name, "phone": phone, "time_zone": zone}, "until": until,
-            "rotation": rotation})
+        let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+        json!({"engineer": {"id": id, "name": name, "phone": phone, "time_zone": zone, "email": email},
+            "until": until, "rotation": rotation})
     };
     let bob = person(
         "bob",
@@ -250,6 +252,8 @@ async fn the_chain_of_the_us_line_on_friday_night_is_what_the_oncall_command_sho
             "tiers": [
                 {"ring_timeout_secs": 20, "people": [bob]},
                 {"ring_timeout_secs": 20, "people": [carol_secondary]},
+                // The case's TAM: nobody without a call about a case.
+                {"ring_timeout_secs": 25, "people": [], "case_tam": true},
                 {"ring_timeout_secs": 30, "people": [carol_specialist, alice]},
             ],
             "repeat": 1,

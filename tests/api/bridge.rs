@@ -9,8 +9,9 @@
 //! - when the dial ends, Twilio POSTs the `<Dial action>` on the caller's call, with `DialCallStatus`.
 //!
 //! It is Friday, November 27 2026, 8 PM in New York. With the shipped rotation (config/oncall.toml) the chain
-//! is: tier 1 Bob (primary, 20 s), tier 2 Carol (secondary, 20 s), tier 3 Carol (specialists) and Alice
-//! (30 s), then all of it once more.
+//! is: tier 1 Bob (primary, 20 s), tier 2 Carol (secondary, 20 s), tier 3 the case's TAM (25 s; the case
+//! system here names none, so it is skipped), tier 4 Carol (specialists) and Alice (30 s), then all of it
+//! once more.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,9 +40,9 @@ const CONNECTING: &str = "Connecting you to the on-call engineer. Please stay on
 const STILL_TRYING: &str = "We are still trying to reach an engineer. Please stay on the line.";
 const WHISPER: &str =
     "Critical production case 1 2 3 4 5 6 for ACME Corp. Press 1 to accept, any other key to decline.";
-const VOICEMAIL: &str = "We are sorry, no engineer could take your call right now. Please leave a message about \
+pub(crate) const VOICEMAIL: &str = "We are sorry, no engineer could take your call right now. Please leave a message about \
     the incident after the tone, then press the pound key.";
-const RECORDING: &str =
+pub(crate) const RECORDING: &str =
     "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Recordings/RE0123456789abcdef";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -288,7 +289,7 @@ pub(crate) fn whisper_url(dial: &Twiml, phone: &str) -> String {
 }
 
 /// The engineer at `phone` picks up: Twilio fetches the whisper of that `<Number>` on the new leg.
-async fn picks_up(app: &TestApp, dial: &Twiml, phone: &str, leg_sid: &str) -> Twiml {
+pub(crate) async fn picks_up(app: &TestApp, dial: &Twiml, phone: &str, leg_sid: &str) -> Twiml {
     let url = whisper_url(dial, phone);
     app.post_signed(path_of(&url), &leg_fields(leg_sid, phone))
         .await
@@ -296,14 +297,14 @@ async fn picks_up(app: &TestApp, dial: &Twiml, phone: &str, leg_sid: &str) -> Tw
 }
 
 /// The engineer on `leg_sid` presses `digits` in the whisper's `<Gather>`.
-async fn presses(app: &TestApp, whisper: &Twiml, phone: &str, leg_sid: &str, digits: &str) -> Twiml {
+pub(crate) async fn presses(app: &TestApp, whisper: &Twiml, phone: &str, leg_sid: &str, digits: &str) -> Twiml {
     let mut fields = leg_fields(leg_sid, phone);
     fields.extend(params(&[("Digits", digits), ("FinishedOnKey", "")]));
     app.post_signed(path_of(whisper.action()), &fields).await.twiml()
 }
 
 /// The dial ends: Twilio POSTs the `<Dial action>` on the caller's call.
-async fn dial_ends(app: &TestApp, dial: &Twiml, status: &str) -> Twiml {
+pub(crate) async fn dial_ends(app: &TestApp, dial: &Twiml, status: &str) -> Twiml {
     let action = dial
         .dial_action
         .clone()
@@ -350,7 +351,7 @@ fn with_query_param(url: &str, key: &str, value: Option<&str>) -> String {
 }
 
 /// Lets a dial ring out, `n` times in a row: the answer to the last Dial action.
-async fn rings_out(app: &TestApp, mut twiml: Twiml, n: usize) -> Twiml {
+pub(crate) async fn rings_out(app: &TestApp, mut twiml: Twiml, n: usize) -> Twiml {
     for _ in 0..n {
         twiml = dial_ends(app, &twiml, "no-answer").await;
     }
@@ -440,20 +441,20 @@ async fn an_engineer_who_presses_another_key_declines_that_leg_hangs_up_and_the_
 }
 
 #[tokio::test]
-async fn tier_3_rings_the_specialist_and_the_lead_at_once_for_30_seconds_and_either_may_accept() {
+async fn the_specialists_tier_rings_the_specialist_and_the_lead_at_once_for_30_seconds_and_either_may_accept() {
     let night = Night::shipped().await;
     let app = &night.app;
-    let tier_3 = rings_out(app, night.call_about_the_case().await, 2).await;
-    assert_dials(&tier_3, &[CAROL, ALICE], "30");
+    let specialists = rings_out(app, night.call_about_the_case().await, 2).await;
+    assert_dials(&specialists, &[CAROL, ALICE], "30");
 
     // Alice's whisper names her; Carol's names Carol: each leg's acceptance is its own engineer's.
-    assert!(whisper_url(&tier_3, ALICE).contains("v.engineer=alice"));
-    assert!(whisper_url(&tier_3, CAROL).contains("v.engineer=carol"));
-    let whisper = picks_up(app, &tier_3, ALICE, "CA00000000000000000000000000a11ce0").await;
+    assert!(whisper_url(&specialists, ALICE).contains("v.engineer=alice"));
+    assert!(whisper_url(&specialists, CAROL).contains("v.engineer=carol"));
+    let whisper = picks_up(app, &specialists, ALICE, "CA00000000000000000000000000a11ce0").await;
     presses(app, &whisper, ALICE, "CA00000000000000000000000000a11ce0", "1").await;
     assert_eq!(night.acceptance(2).await.as_deref(), Some("alice"));
 
-    assert!(dial_ends(app, &tier_3, "completed").await.hangup);
+    assert!(dial_ends(app, &specialists, "completed").await.hangup);
     let note = night.the_note().await;
     assert!(
         note.ends_with("Dialled: bob, carol, carol, alice. Accepted by: alice, put through at Friday, November 27, 7:54 PM Eastern time (2026-11-28T00:54:48+00:00), on the line for 312 s."),
@@ -554,7 +555,7 @@ async fn a_dial_action_replayed_without_an_acceptance_gets_the_same_next_tier() 
         first.xml, again.xml,
         "the same tier, with the same URLs: nothing moved on twice"
     );
-    // The replayed escalation is still one step: tier 3 comes next, not tier 4.
+    // The replayed escalation is still one step: the specialists come next, not the repeat of tier 1.
     assert_dials(&dial_ends(app, &again, "no-answer").await, &[CAROL, ALICE], "30");
 }
 

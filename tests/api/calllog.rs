@@ -7,9 +7,9 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const ADMIN: &str = "admin-secret";
+pub(crate) const ADMIN: &str = "admin-secret";
 
-async fn calls(app: &TestApp, query: &str) -> Vec<Value> {
+pub(crate) async fn calls(app: &TestApp, query: &str) -> Vec<Value> {
     let response = app
         .client
         .get(app.url(&format!("/admin/calls{query}")))
@@ -22,7 +22,7 @@ async fn calls(app: &TestApp, query: &str) -> Vec<Value> {
 }
 
 /// Waits until the log holds `count` records.
-async fn until_logged(app: &TestApp, count: usize) -> Vec<Value> {
+pub(crate) async fn until_logged(app: &TestApp, count: usize) -> Vec<Value> {
     for _ in 0..100 {
         let records = calls(app, "").await;
         if records.len() >= count {
@@ -33,7 +33,7 @@ async fn until_logged(app: &TestApp, count: usize) -> Vec<Value> {
     panic!("the call log did not get {count} records");
 }
 
-async fn status_callback(app: &TestApp, status: &str, duration: &str) {
+pub(crate) async fn status_callback(app: &TestApp, status: &str, duration: &str) {
     let mut fields = call_fields(CALLER, US_LINE);
     fields.retain(|(k, _)| k != "CallStatus");
     fields.push(("CallStatus".into(), status.into()));
@@ -155,7 +155,7 @@ async fn the_record_keeps_what_earlier_webhooks_noted_and_each_decision_once() {
 }
 
 /// What a record (as the admin API returns it) says happened, in order.
-fn events(record: &serde_json::Value) -> Vec<&str> {
+pub(crate) fn events(record: &serde_json::Value) -> Vec<&str> {
     record["events"]
         .as_array()
         .unwrap()

@@ -17,4 +17,5 @@ mod replay;
 mod spoofing;
 mod status;
 mod sticky;
+mod tam;
 mod zendesk;

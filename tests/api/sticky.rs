@@ -1,6 +1,7 @@
 //! One case, several calls: a case that is being rung is not rung again in parallel, and the engineer who took
 //! the case is rung first the next time. Played as Twilio plays it, against the real Redis and the shipped
-//! rotation that `bridge` imports (tier 1 Bob, tier 2 Carol, tier 3 Carol and Alice, then all of it again).
+//! rotation that `bridge` imports (tier 1 Bob, tier 2 Carol, the case's TAM skipped as the case names none,
+//! then Carol and Alice, then all of it again).
 
 use crate::bridge::{ALICE, BOB, CAROL, Night, VERIFIED, assert_dials, path_of, whisper_url};
 use crate::helpers::*;

@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::flow::engine::{Ctx, Trace, Transition};
 use crate::flow::prompt::Prompt;
-use crate::oncall::model::{Engineer, OnCall, OnCallData, TierOnCall};
+use crate::oncall::model::{Engineer, OnCall, OnCallData, Target, TierOnCall};
 use crate::settings::Bounded;
 use crate::store::STORE_DEADLINE;
 use crate::store::cache::Source;
@@ -176,7 +176,8 @@ impl Bridge {
                 return self.fallback(ctx);
             }
         };
-        let Some(chain) = data.on_call(&policy, ctx.now) else {
+        let tam = case_tam(ctx, &data, &policy, index);
+        let Some(chain) = data.on_call_for_case(&policy, ctx.now, tam) else {
             tracing::error!(policy, line = %ctx.line.key, "bridge: the escalation policy does not exist");
             ctx.trace_decision(format!("bridge: no escalation policy {policy:?}"));
             return self.fallback(ctx);
@@ -428,6 +429,41 @@ impl Bridge {
             tracing::warn!(case, engineer, "bridge: cannot remember who took the case");
         }
     }
+}
+
+/// The case's TAM, for the policy's `case_tam` tiers (which ring nobody without one). Why nobody, or who, is
+/// traced on the first tier; a TAM who is not an engineer of the on-call data is also logged, so that the
+/// on-call data or the case system can be put right.
+fn case_tam<'d>(ctx: &mut Ctx<'_>, data: &'d OnCallData, policy: &str, index: u32) -> Option<&'d Engineer> {
+    let rings_tam = data
+        .policies
+        .get(policy)
+        .is_some_and(|p| p.tiers.iter().any(|t| t.targets.contains(&Target::CaseTam)));
+    if !rings_tam {
+        return None;
+    }
+    let found = super::case_tam::find(&ctx.state.vars, &ctx.services.packages, data);
+    if index == 0 {
+        match &found {
+            Ok(engineer) => ctx.trace_decision(format!(
+                "bridge: the case's TAM {:?} is {}: rung in the case's TAM tier",
+                ctx.state
+                    .vars
+                    .get(crate::flow::engine::TAM_VAR)
+                    .map_or("", |t| t.trim()),
+                engineer.id
+            )),
+            Err(skip) => {
+                if let super::case_tam::Skip::Unknown(tam) = skip {
+                    let case = ctx.state.vars.get("case").map_or("", String::as_str);
+                    let tam = super::case_tam::for_log(tam);
+                    tracing::warn!(case, tam, line = %ctx.line.key, "bridge: the case's TAM is not an engineer of the on-call data: tier skipped");
+                }
+                ctx.trace_decision(format!("bridge: {skip}: tier skipped"));
+            }
+        }
+    }
+    found.ok()
 }
 
 /// The escalation with `first` rung alone before it; `first` is left out of the policy's first tier, which

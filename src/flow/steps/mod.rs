@@ -5,6 +5,7 @@
 
 pub mod bridge;
 pub mod business_hours;
+mod case_tam;
 pub mod gather;
 pub mod hangup;
 mod missed;

@@ -28,7 +28,7 @@ use crate::calendar::spoken_datetime;
 use crate::cases::caller::Caller;
 use crate::cases::decision::{Decision, Requirements, decide, registered, told};
 use crate::cases::{Case, CaseError, CaseId};
-use crate::flow::engine::{Ctx, Effect, PACKAGE_VAR, Services, TAM_VAR, Transition};
+use crate::flow::engine::{CASE_PACKAGE_VAR, Ctx, Effect, PACKAGE_VAR, Services, TAM_VAR, Transition};
 use crate::settings::OnUnavailable;
 use crate::store::STORE_DEADLINE;
 
@@ -75,7 +75,14 @@ impl VerifyCase {
     pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let typed = ctx.state.vars.get(&self.case_from).cloned().unwrap_or_default();
         // A case number entered again starts afresh: nothing of the previous case is said or noted.
-        for stale in ["customer", "case_customer", "refused", PACKAGE_VAR] {
+        for stale in [
+            "customer",
+            "case_customer",
+            "refused",
+            PACKAGE_VAR,
+            CASE_PACKAGE_VAR,
+            TAM_VAR,
+        ] {
             ctx.state.vars.remove(stale);
         }
         let lookup = match CaseId::parse(&typed) {
@@ -116,8 +123,11 @@ impl VerifyCase {
                 // else, the line's, the same whatever the case.
                 let services = ctx.services;
                 let package = case.support_package.as_deref().and_then(|p| services.packages.find(p));
-                if let (Some((package, _)), true) = (package, is_registered) {
-                    ctx.state.set(PACKAGE_VAR, package);
+                if let Some((package, _)) = package {
+                    ctx.state.set(CASE_PACKAGE_VAR, package);
+                    if is_registered {
+                        ctx.state.set(PACKAGE_VAR, package);
+                    }
                 }
                 if let Some(tam) = &case.tam {
                     ctx.state.set(TAM_VAR, tam);

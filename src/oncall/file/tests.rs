@@ -131,17 +131,28 @@ fn the_demo_file_loads() {
         ["primary", "secondary", "specialists"]
     );
     assert_eq!(data.rotations["specialists"].shift, Shift::Hours(12));
-    assert_eq!(data.policies["default"].tiers.len(), 3);
+    assert_eq!(data.policies["default"].tiers.len(), 4);
     assert_eq!(data.policies["default"].repeat, 1);
 
-    // Wednesday of the first week, noon in New York (17:00 in London).
+    // Wednesday of the first week, noon in New York (17:00 in London). Without a case, the case's TAM tier
+    // (the third) rings nobody and is skipped.
     let chain = data.on_call("default", new_york(2026, 1, 7, 12, 0)).unwrap();
     let tiers: Vec<Vec<&str>> = chain.tiers.iter().map(names).collect();
-    assert_eq!(tiers, [vec!["alice"], vec!["bob"], vec!["dave", "alice"]]);
+    assert_eq!(tiers, [vec!["alice"], vec!["bob"], vec![], vec!["dave", "alice"]]);
+    assert!(chain.tiers[2].case_tam);
     assert_eq!(chain.attempts().len(), 6);
+    // A case whose TAM is Dave, named by his email: rung after the on-call engineers, before the specialists.
+    let dave = data.find_engineer("dave.price@example.com");
+    assert_eq!(dave.map(|e| e.id.as_str()), Some("dave"));
+    let chain = data
+        .on_call_for_case("default", new_york(2026, 1, 7, 12, 0), dave)
+        .unwrap();
+    let tiers: Vec<Vec<&str>> = chain.tiers.iter().map(names).collect();
+    assert_eq!(tiers, [vec!["alice"], vec!["bob"], vec!["dave"], vec!["dave", "alice"]]);
+    assert_eq!(chain.attempts().len(), 8);
     // 21:00 in London: Carol's specialist shift.
     let chain = data.on_call("default", new_york(2026, 1, 7, 16, 0)).unwrap();
-    assert_eq!(names(&chain.tiers[2]), ["carol", "alice"]);
+    assert_eq!(names(&chain.tiers[3]), ["carol", "alice"]);
 
     // Christmas Day: Carol's primary week, covered by Bob until Boxing Day 09:00.
     let chain = data.on_call("default", new_york(2026, 12, 25, 12, 0)).unwrap();
