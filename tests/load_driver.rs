@@ -121,7 +121,7 @@ fn every_call_the_driver_places_ends_where_its_scenario_says() {
         .args(["--token", TOKEN])
         .args(["--calls", "60", "--ramp-ms", "50", "--think-ms", "20"])
         .args(["--seconds", "0.5", "--latency-seconds", "0.5", "--rounds", "1"])
-        .args(["--connections", "8", "--only", "bridge/dialed (bridged)"])
+        .args(["--connections", "8", "--only", "bridge/dialed,case lookup"])
         .args([
             "--redis",
             &redis_url(),
@@ -148,6 +148,10 @@ fn every_call_the_driver_places_ends_where_its_scenario_says() {
         "as it measured it",
         // Replayed on its own call, after that call's acceptance (its setup): it answers as a bridged call.
         "| bridge/dialed (bridged) | Redis |",
+        // Replayed as fresh calls, each on a case of its own: each rings the next tier (a <Dial>, checked
+        // against the template's answer), none finds its case already being rung (which leaves a message).
+        "| bridge/dialed (no answer) | Redis |",
+        "| case_number/digits (case lookup) | the case system, Redis |",
         "Errors: none",
     ] {
         assert!(report.contains(section), "no {section:?} in the report:\n{report}");

@@ -109,9 +109,9 @@ pub(crate) struct RunArgs {
     /// Turns of afterhours then the ceiling for each webhook; the ratio is their median
     #[arg(long, default_value_t = 3)]
     pub rounds: u32,
-    /// Only the webhooks whose label contains this (the `webhooks` phase)
-    #[arg(long)]
-    pub only: Option<String>,
+    /// Only the webhooks whose label contains one of these (the `webhooks` phase; comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
     /// What the ceiling answers each webhook with in the `webhooks` phase: `same`, the bytes afterhours
     /// answered it with, so that the driver reads as much from both; or `fixed`, its own 204-byte TwiML
     #[arg(long, value_enum, default_value_t = CeilingAnswer::Same)]
