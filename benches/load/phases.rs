@@ -6,7 +6,8 @@
 //! 4. complete calls started at half the maximum rate: each webhook's latency;
 //! 5. each kind of webhook replayed on its own, against afterhours and then the ceiling in turn, with the
 //!    same connections, the ceiling answering with the bytes afterhours answered that webhook with;
-//! 6. one signed call replayed at full speed, against the embedded store and Redis ([`crate::replay`]).
+//! 6. one signed call replayed at full speed, against the embedded store and Redis ([`crate::replay`]);
+//! 7. real calls while slow clients hold the webhook listener ([`crate::slow`]).
 //!
 //! Between phases, the driver waits for the server to be idle again.
 
@@ -23,7 +24,7 @@ use crate::stats::{Percentiles, Recorder, ms};
 use crate::twiml;
 use crate::webhook::Webhook;
 use crate::{CeilingAnswer, RunArgs};
-use crate::{leftovers, process, replay};
+use crate::{leftovers, process, replay, slow};
 
 /// Runs every phase and prints the report. `Ok(false)` when any call or webhook failed.
 pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
@@ -119,6 +120,17 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
         replays.push(replay::phase(&target, &client, args.connections, args.replay_seconds).await);
     }
 
+    let slow = if args.runs("slow") {
+        settle(&client, &args).await;
+        eprintln!(
+            "slow: {} slow clients, calls at {:.0}/s for {:.0} s",
+            args.slow_clients, args.slow_rate, args.slow_seconds
+        );
+        Some(slow::phase(&afterhours, &client, &args).await?)
+    } else {
+        None
+    };
+
     print_header(&args);
     let mut errors = Vec::new();
     if let Some(concurrency) = &concurrency {
@@ -140,6 +152,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     if !replays.is_empty() {
         replay::print(args.connections, args.replay_seconds, &replays);
         errors.extend(replays.iter().map(|r| ("replay", &r.recorder)));
+    }
+    if let Some(slow) = &slow {
+        slow::print(slow);
+        errors.push(("slow", &slow.recorder));
     }
     Ok(print_errors(&errors))
 }
@@ -194,7 +210,7 @@ async fn wait_until_ready(client: &reqwest::Client, ops: &str) -> Result<(), Str
 // Complete calls.
 
 /// Calls that went wrong, counted with the recorder's errors.
-fn call_failed(recorder: &mut Recorder, result: Result<provider::CallReport, provider::Failure>) -> u32 {
+pub(crate) fn call_failed(recorder: &mut Recorder, result: Result<provider::CallReport, provider::Failure>) -> u32 {
     match result {
         Ok(report) => {
             if let Some(wrong) = report.wrong_end {

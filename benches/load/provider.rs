@@ -62,6 +62,11 @@ impl Provider {
         }
     }
 
+    /// The same provider, sending through another HTTP client (e.g. one that keeps no connection alive).
+    pub(crate) fn with_client(&self, client: reqwest::Client) -> Self {
+        Self { client, ..self.clone() }
+    }
+
     /// The same provider, sending to another server.
     pub(crate) fn aimed_at(&self, target: &str) -> Self {
         Self {
