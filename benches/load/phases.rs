@@ -850,12 +850,9 @@ fn print_header(args: &RunArgs) {
     println!("## afterhours load report");
     println!();
     println!(
-        "{} UTC, {cores} cores shared by the server, Redis, the fake case system, the ceiling and the driver. \
-         Case system delay {} ms; {} connections; {:.1} s per measurement.",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M"),
-        args.case_delay_ms,
-        args.connections,
-        args.seconds,
+        "{cores} cores shared by the server, Redis, the fake case system, the ceiling and the driver. Case system \
+         delay {} ms; {} connections; {:.1} s per measurement.",
+        args.case_delay_ms, args.connections, args.seconds,
     );
     println!();
 }
