@@ -5,7 +5,7 @@
 # port; imports the shipped rotation; runs the driver; prints its report (Markdown) on stdout; and stops
 # everything it started. Extra arguments go to `afterhours-load run` (see
 # `target/release/afterhours-load run --help`), e.g. `benches/load.sh --calls 2000 --seconds 8` or
-# `benches/load.sh --phases replay`.
+# `benches/load.sh --phases replay` or `benches/load.sh --phases slow`.
 #
 # Environment: CASE_DELAY_MS (the fake case system's delay, default 5), LOAD_LOG (afterhours' log filter,
 # default warn), LOAD_PERF (a file: profile the server with `perf record -g` into it), LOAD_SERVER_BIN (an
@@ -83,14 +83,28 @@ wait_for_port "$ceiling_port" "the ceiling"
 wait_for_port "$server_port" "afterhours serve"
 wait_for_port "$embedded_port" "afterhours serve on the embedded store"
 
+# The driver's own open-file limit: the `slow` phase holds 2,000 sockets at once. Raised for the driver alone
+# (up to the hard limit), so that the server runs under the limit it would have anyway; the report gives both.
+driver_nofile=8192
+hard_nofile=$(ulimit -Hn)
+if [ "$hard_nofile" != unlimited ] && [ "$hard_nofile" -lt "$driver_nofile" ]; then
+    driver_nofile=$hard_nofile
+fi
+
 status=0
-"$bin/afterhours-load" run \
-    --server "http://127.0.0.1:$server_port" --server-pid "$server_pid" --ops "http://127.0.0.1:$ops_port" \
-    --ceiling "http://127.0.0.1:$ceiling_port" --ceiling-pid "$ceiling_pid" \
-    --redis "redis://127.0.0.1:$redis_port" --redis-pid "$(cat "$workdir/redis.pid")" \
-    --embedded "http://127.0.0.1:$embedded_port" --embedded-pid "$embedded_pid" \
-    --embedded-ops "http://127.0.0.1:$embedded_ops_port" \
-    --cases "http://127.0.0.1:$cases_port" --case-delay-ms "$case_delay_ms" "$@" || status=$?
+(
+    soft_nofile=$(ulimit -Sn)
+    if [ "$soft_nofile" != unlimited ] && [ "$soft_nofile" -lt "$driver_nofile" ]; then
+        ulimit -Sn "$driver_nofile"
+    fi
+    exec "$bin/afterhours-load" run \
+        --server "http://127.0.0.1:$server_port" --server-pid "$server_pid" --ops "http://127.0.0.1:$ops_port" \
+        --ceiling "http://127.0.0.1:$ceiling_port" --ceiling-pid "$ceiling_pid" \
+        --redis "redis://127.0.0.1:$redis_port" --redis-pid "$(cat "$workdir/redis.pid")" \
+        --embedded "http://127.0.0.1:$embedded_port" --embedded-pid "$embedded_pid" \
+        --embedded-ops "http://127.0.0.1:$embedded_ops_port" \
+        --cases "http://127.0.0.1:$cases_port" --case-delay-ms "$case_delay_ms" "$@"
+) || status=$?
 if [ -s "$workdir/server.log" ]; then
     echo "afterhours logged (last 20 lines):" >&2
     tail -n 20 "$workdir/server.log" >&2

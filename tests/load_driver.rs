@@ -121,7 +121,7 @@ fn every_call_the_driver_places_ends_where_its_scenario_says() {
         .args(["--token", TOKEN])
         .args(["--calls", "60", "--ramp-ms", "50", "--think-ms", "20"])
         .args(["--seconds", "0.5", "--latency-seconds", "0.5", "--rounds", "1"])
-        .args(["--connections", "8", "--only", "bridge/dialed (bridged)"])
+        .args(["--connections", "8", "--only", "bridge/dialed,case lookup"])
         .args([
             "--redis",
             &redis_url(),
@@ -148,6 +148,10 @@ fn every_call_the_driver_places_ends_where_its_scenario_says() {
         "as it measured it",
         // Replayed on its own call, after that call's acceptance (its setup): it answers as a bridged call.
         "| bridge/dialed (bridged) | Redis |",
+        // Replayed as fresh calls, each on a case of its own: each rings the next tier (a <Dial>, checked
+        // against the template's answer), none finds its case already being rung (which leaves a message).
+        "| bridge/dialed (no answer) | Redis |",
+        "| case_number/digits (case lookup) | the case system, Redis |",
         "Errors: none",
     ] {
         assert!(report.contains(section), "no {section:?} in the report:\n{report}");
@@ -217,6 +221,65 @@ fn the_replay_phase_leaves_one_record_for_the_call_in_each_store() {
         "| embedded |",
         "| Redis |",
         "1 entries, 1 hash fields",
+        "Errors: none",
+    ] {
+        assert!(report.contains(section), "no {section:?} in the report:\n{report}");
+    }
+}
+
+/// The `slow` phase, briefly and small: 40 slow clients against a server that takes 16 connections, while
+/// real calls come for 2 s. Every real webhook must answer 200 (the report's "Errors: none"); the report
+/// says what became of the slow clients and what the server held. The counts are figures, not asserts.
+#[test]
+fn the_slow_phase_reports_real_calls_answered_among_slow_clients() {
+    let prefix = format!("test:load-slow:{}:", std::process::id());
+    let (_cases, cases_url) = helper_server("cases");
+    let (ceiling, ceiling_url) = helper_server("ceiling");
+    let ports = (free_port(), free_port());
+    let imported = afterhours(&prefix, ports, &cases_url)
+        .args(["rotation", "import"])
+        .arg(shipped("config/oncall.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let server = Process(
+        afterhours(&prefix, ports, &cases_url)
+            .env("AFTERHOURS_SERVER__MAX_CONNECTIONS", "16")
+            .env("AFTERHOURS_SERVER__HEADER_TIMEOUT_SECS", "1")
+            .env("AFTERHOURS_SERVER__IDLE_TIMEOUT_SECS", "2")
+            .arg("serve")
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(ports.0);
+
+    let output = Command::new(DRIVER)
+        .args(["run", "--server", &format!("http://127.0.0.1:{}", ports.0)])
+        .args(["--ops", &format!("http://127.0.0.1:{}", ports.1)])
+        .args(["--server-pid", &server.0.id().to_string()])
+        .args(["--ceiling", &ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
+        .args(["--token", TOKEN, "--phases", "slow", "--slow-clients", "40"])
+        .args(["--slow-seconds", "2", "--slow-rate", "5", "--slow-linger-seconds", "4"])
+        .args(["--connections", "8", "--redis", &redis_url(), "--redis-prefix", &prefix])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the driver saw errors:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for section in [
+        "### Slow clients: 40 held against the webhook listener",
+        "| a request head, a byte a second, never ended |",
+        "| one request, then silent on the kept-alive connection |",
+        "The server's closes by its limits",
+        "| real calls | webhooks sent | answered 200 | success |",
+        "| server open files, most |",
         "Errors: none",
     ] {
         assert!(report.contains(section), "no {section:?} in the report:\n{report}");

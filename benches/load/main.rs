@@ -11,6 +11,7 @@ mod process;
 mod provider;
 mod replay;
 mod servers;
+mod slow;
 mod stats;
 mod twiml;
 mod webhook;
@@ -103,15 +104,16 @@ pub(crate) struct RunArgs {
     /// Connections (callers or requests in flight) in the throughput phases
     #[arg(long, default_value_t = 64)]
     pub(crate) connections: usize,
-    /// The phases to run, of `calls`, `maximum`, `webhooks`, `latency` (latency needs maximum), `replay`
+    /// The phases to run, of `calls`, `maximum`, `webhooks`, `latency` (latency needs maximum), `replay`,
+    /// `slow`
     #[arg(long, value_delimiter = ',', default_value = "calls,maximum,webhooks,latency")]
     pub phases: Vec<String>,
     /// Turns of afterhours then the ceiling for each webhook; the ratio is their median
     #[arg(long, default_value_t = 3)]
     pub rounds: u32,
-    /// Only the webhooks whose label contains this (the `webhooks` phase)
-    #[arg(long)]
-    pub only: Option<String>,
+    /// Only the webhooks whose label contains one of these (the `webhooks` phase; comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
     /// What the ceiling answers each webhook with in the `webhooks` phase: `same`, the bytes afterhours
     /// answered it with, so that the driver reads as much from both; or `fixed`, its own 204-byte TwiML
     #[arg(long, value_enum, default_value_t = CeilingAnswer::Same)]
@@ -131,6 +133,20 @@ pub(crate) struct RunArgs {
     /// How long the `replay` phase replays one call's incoming webhook, against each store, in seconds
     #[arg(long, default_value_t = 60.0)]
     pub(crate) replay_seconds: f64,
+    /// Slow clients the `slow` phase opens against the webhook listener (more than `server.max_connections`),
+    /// as many as the driver's own open-file limit allows
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) slow_clients: u64,
+    /// Complete calls started per second while the slow clients hold the listener
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) slow_rate: f64,
+    /// How long the `slow` phase places calls among the slow clients, in seconds
+    #[arg(long, default_value_t = 20.0)]
+    pub(crate) slow_seconds: f64,
+    /// After the calls, how long the slow clients left are watched for the server to close them, in seconds
+    /// (past `server.idle_timeout_secs`, 60 by default, to see the idle ones closed)
+    #[arg(long, default_value_t = 65.0)]
+    pub(crate) slow_linger_seconds: f64,
     /// Length of the latency measurement, in seconds
     #[arg(long, default_value_t = 8.0)]
     pub(crate) latency_seconds: f64,

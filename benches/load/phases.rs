@@ -6,7 +6,8 @@
 //! 4. complete calls started at half the maximum rate: each webhook's latency;
 //! 5. each kind of webhook replayed on its own, against afterhours and then the ceiling in turn, with the
 //!    same connections, the ceiling answering with the bytes afterhours answered that webhook with;
-//! 6. one signed call replayed at full speed, against the embedded store and Redis ([`crate::replay`]).
+//! 6. one signed call replayed at full speed, against the embedded store and Redis ([`crate::replay`]);
+//! 7. real calls while slow clients hold the webhook listener ([`crate::slow`]).
 //!
 //! Between phases, the driver waits for the server to be idle again.
 
@@ -18,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use crate::provider::{self, Provider};
+use crate::provider::{self, Provider, SCENARIOS};
 use crate::stats::{Percentiles, Recorder, ms};
+use crate::twiml;
 use crate::webhook::Webhook;
 use crate::{CeilingAnswer, RunArgs};
-use crate::{leftovers, process, replay};
+use crate::{leftovers, process, replay, slow};
 
 /// Runs every phase and prints the report. `Ok(false)` when any call or webhook failed.
 pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
@@ -76,7 +78,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
 
     let mut steps = Vec::new();
     if args.runs("webhooks") {
-        let wanted = |t: &Webhook| args.only.as_ref().is_none_or(|only| t.label.contains(only.as_str()));
+        let wanted = |t: &Webhook| args.only.is_empty() || args.only.iter().any(|only| t.label.contains(only.as_str()));
         for template in templates.iter().filter(|t| wanted(t)) {
             settle(&client, &args).await;
             eprintln!("webhook {:?}: afterhours, then the ceiling", template.label);
@@ -118,6 +120,17 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
         replays.push(replay::phase(&target, &client, args.connections, args.replay_seconds).await);
     }
 
+    let slow = if args.runs("slow") {
+        settle(&client, &args).await;
+        eprintln!(
+            "slow: {} slow clients, calls at {:.0}/s for {:.0} s",
+            args.slow_clients, args.slow_rate, args.slow_seconds
+        );
+        Some(slow::phase(&afterhours, &client, &args).await?)
+    } else {
+        None
+    };
+
     print_header(&args);
     let mut errors = Vec::new();
     if let Some(concurrency) = &concurrency {
@@ -139,6 +152,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     if !replays.is_empty() {
         replay::print(args.connections, args.replay_seconds, &replays);
         errors.extend(replays.iter().map(|r| ("replay", &r.recorder)));
+    }
+    if let Some(slow) = &slow {
+        slow::print(slow);
+        errors.push(("slow", &slow.recorder));
     }
     Ok(print_errors(&errors))
 }
@@ -193,7 +210,7 @@ async fn wait_until_ready(client: &reqwest::Client, ops: &str) -> Result<(), Str
 // Complete calls.
 
 /// Calls that went wrong, counted with the recorder's errors.
-fn call_failed(recorder: &mut Recorder, result: Result<provider::CallReport, provider::Failure>) -> u32 {
+pub(crate) fn call_failed(recorder: &mut Recorder, result: Result<provider::CallReport, provider::Failure>) -> u32 {
     match result {
         Ok(report) => {
             if let Some(wrong) = report.wrong_end {
@@ -434,39 +451,99 @@ struct Templates {
     setups: BTreeMap<String, Webhook>,
 }
 
-/// The template's fields with fresh call ids (and a fresh caller for the webhooks of a new call that the rate
-/// limit counts, to stay clear of it), so that no replay is taken for a retry of another; a webhook with a
-/// setup keeps its call's id.
-fn fresh(template: &Webhook, n: u64, keep_call: bool) -> Vec<(String, String)> {
+/// Numbers the replays' fresh cases and callers, so that no two replays in a run share either.
+static NEXT_FRESH: AtomicU64 = AtomicU64::new(0);
+
+/// A case number of its own for a replay: 12 digits starting with 1, which the fake case system answers as a
+/// critical production incident, and which no complete call's scenario uses (theirs have 6 digits).
+fn fresh_case(k: u64) -> String {
+    format!("1{:011}", k % 100_000_000_000)
+}
+
+/// A caller number of its own for a replay (complete calls' callers are `+1555…`).
+fn fresh_caller(k: u64) -> String {
+    format!("+1556{:07}", k % 10_000_000)
+}
+
+/// The template as a new call would send it: fresh call ids, so that no replay is taken for a retry of
+/// another; and on the caller's own leg a caller number and a case number of its own (the case in the URL's
+/// call state, and in the digits of a case lookup), so that every replay takes the template's path: a case
+/// another call is ringing ends `busy` (voicemail, not a dial), an engineer who took the case is rung alone
+/// first, and a number's guesses are counted. A webhook with a setup keeps its call, case and URL, since its
+/// answer depends on what that call stored.
+fn fresh(template: &Webhook, keep_call: bool) -> (String, Vec<(String, String)>) {
+    if keep_call {
+        return (template.url.clone(), template.params.clone());
+    }
+    let k = NEXT_FRESH.fetch_add(1, Ordering::Relaxed);
+    let (case, caller) = (fresh_case(k), fresh_caller(k));
+    let callers_leg = !template.params.iter().any(|(key, _)| key == "ParentCallSid");
     let sid = provider::call_sid();
-    template
+    let params = template
         .params
         .iter()
         .map(|(key, value)| {
             let value = match key.as_str() {
-                "CallSid" if !keep_call => sid.clone(),
-                "ParentCallSid" if !keep_call => provider::call_sid(),
-                "From" | "Caller" if template.label == "incoming" || template.label.starts_with("case_number") => {
-                    format!("+1556{:07}", n % 10_000_000)
-                }
+                "CallSid" => sid.clone(),
+                "ParentCallSid" => provider::call_sid(),
+                "From" | "Caller" if callers_leg => caller.clone(),
+                "Digits" if template.label.contains("case lookup") => case.clone(),
                 _ => value.clone(),
             };
             (key.clone(), value)
         })
-        .collect()
+        .collect();
+    (with_case(&template.url, &case), params)
 }
 
-/// Posts `template` again with fresh call ids, its latency filed under `label`; a failure is counted.
+/// `url` with the case in its call state (the number entered and the case found) replaced by `case`;
+/// unchanged without one.
+fn with_case(url: &str, case: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    if !pairs.iter().any(|(key, _)| CASE_VARIABLES.contains(&key.as_str())) {
+        return url.to_owned();
+    }
+    parsed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(key, value)| {
+            let value = if CASE_VARIABLES.contains(&key.as_str()) {
+                case
+            } else {
+                value.as_str()
+            };
+            (key.as_str(), value)
+        }));
+    parsed.to_string()
+}
+
+/// The case in a call state carried in a URL's query (`flow::state::CallState`): the number the caller
+/// entered and the case the case system found (which the bridge claims and remembers the engineer for).
+const CASE_VARIABLES: [&str; 2] = ["v.case_number", "v.case"];
+
+/// Posts `template` again as a fresh call, its latency filed under `label`; a failure is counted. With
+/// `check`, an answer whose shape is not the template's is an error: the replay measured another path.
 async fn post_fresh(
     provider: &Provider,
     template: &Webhook,
     label: &str,
-    (n, keep_call): (u64, bool),
+    (keep_call, check): (bool, bool),
     recorder: &mut Recorder,
 ) {
-    let params = fresh(template, n, keep_call);
-    if let Err(failure) = provider.post(&template.url, &params, label, recorder).await {
-        recorder.error(&failure.kind(), || failure.detail());
+    let (url, params) = fresh(template, keep_call);
+    match provider.post(&url, &params, label, recorder).await {
+        Ok(verbs) => {
+            let shape = twiml::shape(&verbs);
+            if check && !template.answer.is_empty() && shape != template.answer {
+                recorder.error("another path than the template's", || {
+                    format!("{label}: answered {shape:?}, the template {:?}", template.answer)
+                });
+            }
+        }
+        Err(failure) => recorder.error(&failure.kind(), || failure.detail()),
     }
 }
 
@@ -576,11 +653,19 @@ async fn step_phase(
                 failure.detail()
             );
         }
-        let ours = replay(afterhours, template, args, (args.server_pid, args.redis_pid), keep_call).await;
+        let ours = replay(
+            afterhours,
+            template,
+            args,
+            (args.server_pid, args.redis_pid),
+            (keep_call, true),
+        )
+        .await;
         if args.ceiling_answer == CeilingAnswer::Same {
             same_answer(afterhours, ceiling, template, keep_call).await;
         }
-        let theirs = replay(ceiling, template, args, (args.ceiling_pid, None), keep_call).await;
+        // The ceiling answers what it is given, whatever the webhook: its answers are not checked.
+        let theirs = replay(ceiling, template, args, (args.ceiling_pid, None), (keep_call, false)).await;
         ratios.push(ours.per_second() / theirs.per_second().max(1.0));
         measured.add(ours);
         bare.add(theirs);
@@ -599,9 +684,9 @@ async fn step_phase(
 /// driver receives and parses the same bytes from both: the ratio is then the servers' alone. When that answer
 /// cannot be had, the ceiling keeps the one it has, and the driver says so on stderr.
 async fn same_answer(afterhours: &Provider, ceiling: &Provider, template: &Webhook, keep_call: bool) {
-    let params = fresh(template, 9_999_999, keep_call);
+    let (url, params) = fresh(template, keep_call);
     let answer = afterhours
-        .post_text(&template.url, &params, &template.label, &mut Recorder::default())
+        .post_text(&url, &params, &template.label, &mut Recorder::default())
         .await;
     let set = match answer {
         Ok(answer) => ceiling.set_ceiling_answer(Some(answer)).await,
@@ -617,20 +702,20 @@ async fn same_answer(afterhours: &Provider, ceiling: &Provider, template: &Webho
 }
 
 /// One closed-loop run of a webhook: requests, time and the CPU time used (of the server `pids.0` and of
-/// Redis, `pids.1`).
+/// Redis, `pids.1`); with `check`, every answer must have the template's shape (see [`post_fresh`]).
 async fn replay(
     provider: &Provider,
     template: &Webhook,
     args: &RunArgs,
     (pid, redis_pid): (u32, Option<u32>),
-    keep_call: bool,
+    (keep_call, check): (bool, bool),
 ) -> Throughput {
     let before = Cpu::now(pid, redis_pid);
     let (provider, template) = (provider.clone(), Arc::new(template.clone()));
-    let (_, recorder, took) = closed_loop(args.connections, args.duration(), move |n, mut recorder| {
+    let (_, recorder, took) = closed_loop(args.connections, args.duration(), move |_, mut recorder| {
         let (provider, template) = (provider.clone(), template.clone());
         async move {
-            post_fresh(&provider, &template, &template.label, (n, keep_call), &mut recorder).await;
+            post_fresh(&provider, &template, &template.label, (keep_call, check), &mut recorder).await;
             recorder
         }
     })
@@ -687,9 +772,11 @@ async fn latency_phase(
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(args.latency_seconds.max(0.5));
     let mut tasks = JoinSet::new();
-    let mut index = 4_000_000;
+    let first = 4_000_000;
+    let mut index = first;
     let mut at = started;
-    while at < end {
+    // At least one call of each scenario, so that every webhook has a row however slow the machine is.
+    while at < end || index < first + SCENARIOS {
         tokio::time::sleep_until(at.into()).await;
         let provider = afterhours.clone();
         tasks.spawn(async move {
@@ -712,7 +799,7 @@ async fn latency_phase(
     eprintln!("latency: the same webhooks at the same moments, to the ceiling");
     let ceiling = replay_schedule(ceiling, templates, sent).await;
     Latency {
-        calls_per_second: (index - 4_000_000) as f64 / seconds,
+        calls_per_second: (index - first) as f64 / seconds,
         webhooks_per_second: recorder.requests as f64 / seconds,
         recorder,
         ceiling,
@@ -740,7 +827,7 @@ async fn replay_schedule(ceiling: &Provider, templates: &[Webhook], mut sent: Ve
         Arc::new(templates.iter().map(|t| (t.label.clone(), t.clone())).collect());
     let started = Instant::now();
     let mut tasks = JoinSet::new();
-    for (n, (at, label)) in sent.into_iter().enumerate() {
+    for (at, label) in sent {
         let Some(template) = templates.get(&label).cloned() else {
             continue;
         };
@@ -748,7 +835,7 @@ async fn replay_schedule(ceiling: &Provider, templates: &[Webhook], mut sent: Ve
         let ceiling = ceiling.clone();
         tasks.spawn(async move {
             let mut recorder = Recorder::default();
-            post_fresh(&ceiling, &template, &label, (n as u64, false), &mut recorder).await;
+            post_fresh(&ceiling, &template, &label, (false, false), &mut recorder).await;
             recorder
         });
     }
@@ -763,12 +850,9 @@ fn print_header(args: &RunArgs) {
     println!("## afterhours load report");
     println!();
     println!(
-        "{} UTC, {cores} cores shared by the server, Redis, the fake case system, the ceiling and the driver. \
-         Case system delay {} ms; {} connections; {:.1} s per measurement.",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M"),
-        args.case_delay_ms,
-        args.connections,
-        args.seconds,
+        "{cores} cores shared by the server, Redis, the fake case system, the ceiling and the driver. Case system \
+         delay {} ms; {} connections; {:.1} s per measurement.",
+        args.case_delay_ms, args.connections, args.seconds,
     );
     println!();
 }
@@ -965,7 +1049,10 @@ fn print_errors(recorders: &[(&str, &Recorder)]) -> bool {
         }
     }
     if errors.is_empty() {
-        println!("Errors: none (every webhook answered 200 with valid TwiML; every call ended where expected).");
+        println!(
+            "Errors: none (every webhook answered 200 with valid TwiML; every call ended where expected; every \
+             replayed webhook took its template's path)."
+        );
         return true;
     }
     println!("Errors:");
@@ -978,6 +1065,89 @@ fn print_errors(recorders: &[(&str, &Recorder)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn webhook(label: &str, url: &str, params: &[(&str, &str)]) -> Webhook {
+        Webhook {
+            label: label.to_owned(),
+            url: url.to_owned(),
+            params: provider::pairs(params),
+            answer: vec!["Dial"],
+        }
+    }
+
+    #[test]
+    fn a_fresh_replay_has_a_case_and_a_caller_of_its_own() {
+        let lookup = webhook(
+            "case_number/digits (case lookup)",
+            "http://127.0.0.1:1/voice/step/case_number/digits?line=us&n.case_number=1",
+            &[
+                ("CallSid", "CA1"),
+                ("From", "+15550000001"),
+                ("Caller", "+15550000001"),
+                ("Digits", "700001"),
+            ],
+        );
+        let (url_a, a) = fresh(&lookup, false);
+        let (_, b) = fresh(&lookup, false);
+        let field = |params: &[(String, String)], key: &str| params.iter().find(|(k, _)| k == key).unwrap().1.clone();
+        assert_eq!(url_a, lookup.url, "no case in the URL's state yet");
+        assert_ne!(field(&a, "Digits"), field(&b, "Digits"));
+        assert_ne!(field(&a, "From"), field(&b, "From"));
+        assert_eq!(field(&a, "From"), field(&a, "Caller"));
+        assert_ne!(field(&a, "CallSid"), "CA1");
+        assert!(field(&a, "Digits").starts_with('1') && field(&a, "Digits").len() == 12);
+
+        let dialed = webhook(
+            "bridge/dialed (no answer)",
+            "http://127.0.0.1:1/voice/step/bridge/dialed?line=us&n.bridge=0&v.case=700006&v.case_number=700006&v.customer=ACME",
+            &[
+                ("CallSid", "CA2"),
+                ("From", "+15550000006"),
+                ("DialCallStatus", "no-answer"),
+            ],
+        );
+        let (url, params) = fresh(&dialed, false);
+        let case = url
+            .split("v.case=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert_ne!(case, "700006");
+        assert!(
+            url.contains(&format!("v.case_number={case}")) && url.contains("v.customer=ACME"),
+            "{url}"
+        );
+        assert_eq!(field(&params, "DialCallStatus"), "no-answer");
+
+        let leg = webhook(
+            "bridge/accept (accept)",
+            "http://127.0.0.1:1/voice/step/bridge/accept?line=us&v.case=700001",
+            &[
+                ("CallSid", "CA3"),
+                ("ParentCallSid", "CA1"),
+                ("From", provider::LINE),
+                ("Digits", "1"),
+            ],
+        );
+        let (_, params) = fresh(&leg, false);
+        assert_eq!(
+            field(&params, "From"),
+            provider::LINE,
+            "the engineer's leg comes from the line"
+        );
+        assert_eq!(field(&params, "Digits"), "1");
+        assert_ne!(field(&params, "ParentCallSid"), "CA1");
+
+        let (url, params) = fresh(&dialed, true);
+        assert_eq!(
+            (url, params),
+            (dialed.url.clone(), dialed.params.clone()),
+            "a call with a setup is kept"
+        );
+    }
 
     #[test]
     fn a_paused_ceiling_replay_is_told_from_a_slow_one() {

@@ -62,6 +62,11 @@ impl Provider {
         }
     }
 
+    /// The same provider, sending through another HTTP client (e.g. one that keeps no connection alive).
+    pub(crate) fn with_client(&self, client: reqwest::Client) -> Self {
+        Self { client, ..self.clone() }
+    }
+
     /// The same provider, sending to another server.
     pub(crate) fn aimed_at(&self, target: &str) -> Self {
         Self {
@@ -83,7 +88,11 @@ impl Provider {
         recorder: &mut Recorder,
     ) -> Result<Vec<Verb>, Failure> {
         let text = self.post_text(url, params, label, recorder).await?;
-        twiml::parse(&text).map_err(|e| Failure::InvalidXml(format!("{e}: {text}")))
+        let verbs = twiml::parse(&text).map_err(|e| Failure::InvalidXml(format!("{e}: {text}")))?;
+        if let Some(webhook) = recorder.capture.as_mut().and_then(|c| c.last_mut()) {
+            webhook.answer = twiml::shape(&verbs);
+        }
+        Ok(verbs)
     }
 
     /// POSTs one webhook and returns the answer's text, unparsed; a status other than 200 is a failure.
@@ -102,6 +111,7 @@ impl Provider {
                 label: label.to_owned(),
                 url: url.to_owned(),
                 params: params.to_vec(),
+                answer: Vec::new(),
             });
         }
         let signature = signature::compute(&self.token, url, params);
@@ -178,11 +188,14 @@ pub(crate) struct Scenario {
     pub(crate) bridged: bool,
 }
 
+/// How many scenarios [`scenario`] cycles through: calls `index` to `index + SCENARIOS - 1` take them all.
+pub(crate) const SCENARIOS: u64 = 10;
+
 /// The mix of calls the driver places: mostly the night's main path, and every other way a call can go.
 pub(crate) fn scenario(index: u64) -> Scenario {
     let case = format!("{}", 100_000 + index % 800_000);
     let connecting = "Connecting you to the on-call engineer";
-    match index % 10 {
+    match index % SCENARIOS {
         6 => Scenario {
             name: "declined, then accepted by tier 2",
             digits: vec![case],
@@ -341,6 +354,7 @@ pub(crate) async fn place_call(
                         label,
                         url: action,
                         params,
+                        answer: Vec::new(),
                     });
                     break;
                 }
@@ -350,6 +364,7 @@ pub(crate) async fn place_call(
                         label,
                         url,
                         params: fields.clone(),
+                        answer: Vec::new(),
                     });
                     break;
                 }
@@ -387,6 +402,7 @@ pub(crate) async fn place_call(
                         label,
                         url: action,
                         params,
+                        answer: Vec::new(),
                     });
                     break;
                 }
@@ -406,6 +422,7 @@ pub(crate) async fn place_call(
                         label,
                         url: action,
                         params,
+                        answer: Vec::new(),
                     });
                     break;
                 }

@@ -97,6 +97,23 @@ pub(crate) fn parse(xml: &str) -> Result<Vec<Verb>, String> {
     Ok(verbs)
 }
 
+/// The verbs that decide where a call goes next, in order (`<Say>` and `<Pause>` left out: their number
+/// follows the prompts, not the path): a replayed webhook that takes the path its template took answers the
+/// same shape, e.g. a case lookup `["Dial"]`, a busy case `["Record", "Redirect"]`.
+pub(crate) fn shape(verbs: &[Verb]) -> Vec<&'static str> {
+    verbs
+        .iter()
+        .filter_map(|verb| match verb {
+            Verb::Say(_) | Verb::Pause => None,
+            Verb::Gather { .. } => Some("Gather"),
+            Verb::Redirect(_) => Some("Redirect"),
+            Verb::Dial { .. } => Some("Dial"),
+            Verb::Record { .. } => Some("Record"),
+            Verb::Hangup => Some("Hangup"),
+        })
+        .collect()
+}
+
 fn name_of(start: &BytesStart<'_>) -> String {
     start.name().as_ref().to_owned()
 }
@@ -225,6 +242,16 @@ mod tests {
         assert!(parse("<Html></Html>").is_err());
         assert!(parse("").is_err());
         assert!(parse("<Response><Gather/></Response>").is_err());
+    }
+
+    #[test]
+    fn the_shape_keeps_the_verbs_that_decide_the_path() {
+        let verbs = parse(
+            r#"<Response><Say>Connecting</Say><Pause/><Dial action="http://h/d"><Number url="http://h/w">+1</Number></Dial><Redirect>http://h/r</Redirect></Response>"#,
+        )
+        .unwrap();
+        assert_eq!(shape(&verbs), vec!["Dial", "Redirect"]);
+        assert_eq!(shape(&[Verb::Say("Goodbye".into()), Verb::Hangup]), vec!["Hangup"]);
     }
 
     #[test]
