@@ -19,8 +19,12 @@ pub(crate) fn alert_missed(ctx: &mut Ctx<'_>, first_tier: Option<&TierOnCall>) {
     ctx.effects.push(Effect::Alert(Alert::Missed(call)));
 }
 
-/// Asks for the alert targets to be given the voicemail the caller left.
+/// Asks for the alert targets to be given the voicemail the caller left, when the call was a missed one: a
+/// message left for a case that another call is ringing engineers about opens no alert of its own.
 pub(crate) fn alert_voicemail(ctx: &mut Ctx<'_>, recording_url: &str) {
+    if !ctx.state.vars.contains_key(FIRST_TIER) {
+        return;
+    }
     let call = missed_call(ctx);
     ctx.effects.push(Effect::Alert(Alert::Voicemail {
         call,
