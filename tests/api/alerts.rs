@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+use crate::calllog::{ADMIN, events, status_callback, until_logged};
 use crate::helpers::*;
 
 const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
@@ -63,6 +64,7 @@ async fn targets() -> MockServer {
 fn server(cases: &MockServer, targets: &str) -> Spawn {
     friday_night()
         .cases(&cases.uri())
+        .env("AFTERHOURS_ADMIN__TOKEN", ADMIN)
         .env("AFTERHOURS_ALERTS__PAGER__KIND", "pagerduty")
         .env("AFTERHOURS_ALERTS__PAGER__URL", targets)
         .env("AFTERHOURS_ALERTS__PAGER__SECRET", "pd-routing-key")
@@ -188,6 +190,22 @@ async fn nobody_accepts_and_each_target_is_told_once_then_given_the_voicemail() 
     let hook = received(&fakes, "/hook", 2).await;
     assert_eq!(json_of(&hook[1])["event"], "voicemail");
     assert_eq!(json_of(&hook[1])["recording_url"], RECORDING);
+
+    // Each delivery is in the call's record. A delivery is written once it ended, just after the target
+    // answered: give the last ones a moment before the call's record closes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    status_callback(&app, "completed", "260").await;
+    let record = &until_logged(&app, 1).await[0];
+    let events = events(record);
+    for delivered in [
+        "alert missed_call to pager (pagerduty): accepted after 1 attempt(s)",
+        "alert missed_call to genie (opsgenie): accepted after 1 attempt(s)",
+        "alert missed_call to relay (webhook): accepted after 1 attempt(s)",
+        "alert voicemail to pager (pagerduty): accepted after 1 attempt(s)",
+        "alert voicemail to relay (webhook): accepted after 1 attempt(s)",
+    ] {
+        assert!(events.contains(&delivered), "no {delivered:?} in {events:#?}");
+    }
 }
 
 #[tokio::test]

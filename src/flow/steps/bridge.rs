@@ -390,19 +390,19 @@ impl Bridge {
             ctx.response.push(Verb::Hangup);
             return Transition::Wait;
         };
-        let recorded = tokio::time::timeout(
+        let record = tokio::time::timeout(
             STORE_DEADLINE,
             store.record_acceptance(&parent, index, &engineer, ACCEPTANCE_TTL),
         );
-        if !matches!(recorded.await, Ok(Ok(()))) {
+        // The escalation is over: the case may be rung again, and its next call rings this engineer first.
+        // The three writes wait on none of the others, so they go together: the engineer waits for one.
+        let (recorded, (), ()) = tokio::join!(record, release(ctx, parent.clone()), self.remember(ctx, &engineer));
+        if !matches!(recorded, Ok(Ok(()))) {
             // The engineer is connected all the same: a human answering matters more than the record.
             metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "record_acceptance").increment(1);
             tracing::error!(call_sid = %parent, engineer, "bridge: cannot record the acceptance");
         }
         ctx.trace_decision(format!("bridge: {engineer} accepted attempt {}", index + 1));
-        // The escalation is over: the case may be rung again, and its next call rings this engineer first.
-        release(ctx, parent.clone()).await;
-        self.remember(ctx, &engineer).await;
         let text = "Connecting you now.".to_owned();
         ctx.trace.push(Trace::Say(text.clone()));
         ctx.response.push(Verb::Say {
@@ -415,7 +415,7 @@ impl Bridge {
 
 impl Bridge {
     /// Remembers that `engineer` accepted a call about the case, for `sticky_secs`.
-    async fn remember(&self, ctx: &mut Ctx<'_>, engineer: &str) {
+    async fn remember(&self, ctx: &Ctx<'_>, engineer: &str) {
         let ttl = Duration::from_secs(self.sticky_secs.get());
         let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case").cloned()) else {
             return;
@@ -518,7 +518,7 @@ async fn claim(ctx: &mut Ctx<'_>, tier: &TierOnCall) -> bool {
 }
 
 /// Releases the case that call `call_sid` holds, if it holds it.
-async fn release(ctx: &mut Ctx<'_>, call_sid: String) {
+async fn release(ctx: &Ctx<'_>, call_sid: String) {
     let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case").cloned()) else {
         return;
     };

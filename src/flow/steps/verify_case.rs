@@ -160,10 +160,14 @@ impl VerifyCase {
                 ctx.trace_decision(format!("guess limit: a guess ({guesses} within the window)"));
             }
         } else {
-            super::rate_limit::remove_guess(ctx, &id).await;
-        }
-        if decision == Decision::Verified && is_registered {
-            trust(ctx, &caller, &id).await;
+            // Neither write waits on the other.
+            let trusting = decision == Decision::Verified && is_registered;
+            let ((), trusted) = tokio::join!(super::rate_limit::remove_guess(ctx, &id), async {
+                trusting && trust(ctx, &caller, &id).await
+            });
+            if trusted {
+                ctx.trace_decision(format!("case {id}: the caller's number is trusted for it"));
+            }
         }
         metrics::counter!(crate::metrics::CASE_LOOKUPS, "outcome" => decision.as_str()).increment(1);
         let outcome = match heard {
@@ -181,20 +185,21 @@ impl VerifyCase {
 }
 
 /// Remembers that the caller is registered on verified case `case`, so that the guess limit never turns
-/// their calls about it away (see `rate_limit`).
-async fn trust(ctx: &mut Ctx<'_>, caller: &Caller<'_>, case: &str) {
+/// their calls about it away (see `rate_limit`); true when the store took it.
+async fn trust(ctx: &Ctx<'_>, caller: &Caller<'_>, case: &str) -> bool {
     let Some(store) = ctx.services.store.clone() else {
-        return;
+        return false;
     };
     let ttl = std::time::Duration::from_secs(ctx.services.limits.trusted_secs.get());
     if ttl.is_zero() {
-        return;
+        return false;
     }
     match tokio::time::timeout(STORE_DEADLINE, store.trust(caller.number, case, ttl)).await {
-        Ok(Ok(())) => ctx.trace_decision(format!("case {case}: the caller's number is trusted for it")),
+        Ok(Ok(())) => true,
         _ => {
             metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "trust").increment(1);
             tracing::warn!(case, "cannot remember the registered caller as trusted");
+            false
         }
     }
 }
