@@ -112,19 +112,34 @@ impl RateLimit {
         };
         let caller = Caller::new(ctx.input.from(), ctx.input.param("StirVerstat"));
         let case = ctx.state.vars.get(&self.case_from).cloned().unwrap_or_default();
-        if !caller.withheld() && !case.is_empty() {
-            match tokio::time::timeout(STORE_DEADLINE, store.trusted(caller.number, &case)).await {
-                Ok(Ok(true)) => {
-                    ctx.trace_decision(format!(
-                        "guess limit: not applied (the number is trusted for case {case})"
-                    ));
-                    return Transition::Next(ALLOWED);
+        // Whether the caller is trusted for the case, asked while the guess is counted: most calls are not, and
+        // need both answers; a trusted caller's guess is taken back at once.
+        let trusted = async {
+            if caller.withheld() || case.is_empty() {
+                return Ok(Ok(false));
+            }
+            tokio::time::timeout(STORE_DEADLINE, store.trusted(caller.number, &case)).await
+        };
+        let (trusted, guesses) = tokio::join!(trusted, add_guess(ctx, &case));
+        match trusted {
+            Ok(Ok(true)) => {
+                if guesses.is_some() {
+                    remove_guess(ctx, &case).await;
                 }
-                Ok(Ok(false)) => {}
-                Ok(Err(_)) | Err(_) => return not_checked(ctx, "the store cannot say whether the caller is trusted"),
+                ctx.trace_decision(format!(
+                    "guess limit: not applied (the number is trusted for case {case})"
+                ));
+                return Transition::Next(ALLOWED);
+            }
+            Ok(Ok(false)) => {}
+            Ok(Err(_)) | Err(_) => {
+                if guesses.is_some() {
+                    remove_guess(ctx, &case).await;
+                }
+                return not_checked(ctx, "the store cannot say whether the caller is trusted");
             }
         }
-        let Some(guesses) = add_guess(ctx, &case).await else {
+        let Some(guesses) = guesses else {
             return not_checked(ctx, "the store cannot count");
         };
         let limits = &ctx.services.limits;
