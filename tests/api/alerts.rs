@@ -21,25 +21,7 @@ const WEBHOOK_SECRET: &str = "relay-signing-secret";
 
 /// Case 123456: critical, production, open, the caller registered on it.
 async fn case_system() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/cases/123456"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "123456",
-            "severity": "critical",
-            "environment": "production",
-            "status": "open",
-            "customer": "ACME Corp",
-            "contact_phones": [CALLER],
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/cases/[0-9]+/notes$"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "n-1"})))
-        .mount(&server)
-        .await;
-    server
+    case_system_knowing(&[("123456", acme_case_123456(json!({})))]).await
 }
 
 /// A fake of all three targets' APIs on one server, each at its documented path, answering 202.

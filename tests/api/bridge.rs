@@ -22,8 +22,7 @@ use afterhours::signature;
 use afterhours::store::Store;
 use afterhours::store::redis::RedisStore;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{MockServer, Request};
 
 use crate::helpers::*;
 
@@ -118,26 +117,8 @@ async fn import(prefix: &str, file: &Path) {
 }
 
 /// A case system that knows case 123456 (critical, production, open, ACME Corp) and takes every note.
-async fn case_system() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/cases/123456"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "123456",
-            "severity": "critical",
-            "environment": "production",
-            "status": "open",
-            "customer": "ACME Corp",
-            "contact_phones": [CALLER],
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/cases/[0-9]+/notes$"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "n-1"})))
-        .mount(&server)
-        .await;
-    server
+pub(crate) async fn case_system() -> MockServer {
+    case_system_knowing(&[("123456", acme_case_123456(json!({})))]).await
 }
 
 /// One night: the case system, the on-call data in Redis under a prefix of its own, and a server on both.

@@ -438,3 +438,41 @@ pub async fn readyz_until(app: &TestApp, done: impl Fn(&str) -> bool) -> String 
     }
     panic!("readyz never said what was expected: {body}");
 }
+
+/// Case 123456 as a case system in the generic HTTP/JSON format keeps it: critical, production, open, ACME
+/// Corp, with `CALLER` a registered contact; `extra` fields are added or replace these (`json!({})` for none).
+pub fn acme_case_123456(extra: serde_json::Value) -> serde_json::Value {
+    let mut case = serde_json::json!({
+        "id": "123456",
+        "severity": "critical",
+        "environment": "production",
+        "status": "open",
+        "customer": "ACME Corp",
+        "contact_phones": [CALLER],
+    });
+    if let (Some(case), Some(extra)) = (case.as_object_mut(), extra.as_object()) {
+        case.extend(extra.clone());
+    }
+    case
+}
+
+/// A local fake of the generic HTTP/JSON case system that answers `GET /cases/{id}` for each of `cases` and
+/// takes every note (`POST /cases/{id}/notes`).
+pub async fn case_system_knowing(cases: &[(&str, serde_json::Value)]) -> wiremock::MockServer {
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    for (id, case) in cases {
+        Mock::given(method("GET"))
+            .and(path(format!("/cases/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(case))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/cases/[0-9]+/notes$"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": "n-1"})))
+        .mount(&server)
+        .await;
+    server
+}

@@ -7,8 +7,7 @@
 //! who is not on call tonight, is the TAM the cases below name, by his id or his email.
 
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use crate::bridge::{ALICE, BOB, CAROL, VOICEMAIL, assert_dials, dial_ends, picks_up, presses, rings_out, whisper_url};
 use crate::calllog::{ADMIN, events, status_callback, until_logged};
@@ -22,27 +21,7 @@ const STRANGER: &str = "+15557770008";
 /// A case system that knows case 123456 (critical, production, open, ACME Corp, the caller registered on it)
 /// with `extra` fields (its package, its TAM), and takes every note.
 async fn case_system(extra: Value) -> MockServer {
-    let mut case = json!({
-        "id": "123456",
-        "severity": "critical",
-        "environment": "production",
-        "status": "open",
-        "customer": "ACME Corp",
-        "contact_phones": [CALLER],
-    });
-    case.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/cases/123456"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(case))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/cases/[0-9]+/notes$"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "n-1"})))
-        .mount(&server)
-        .await;
-    server
+    case_system_knowing(&[("123456", acme_case_123456(extra))]).await
 }
 
 /// Friday night with the call log readable, two after-hours packages: `premium` with a TAM, `advanced`
