@@ -89,13 +89,10 @@ fn wait_for_port(port: u16) {
     }
 }
 
-#[test]
-fn every_call_the_driver_places_ends_where_its_scenario_says() {
-    let prefix = format!("test:load:{}:", std::process::id());
-    let (_cases, cases_url) = helper_server("cases");
-    let (ceiling, ceiling_url) = helper_server("ceiling");
-    let (port, ops_port) = (free_port(), free_port());
-    let imported = afterhours(&prefix, (port, ops_port), &cases_url)
+/// `afterhours serve` on the test Redis under `prefix`, with the shipped rotation imported there first, on
+/// `ports` (webhooks, operators) with `env` besides; returns once it listens.
+fn serve_on_redis(prefix: &str, ports: (u16, u16), cases: &str, env: &[(&str, &str)]) -> Process {
+    let imported = afterhours(prefix, ports, cases)
         .args(["rotation", "import"])
         .arg(shipped("config/oncall.toml"))
         .output()
@@ -106,12 +103,23 @@ fn every_call_the_driver_places_ends_where_its_scenario_says() {
         String::from_utf8_lossy(&imported.stderr)
     );
     let server = Process(
-        afterhours(&prefix, (port, ops_port), &cases_url)
+        afterhours(prefix, ports, cases)
+            .envs(env.iter().copied())
             .arg("serve")
             .spawn()
             .unwrap(),
     );
-    wait_for_port(port);
+    wait_for_port(ports.0);
+    server
+}
+
+#[test]
+fn every_call_the_driver_places_ends_where_its_scenario_says() {
+    let prefix = format!("test:load:{}:", std::process::id());
+    let (_cases, cases_url) = helper_server("cases");
+    let (ceiling, ceiling_url) = helper_server("ceiling");
+    let (port, ops_port) = (free_port(), free_port());
+    let server = serve_on_redis(&prefix, (port, ops_port), &cases_url, &[]);
 
     let output = Command::new(DRIVER)
         .args(["run", "--server", &format!("http://127.0.0.1:{port}")])
@@ -177,17 +185,7 @@ fn the_replay_phase_leaves_one_record_for_the_call_in_each_store() {
     let (_cases, cases_url) = helper_server("cases");
     let (ceiling, ceiling_url) = helper_server("ceiling");
     let (ports, embedded_ports) = ((free_port(), free_port()), (free_port(), free_port()));
-    let imported = afterhours(&prefix, ports, &cases_url)
-        .args(["rotation", "import"])
-        .arg(shipped("config/oncall.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-    let server = Process(afterhours(&prefix, ports, &cases_url).arg("serve").spawn().unwrap());
+    let server = serve_on_redis(&prefix, ports, &cases_url, &[]);
     let embedded = Process(
         afterhours(&prefix, embedded_ports, &cases_url)
             .env_remove("AFTERHOURS_REDIS__URL")
@@ -195,7 +193,6 @@ fn the_replay_phase_leaves_one_record_for_the_call_in_each_store() {
             .spawn()
             .unwrap(),
     );
-    wait_for_port(ports.0);
     wait_for_port(embedded_ports.0);
 
     let output = Command::new(DRIVER)
@@ -236,26 +233,12 @@ fn the_slow_phase_reports_real_calls_answered_among_slow_clients() {
     let (_cases, cases_url) = helper_server("cases");
     let (ceiling, ceiling_url) = helper_server("ceiling");
     let ports = (free_port(), free_port());
-    let imported = afterhours(&prefix, ports, &cases_url)
-        .args(["rotation", "import"])
-        .arg(shipped("config/oncall.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-    let server = Process(
-        afterhours(&prefix, ports, &cases_url)
-            .env("AFTERHOURS_SERVER__MAX_CONNECTIONS", "16")
-            .env("AFTERHOURS_SERVER__HEADER_TIMEOUT_SECS", "1")
-            .env("AFTERHOURS_SERVER__IDLE_TIMEOUT_SECS", "2")
-            .arg("serve")
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(ports.0);
+    let limits = [
+        ("AFTERHOURS_SERVER__MAX_CONNECTIONS", "16"),
+        ("AFTERHOURS_SERVER__HEADER_TIMEOUT_SECS", "1"),
+        ("AFTERHOURS_SERVER__IDLE_TIMEOUT_SECS", "2"),
+    ];
+    let server = serve_on_redis(&prefix, ports, &cases_url, &limits);
 
     let output = Command::new(DRIVER)
         .args(["run", "--server", &format!("http://127.0.0.1:{}", ports.0)])
