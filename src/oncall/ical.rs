@@ -4,13 +4,16 @@
 //! Who is on call at each moment is the model's answer ([`OnCallData::on_call_in`], over the model's shift
 //! bounds), so a feed never disagrees with who is rung. A shift is one event; the part of it an override
 //! covers is an event of its own for the override's engineer, and the shift's event is split around it.
-//! Times are written in the rotation's zone (`TZID` with the IANA name), so calendars show local handoffs.
+//! Times are written in the rotation's zone (`TZID` with the IANA name, defined by a `VTIMEZONE` over the
+//! span the events cover), so calendars show local handoffs.
 //! Every event's UID is made from the rotation, the engineer and the start instant, so a calendar that
 //! fetches the feed again updates its events instead of adding copies.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::{OffsetComponents, OffsetName, Tz};
 use icalendar::{Calendar, CalendarDateTime, Component, Event, EventLike};
 
 use super::model::{Engineer, OnCallData, Override, Rotation};
@@ -21,6 +24,10 @@ const PRODID: &str = "-//afterhours//On-call feed//EN";
 /// At most this many shifts of one rotation in one feed, so that a short shift over a long window cannot
 /// make a feed without end.
 const MAX_SHIFTS: usize = 5_000;
+
+/// How far a time zone's definition is followed, in days: past it, a feed's last events keep the offsets of
+/// the last change found.
+const MAX_ZONE_DAYS: i64 = 20_000;
 
 /// Why an event is in a feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,10 +178,100 @@ fn calendar(name: &str) -> Calendar {
 }
 
 fn render(mut calendar: Calendar, stretches: &[Stretch<'_>], now: DateTime<Utc>) -> String {
+    // The span each zone's events cover, for its VTIMEZONE.
+    let mut spans: BTreeMap<&str, (Tz, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     for stretch in stretches {
         calendar.push(event(stretch, now));
+        let tz = stretch.rotation.time_zone;
+        let span = spans.entry(tz.name()).or_insert((tz, stretch.start, stretch.end));
+        span.1 = span.1.min(stretch.start);
+        span.2 = span.2.max(stretch.end);
     }
-    calendar.done().to_string()
+    let mut text = calendar.done().to_string();
+    // RFC 5545 asks for a VTIMEZONE for every TZID, and Outlook resolves a TZID through it. The crate writes
+    // none (and would stamp a DTSTAMP and a random UID into any component it renders), so the zones are
+    // written here, before the first event.
+    let zones: String = spans
+        .values()
+        .map(|&(tz, start, end)| vtimezone(tz, start, end))
+        .collect();
+    if let Some(at) = text.find("BEGIN:VEVENT\r\n") {
+        text.insert_str(at, &zones);
+    }
+    text
+}
+
+/// The definition of `tz` over `[start, end]`: the observance in force at `start`, then one per change of
+/// offset, each with the local time it begins at, the offsets on either side and its abbreviation.
+fn vtimezone(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let mut out = format!("BEGIN:VTIMEZONE\r\nTZID:{}\r\n", tz.name());
+    let first = offset_at(tz, start);
+    observance(&mut out, tz, start, first, first);
+    let (mut t, mut before) = (start, first);
+    for _ in 0..MAX_ZONE_DAYS {
+        if t >= end {
+            break;
+        }
+        let next = (t + Duration::days(1)).min(end);
+        let after = offset_at(tz, next);
+        if after != before {
+            // The change is in (t, next]: halve the interval down to the second it happens at.
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > Duration::seconds(1) {
+                let mid = lo + (hi - lo) / 2;
+                if offset_at(tz, mid) == before {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            observance(&mut out, tz, hi, before, after);
+            before = after;
+        }
+        t = next;
+    }
+    out.push_str("END:VTIMEZONE\r\n");
+    out
+}
+
+/// One STANDARD or DAYLIGHT observance beginning at `at`, when the offset goes from `from` to `to` seconds.
+fn observance(out: &mut String, tz: Tz, at: DateTime<Utc>, from: i32, to: i32) {
+    let offset = tz.offset_from_utc_datetime(&at.naive_utc());
+    let kind = if offset.dst_offset().is_zero() {
+        "STANDARD"
+    } else {
+        "DAYLIGHT"
+    };
+    // The onset is a local time in the offset that was in force before it.
+    let onset: NaiveDateTime = at.naive_utc() + Duration::seconds(i64::from(from));
+    let _ = write!(
+        out,
+        "BEGIN:{kind}\r\nDTSTART:{}\r\nTZOFFSETFROM:{}\r\nTZOFFSETTO:{}\r\n",
+        onset.format("%Y%m%dT%H%M%S"),
+        utc_offset(from),
+        utc_offset(to)
+    );
+    if let Some(name) = offset.abbreviation() {
+        let _ = write!(out, "TZNAME:{name}\r\n");
+    }
+    let _ = write!(out, "END:{kind}\r\n");
+}
+
+/// The zone's offset from UTC at `t`, in seconds.
+fn offset_at(tz: Tz, t: DateTime<Utc>) -> i32 {
+    tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()
+}
+
+/// An offset as RFC 5545 writes it: `-0500`, or `+053030` when it has seconds.
+fn utc_offset(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    if sec == 0 {
+        format!("{sign}{h:02}{m:02}")
+    } else {
+        format!("{sign}{h:02}{m:02}{sec:02}")
+    }
 }
 
 fn event(stretch: &Stretch<'_>, now: DateTime<Utc>) -> Event {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::America::New_York as NEW_YORK;
 use chrono_tz::Europe::London as LONDON;
 use chrono_tz::Tz;
-use icalendar::{Calendar, CalendarDateTime, Component, DatePerhapsTime};
+use icalendar::{Calendar, CalendarComponent, CalendarDateTime, Component, DatePerhapsTime};
 
 use super::*;
 use crate::oncall::model::{Engineer, OnCallData, Override, Rotation, Shift};
@@ -204,6 +204,55 @@ fn the_handoff_stays_at_ten_local_across_the_spring_forward_change() {
         ny(2026, 3, 9, 10, 0) - ny(2026, 3, 2, 10, 0),
         Duration::hours(7 * 24 - 1)
     );
+
+    // The zone is defined in the feed: standard time at the first event, daylight time from 02:00 on
+    // 03-08.
+    let (calendar, _) = parse(&text);
+    assert_eq!(
+        zones(&calendar),
+        [(
+            "America/New_York".to_owned(),
+            vec![
+                observance("STANDARD", "20260302T100000", "-0500", "-0500", "EST"),
+                observance("DAYLIGHT", "20260308T020000", "-0500", "-0400", "EDT"),
+            ]
+        )]
+    );
+}
+
+type Observance = (String, String, String, String, String);
+
+fn observance(kind: &str, start: &str, from: &str, to: &str, name: &str) -> Observance {
+    (kind.into(), start.into(), from.into(), to.into(), name.into())
+}
+
+/// Each VTIMEZONE of a feed: its TZID and its observances.
+fn zones(calendar: &Calendar) -> Vec<(String, Vec<Observance>)> {
+    calendar
+        .components
+        .iter()
+        .filter_map(|c| match c {
+            CalendarComponent::Other(zone) if zone.component_kind() == "VTIMEZONE" => Some(zone),
+            _ => None,
+        })
+        .map(|zone| {
+            let observances = zone
+                .components()
+                .iter()
+                .map(|o| {
+                    let value = |key: &str| o.property_value(key).unwrap_or_default().to_owned();
+                    (
+                        o.component_kind(),
+                        value("DTSTART"),
+                        value("TZOFFSETFROM"),
+                        value("TZOFFSETTO"),
+                        value("TZNAME"),
+                    )
+                })
+                .collect();
+            (zone.property_value("TZID").unwrap().to_owned(), observances)
+        })
+        .collect()
 }
 
 #[test]
@@ -293,6 +342,21 @@ fn an_engineer_feed_holds_only_their_time_across_rotations() {
     assert_eq!(london.len(), 5);
     assert!(london.iter().all(|s| s.summary == "On call: DAVE (secondary rotation)"));
     assert_eq!(london[0].start.0, naive(2026, 1, 5, 10, 0));
+    // One zone definition per TZID the events use, in winter time throughout.
+    let (calendar, _) = parse(&engineer_feed(&data, "dave", from, until, now()).unwrap());
+    assert_eq!(
+        zones(&calendar),
+        [
+            (
+                "America/New_York".to_owned(),
+                vec![observance("STANDARD", "20260107T090000", "-0500", "-0500", "EST")]
+            ),
+            (
+                "Europe/London".to_owned(),
+                vec![observance("STANDARD", "20260105T100000", "+0000", "+0000", "GMT")]
+            ),
+        ]
+    );
 
     // erin is on no rotation and covers nothing.
     let (_, seen) = parse(&engineer_feed(&data, "erin", from, until, now()).unwrap());
