@@ -404,3 +404,43 @@ fn uids_are_stable_across_renderings() {
     }
     assert_eq!(a[1], "primary.dave.20260107T140000Z@afterhours");
 }
+
+#[test]
+fn names_with_commas_and_long_lines_come_back_as_written() {
+    let mut data = team();
+    data.engineers.get_mut("alice").unwrap().name = "Martin, Alice; \"Al\" Ørsted-Søndergaard".into();
+    data.rotations.get_mut("primary").unwrap().name =
+        "Primary on-call for the database, storage and networking products".into();
+    let from = ny(2026, 1, 5, 10, 0);
+    let text = rotation_feed(&data, "primary", from, from + Duration::weeks(1), now()).unwrap();
+    // parse() checks that every line, folded, is at most 75 octets.
+    let (calendar, seen) = parse(&text);
+    assert!(text.contains("\r\n "), "a long SUMMARY is folded");
+    assert_eq!(
+        calendar.property_value("X-WR-CALNAME"),
+        Some("Primary on-call for the database, storage and networking products")
+    );
+    assert_eq!(
+        seen[0].summary,
+        "On call: Martin, Alice; \"Al\" Ørsted-Søndergaard (Primary on-call for the database, storage and \
+         networking products)"
+    );
+}
+
+#[test]
+fn a_rotation_without_participants_shows_only_its_overrides() {
+    let mut data = team();
+    data.rotations.get_mut("primary").unwrap().participants.clear();
+    add_override(&mut data, "dave", [ny(2026, 1, 7, 9, 0), ny(2026, 1, 9, 9, 0)], 1);
+    let from = ny(2026, 1, 5, 10, 0);
+    let (_, seen) = parse(&rotation_feed(&data, "primary", from, from + Duration::weeks(4), now()).unwrap());
+    assert_eq!(
+        outline(&seen),
+        [row(
+            "dave",
+            "override",
+            naive(2026, 1, 7, 9, 0),
+            naive(2026, 1, 9, 9, 0)
+        )]
+    );
+}
