@@ -1,5 +1,7 @@
-//! On-call: the model of who is on call (rotations, overrides, escalation policies) and the rotation file.
+//! On-call: the model of who is on call (rotations, overrides, escalation policies), the rotation file and
+//! the calendar feeds of shifts.
 //! Where the data lives is [`crate::store`]'s.
 
 pub mod file;
+pub mod ical;
 pub mod model;

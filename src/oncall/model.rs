@@ -145,7 +145,7 @@ impl Chain {
 
 impl Rotation {
     /// The shift that contains `t`: its index since `start` (negative before it) and its bounds.
-    fn shift_at(&self, t: DateTime<Utc>) -> (i64, DateTime<Utc>, DateTime<Utc>) {
+    pub(crate) fn shift_at(&self, t: DateTime<Utc>) -> (i64, DateTime<Utc>, DateTime<Utc>) {
         match self.shift {
             Shift::Hours(hours) => {
                 let start = local_to_utc(self.time_zone, self.start);
