@@ -17,7 +17,8 @@
 //!    - `fetch`: the shared outgoing HTTP GET: time limit, body cap, redirects, errors without URLs.
 //!    - [`alerts`]: missed-call alerts to PagerDuty, Opsgenie and signed webhooks, sent in the background.
 //!    - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk), the verification decision, notes.
-//!    - [`oncall`]: who is on call (rotations, overrides, escalation policies) and the rotation file.
+//!    - [`oncall`]: who is on call (rotations, overrides, escalation policies), the rotation file and the
+//!      calendar feeds.
 //!    - [`status`]: status-page announcements: the summary fetched in the background, kept in memory.
 //!    - [`calllog`]: one record per call: what it holds.
 //!    - [`store`]: where on-call data, per-call state and the call log live (Redis or memory), the cache
