@@ -3,32 +3,15 @@
 //! The team: a weekly `primary` rotation in New York, handing over on Mondays at 10:00 local time from
 //! Monday 2026-01-05, in the order alice, bob, carol. dave and erin are engineers on no rotation.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::America::New_York as NEW_YORK;
 use chrono_tz::Europe::London as LONDON;
 use chrono_tz::Tz;
 use icalendar::{Calendar, CalendarComponent, CalendarDateTime, Component, DatePerhapsTime};
 
 use super::*;
-use crate::oncall::model::{Engineer, OnCallData, Override, Rotation, Shift};
-use crate::phone::PhoneNumber;
-
-fn engineer(id: &str, n: u32) -> Engineer {
-    Engineer {
-        id: id.into(),
-        name: id.to_uppercase(),
-        phone: PhoneNumber::parse(&format!("+1555010000{n}")).unwrap(),
-        time_zone: NEW_YORK,
-        email: None,
-    }
-}
-
-fn naive(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(y, m, d)
-        .unwrap()
-        .and_hms_opt(h, min, 0)
-        .unwrap()
-}
+use crate::oncall::model::tests::{engineer, naive};
+use crate::oncall::model::{OnCallData, Override, Rotation, Shift};
 
 /// The instant of an unambiguous New York wall time.
 fn ny(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {

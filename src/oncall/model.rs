@@ -402,4 +402,4 @@ mod tz_name {
 
 #[cfg(test)]
 #[path = "model_tests.rs"]
-mod tests;
+pub(crate) mod tests;

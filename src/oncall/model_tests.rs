@@ -10,7 +10,8 @@ use chrono_tz::Tz;
 
 use super::*;
 
-fn engineer(id: &str, n: u32) -> Engineer {
+/// Engineer `id`, in New York, with a phone ending in `n`.
+pub(crate) fn engineer(id: &str, n: u32) -> Engineer {
     Engineer {
         id: id.into(),
         name: id.to_uppercase(),
@@ -20,7 +21,7 @@ fn engineer(id: &str, n: u32) -> Engineer {
     }
 }
 
-fn naive(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
+pub(crate) fn naive(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(y, m, d)
         .unwrap()
         .and_hms_opt(h, min, 0)
