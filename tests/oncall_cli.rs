@@ -552,3 +552,38 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
         assert!(!stderr.contains("panicked"), "afterhours {args:?}:\n{stderr}");
     }
 }
+
+/// `rotation calendar` prints an iCalendar feed of the store's rotation, or of one engineer, that calendar
+/// apps can import: a VCALENDAR with the rotation's zone and one VEVENT per shift; an unknown name fails.
+#[test]
+fn a_rotation_or_an_engineer_prints_as_an_icalendar_feed() {
+    let deployment = Deployment::new();
+    deployment.import_shipped();
+
+    let feed = deployment.ok(&["rotation", "calendar", "--rotation", "primary", "--weeks", "2"]);
+    assert!(feed.starts_with("BEGIN:VCALENDAR\r\n"), "{feed}");
+    assert!(feed.trim_end().ends_with("END:VCALENDAR"), "{feed}");
+    assert!(feed.contains("X-WR-CALNAME:Primary on-call\r\n"), "{feed}");
+    assert!(feed.contains("BEGIN:VTIMEZONE\r\nTZID:America/New_York\r\n"), "{feed}");
+    // A week back and two ahead of weekly shifts: three at least (more where an override splits one).
+    let shifts = feed.matches("BEGIN:VEVENT").count();
+    assert!(shifts >= 3, "{shifts} events:\n{feed}");
+
+    let alice = deployment.ok(&["rotation", "calendar", "--engineer", "alice"]);
+    let engineers: Vec<&str> = alice
+        .lines()
+        .filter(|l| l.starts_with("X-AFTERHOURS-ENGINEER:"))
+        .collect();
+    assert!(!engineers.is_empty(), "{alice}");
+    assert!(
+        engineers.iter().all(|l| l.trim_end() == "X-AFTERHOURS-ENGINEER:alice"),
+        "{alice}"
+    );
+
+    let unknown = deployment.run(&["rotation", "calendar", "--rotation", "nope"]);
+    assert!(!unknown.success, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("no rotation \"nope\" in the store"),
+        "{unknown:?}"
+    );
+}

@@ -49,6 +49,19 @@ pub(crate) enum RotationCommand {
     Import { file: PathBuf },
     /// Prints the store's on-call data as a rotation file.
     Export,
+    /// Prints an iCalendar (RFC 5545) feed of a rotation's shifts, or of one engineer's across every
+    /// rotation, with overrides, from a week ago for `--weeks` weeks: a file calendar apps can import.
+    Calendar {
+        /// The rotation whose shifts to print.
+        #[arg(long, conflicts_with = "engineer", required_unless_present = "engineer")]
+        rotation: Option<String>,
+        /// The engineer whose shifts to print.
+        #[arg(long)]
+        engineer: Option<String>,
+        /// How many weeks ahead (1 to 52).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=52))]
+        weeks: u16,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -256,6 +269,38 @@ pub(super) async fn rotation(path: &Path, command: RotationCommand) -> ExitCode 
                     ExitCode::SUCCESS
                 }
                 Err(error) => fail(error),
+            }
+        }
+        RotationCommand::Calendar {
+            rotation,
+            engineer,
+            weeks,
+        } => {
+            let data = match load(store.as_ref()).await {
+                Ok(data) => data,
+                Err(code) => return code,
+            };
+            let now = chrono::Utc::now();
+            let (from, until) = (
+                now - chrono::Duration::weeks(1),
+                now + chrono::Duration::weeks(weeks.into()),
+            );
+            let feed = match (&rotation, &engineer) {
+                (Some(id), _) => crate::oncall::ical::rotation_feed(&data, id, from, until, now)
+                    .ok_or_else(|| format!("no rotation {id:?} in the store")),
+                (None, Some(id)) => crate::oncall::ical::engineer_feed(&data, id, from, until, now)
+                    .ok_or_else(|| format!("no engineer {id:?} in the store")),
+                (None, None) => Err("name a --rotation or an --engineer".to_owned()),
+            };
+            match feed {
+                Ok(text) => {
+                    out!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
             }
         }
         RotationCommand::Export => match load(store.as_ref()).await {
