@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use afterhours::http::connections::open_file_limit;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -362,21 +363,6 @@ fn open_fds(pid: u32) -> Option<u64> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
 }
 
-/// The soft limit on open files of a process (`/proc/PID/limits`, `self` for the driver).
-fn open_file_limit(pid: &str) -> Option<u64> {
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
-    parse_open_file_limit(&limits)
-}
-
-fn parse_open_file_limit(limits: &str) -> Option<u64> {
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.trim_start_matches("Max open files")
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// Where the listener of a URL such as `http://127.0.0.1:8080` is.
 fn socket_address(url: &str) -> Result<std::net::SocketAddr, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
@@ -520,15 +506,6 @@ pub(crate) fn print(slow: &Slow) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_open_file_limit() {
-        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
-                      Max processes             62811                62811                processes \n\
-                      Max open files            1024                 524288               files     \n";
-        assert_eq!(parse_open_file_limit(limits), Some(1024));
-        assert!(open_file_limit("self").is_some());
-    }
 
     #[test]
     fn reads_the_closes_by_reason() {

@@ -252,19 +252,13 @@ const OTHER_DESCRIPTORS: u64 = 128;
 /// elsewhere the limit is not read.
 fn descriptor_warning(config: &Config) -> Option<String> {
     let max = config.settings.server.max_connections.get();
-    let soft = soft_open_file_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)?;
+    let soft = crate::http::connections::open_file_limit("self")?;
     (max + OTHER_DESCRIPTORS > soft).then(|| {
         format!(
             "server.max_connections ({max}) plus about {OTHER_DESCRIPTORS} other descriptors exceed this process's \
              open-file limit ({soft}): raise the limit (systemd LimitNOFILE=, ulimit -n) or lower max_connections"
         )
     })
-}
-
-/// The soft "Max open files" of a `/proc/self/limits` text; none when unlimited or absent.
-fn soft_open_file_limit(limits: &str) -> Option<u64> {
-    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Ctrl-C or SIGTERM.
@@ -522,20 +516,5 @@ fn write_out(text: std::fmt::Arguments<'_>) {
         }
         eprintln!("error: cannot write the output: {error}");
         std::process::exit(1);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_soft_open_file_limit_is_read_from_proc_limits() {
-        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
-                      Max processes             95806                95806                processes \n\
-                      Max open files            1024                 524288               files     \n";
-        assert_eq!(soft_open_file_limit(limits), Some(1024));
-        let unlimited = "Max open files            unlimited            unlimited            files     \n";
-        assert_eq!(soft_open_file_limit(unlimited), None);
     }
 }

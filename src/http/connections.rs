@@ -8,6 +8,9 @@
 //! make room for real webhooks, which send a whole request at once and are then being answered. A connection
 //! the server is working for is never closed for a newcomer; when every connection is one of those, the
 //! accept loop waits until one is answered or gone, and newcomers queue in the kernel's backlog.
+//!
+//! Also here: a process's open-file limit ([`open_file_limit`]), which the cap must stay under, for `check`
+//! and the load driver.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -309,9 +312,32 @@ impl ErrorLog {
     }
 }
 
+/// The soft open-file limit of process `pid` (`self` for this one), from `/proc/PID/limits`; none when it is
+/// unlimited, or not Linux.
+pub fn open_file_limit(pid: &str) -> Option<u64> {
+    soft_open_file_limit(&std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?)
+}
+
+/// The soft "Max open files" of a `/proc/PID/limits` text; none when unlimited or absent.
+fn soft_open_file_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_soft_open_file_limit_is_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             95806                95806                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(soft_open_file_limit(limits), Some(1024));
+        let unlimited = "Max open files            unlimited            unlimited            files     \n";
+        assert_eq!(soft_open_file_limit(unlimited), None);
+        assert!(open_file_limit("self").is_some(), "this process's own, on Linux");
+    }
 
     fn limits() -> Limits {
         Limits {
