@@ -162,73 +162,28 @@ pub struct Alerts {
     targets: Vec<Target>,
     client: reqwest::Client,
     tracker: TaskTracker,
-    first_backoff: Duration,
 }
 
-/// Why the alert targets cannot be set up; `check` and `serve` refuse to start.
+/// The alerts' HTTP client cannot be set up; alerts are off.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AlertsError {
-    /// A target without its secret in the environment.
-    #[error("alert target {name}: {what} is missing: set {var}")]
-    MissingSecret {
-        name: String,
-        what: &'static str,
-        var: String,
-    },
-    #[error("cannot set up the HTTP client of alerts: {0}")]
-    Client(String),
-}
+#[error("cannot set up the HTTP client of alerts: {0}")]
+pub struct AlertsError(String);
 
 impl Alerts {
-    /// The targets of the configuration, each with its secret from `secret_of`.
-    pub fn new<'a>(
-        targets: impl IntoIterator<Item = (&'a str, &'a AlertTarget)>,
-        secret_of: impl Fn(&str) -> Option<SecretString>,
-    ) -> Result<Self, Vec<AlertsError>> {
-        let mut found = Vec::new();
-        let mut missing = Vec::new();
-        for (name, settings) in targets {
-            match secret_of(name) {
-                Some(secret) => found.push(Target {
-                    name: name.to_owned(),
-                    settings: settings.clone(),
-                    secret,
-                }),
-                None => missing.push(AlertsError::MissingSecret {
-                    name: name.to_owned(),
-                    what: settings.kind.secret_name(),
-                    var: crate::settings::alert_secret_var(name),
-                }),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(missing);
-        }
+    /// The targets, each by its name, with its settings and its secret.
+    pub fn new(targets: Vec<(String, AlertTarget, SecretString)>) -> Result<Self, AlertsError> {
         let client = crate::fetch::client_builder(REQUEST_TIMEOUT)
             .build()
-            .map_err(|error| vec![AlertsError::Client(crate::fetch::describe(&error))])?;
+            .map_err(|error| AlertsError(crate::fetch::describe(&error)))?;
+        let targets = targets
+            .into_iter()
+            .map(|(name, settings, secret)| Target { name, settings, secret })
+            .collect();
         Ok(Self {
-            targets: found,
+            targets,
             client,
             tracker: TaskTracker::new(),
-            first_backoff: FIRST_BACKOFF,
         })
-    }
-
-    /// The same targets, with a shorter first wait between attempts (for tests that retry).
-    pub fn with_first_backoff(mut self, backoff: Duration) -> Self {
-        self.first_backoff = backoff;
-        self
-    }
-
-    /// Whether there is any target at all.
-    pub fn cover_any(&self) -> bool {
-        !self.targets.is_empty()
-    }
-
-    /// Whether any target covers `line`: a flow that promises a call-back needs one.
-    pub fn cover(&self, line: &str) -> bool {
-        self.targets.iter().any(|t| t.settings.covers(line))
     }
 
     /// Tells every target of the alert's line, in the background; `done` hears how each delivery ended.
@@ -236,9 +191,9 @@ impl Alerts {
     pub fn send(&self, alert: Alert, done: impl Fn(Delivery) + Clone + Send + 'static) {
         for target in self.targets.iter().filter(|t| t.settings.covers(&alert.call().line)) {
             let (target, alert, done) = (target.clone(), alert.clone(), done.clone());
-            let (client, backoff) = (self.client.clone(), self.first_backoff);
+            let client = self.client.clone();
             self.tracker.spawn(async move {
-                let delivery = deliver(&client, &target, &alert, backoff).await;
+                let delivery = deliver(&client, &target, &alert).await;
                 let outcome = if delivery.failure.is_none() {
                     "accepted"
                 } else {
@@ -276,7 +231,7 @@ fn requests(target: &Target, alert: &Alert, now: DateTime<Utc>) -> Result<Vec<Re
 
 /// Sends every request of the alert, each until the target accepts it, a failure that will not pass, or
 /// the target's deadline.
-async fn deliver(client: &reqwest::Client, target: &Target, alert: &Alert, first_backoff: Duration) -> Delivery {
+async fn deliver(client: &reqwest::Client, target: &Target, alert: &Alert) -> Delivery {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(target.settings.deadline_secs);
     let (name, kind, event) = (&target.name, target.settings.kind.as_str(), alert.event());
     let ended = |attempts, failure: Option<String>| {
@@ -298,7 +253,7 @@ async fn deliver(client: &reqwest::Client, target: &Target, alert: &Alert, first
     let mut attempts = 0;
     let mut failures = Vec::new();
     for index in 0..count {
-        let mut backoff = first_backoff;
+        let mut backoff = FIRST_BACKOFF;
         loop {
             attempts += 1;
             // Built again for each attempt: a webhook's signature carries the time of sending.

@@ -122,27 +122,28 @@ impl AppState {
 /// The configured alert targets that have their secret (serving refuses to start while one lacks it); none
 /// without targets.
 fn alerts_for(config: &Config) -> Option<Alerts> {
-    let settings = &config.settings;
-    // Text messages go through the provider's API with its auth token; the others have a secret of their own.
-    let secret = |name: &str| match settings.alerts.get(name) {
-        Some(target) if !target.kind.has_own_secret() => config.secrets.provider_auth_token.clone(),
-        _ => config.secrets.alert_secret(name).cloned(),
-    };
-    let targets = settings
+    let secrets = &config.secrets;
+    let targets: Vec<_> = config
+        .settings
         .alerts
         .iter()
-        .map(|(name, target)| (name.as_str(), target))
-        .filter(|(name, _)| secret(name).is_some());
-    match Alerts::new(targets, secret) {
-        Ok(alerts) if alerts.cover_any() => Some(alerts),
-        Ok(_) => None,
-        Err(errors) => {
-            for error in errors {
-                tracing::error!(%error, "alerts are off");
-            }
-            None
-        }
+        .filter_map(|(name, target)| {
+            // Text messages go through the provider's API with its auth token; the others have a secret of
+            // their own.
+            let secret = if target.kind.has_own_secret() {
+                secrets.alert_secret(name.as_str())
+            } else {
+                secrets.provider_auth_token.as_ref()
+            };
+            Some((name.to_string(), target.clone(), secret?.clone()))
+        })
+        .collect();
+    if targets.is_empty() {
+        return None;
     }
+    Alerts::new(targets)
+        .inspect_err(|error| tracing::error!(%error, "alerts are off"))
+        .ok()
 }
 
 /// Redis when the configuration names it; else memory, seeded with the configuration's on-call data.
