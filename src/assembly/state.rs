@@ -88,6 +88,7 @@ impl AppState {
         });
         let call_log = call_log::Writer::new(store.clone());
         let alerts = alerts_for(&config);
+        let packages = Packages::new(&settings.packages);
         let services = Services {
             voice,
             base_url: settings.server.public_url.as_str().to_owned(),
@@ -97,7 +98,8 @@ impl AppState {
             entitled_packages: case_settings
                 .map(|c| c.after_hours_packages.clone())
                 .filter(|list| !list.is_empty() && settings.packages.is_empty()),
-            packages: Packages::new(&settings.packages),
+            refused_packages: packages.refused(),
+            packages,
             store: Some(store),
             status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
             oncall_cache: OnCallCache::default(),

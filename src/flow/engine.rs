@@ -133,6 +133,8 @@ pub struct Services {
     pub case_timeout: Duration,
     /// `cases.after_hours_packages`: the only packages entitled to after-hours phone support; `None`: any.
     pub entitled_packages: Option<Vec<String>>,
+    /// The names (and spellings) of the `[packages]` without after-hours phone support.
+    pub refused_packages: Vec<String>,
     /// The support packages: the channel each one's customers are told to use once their case is known.
     pub packages: crate::settings::Packages,
     /// On-call data and call records.

@@ -95,7 +95,7 @@ impl VerifyCase {
         let requirements = Requirements {
             registered_caller: ctx.line.require_registered_caller,
             entitled_packages: ctx.services.entitled_packages.clone(),
-            refused_packages: ctx.services.packages.refused(),
+            refused_packages: ctx.services.refused_packages.clone(),
             a_attestation: ctx.line.require_a_attestation,
         };
         let caller = Caller::new(ctx.input.from(), ctx.input.param("StirVerstat"));
