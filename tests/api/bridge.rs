@@ -44,13 +44,19 @@ pub(crate) const VOICEMAIL: &str = "We are sorry, no engineer could take your ca
 pub(crate) const RECORDING: &str =
     "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Recordings/RE0123456789abcdef";
 
+/// The dials of the shipped chain when the case names no TAM (its TAM tier rings nobody and is skipped): three
+/// tiers, then the same three once more (repeat = 1), who and for how many seconds.
+pub(crate) const SHIPPED_DIALS: [(&[&str], &str); 6] = [
+    (&[BOB], "20"),
+    (&[CAROL], "20"),
+    (&[CAROL, ALICE], "30"),
+    (&[BOB], "20"),
+    (&[CAROL], "20"),
+    (&[CAROL, ALICE], "30"),
+];
+
 // ---------------------------------------------------------------------------------------------------------
 // Set-up: Redis, the rotation imported with the binary, the case system, the server.
-
-fn redis_url() -> String {
-    std::env::var("AFTERHOURS_TEST_REDIS_URL")
-        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server")
-}
 
 fn unique() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -452,16 +458,7 @@ async fn nobody_accepts_through_all_tiers_and_the_repeat_so_the_caller_leaves_a_
     let app = &night.app;
     let mut twiml = night.call_about_the_case().await;
 
-    // Three tiers, then the same three once more (repeat = 1): six dials.
-    let expected: [(&[&str], &str); 6] = [
-        (&[BOB], "20"),
-        (&[CAROL], "20"),
-        (&[CAROL, ALICE], "30"),
-        (&[BOB], "20"),
-        (&[CAROL], "20"),
-        (&[CAROL, ALICE], "30"),
-    ];
-    for (attempt, (phones, timeout)) in expected.iter().enumerate() {
+    for (attempt, (phones, timeout)) in SHIPPED_DIALS.iter().enumerate() {
         assert_dials(&twiml, phones, timeout);
         if attempt > 0 {
             assert_eq!(twiml.says, [STILL_TRYING], "attempt {}", attempt + 1);

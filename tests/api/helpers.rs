@@ -476,3 +476,9 @@ pub async fn case_system_knowing(cases: &[(&str, serde_json::Value)]) -> wiremoc
         .await;
     server
 }
+
+/// The redis-server that `./scripts/test` started for the tests.
+pub fn redis_url() -> String {
+    std::env::var("AFTERHOURS_TEST_REDIS_URL")
+        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server")
+}

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::calllog::{ADMIN, calls};
 use crate::helpers::*;
-
-const ADMIN: &str = "admin-secret";
 /// How often the incoming webhook is replayed.
 const REPLAYS: usize = 2_000;
 const REFERENCE: &str = "CA00000000000000000000000000000001";
@@ -28,22 +27,10 @@ fn status_fields(call_sid: &str) -> Vec<(String, String)> {
     fields
 }
 
-async fn records(app: &TestApp) -> Vec<Value> {
-    let response = app
-        .client
-        .get(app.url("/admin/calls?limit=1000"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    serde_json::from_str(&response.text().await.unwrap()).unwrap()
-}
-
 /// The records of `call_sid`, once the log holds at least one of them (at most 10 s).
 async fn records_of(app: &TestApp, call_sid: &str) -> Vec<Value> {
     for _ in 0..200 {
-        let found: Vec<Value> = records(app)
+        let found: Vec<Value> = calls(app, "?limit=1000")
             .await
             .into_iter()
             .filter(|r| r["call_sid"] == call_sid)
@@ -128,7 +115,7 @@ async fn replayed_call_is_logged_like_one_call(app: &TestApp, mut keys: Option<K
     records_of(app, REPLAYED).await;
     // Closes queued by the last replays are written by now or soon: give them a moment to show up.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let replayed: Vec<Value> = records(app)
+    let replayed: Vec<Value> = calls(app, "?limit=1000")
         .await
         .into_iter()
         .filter(|r| r["call_sid"] == REPLAYED)
@@ -153,8 +140,7 @@ async fn a_replayed_call_leaves_one_record_in_the_embedded_store() {
 
 #[tokio::test]
 async fn a_replayed_call_leaves_one_record_and_a_bounded_working_record_in_redis() {
-    let url = std::env::var("AFTERHOURS_TEST_REDIS_URL")
-        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server");
+    let url = redis_url();
     let prefix = format!("test:replay:{}:", std::process::id());
     let app = friday_night()
         .env("AFTERHOURS_ADMIN__TOKEN", ADMIN)

@@ -23,11 +23,6 @@ const VERIFIED: &str = "Thank you. Case 1 2 3 4 5 6 for ACME Corp is a critical 
 const TURNED_AWAY: &str = "We are sorry, we cannot take more case numbers from this phone number right now.";
 const CANNOT_BE_HELPED: &str = "We are sorry, this phone number cannot be helped with case";
 
-fn redis_url() -> String {
-    std::env::var("AFTERHOURS_TEST_REDIS_URL")
-        .expect("AFTERHOURS_TEST_REDIS_URL is not set: run the tests with ./scripts/test, which starts redis-server")
-}
-
 fn unique() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)

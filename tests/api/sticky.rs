@@ -141,7 +141,7 @@ async fn after_sticky_secs_the_case_rings_the_policy_again() {
     let flows = std::env::temp_dir().join(format!("afterhours-sticky-{}", std::process::id()));
     std::fs::create_dir_all(&flows).unwrap();
     std::fs::write(flows.join("critical-incident.toml"), short).unwrap();
-    let redis = std::env::var("AFTERHOURS_TEST_REDIS_URL").unwrap();
+    let redis = redis_url();
     let app = friday_night()
         .cases(&night.cases.uri())
         .env("AFTERHOURS_REDIS__URL", &redis)

@@ -9,7 +9,9 @@
 use serde_json::{Value, json};
 use wiremock::MockServer;
 
-use crate::bridge::{ALICE, BOB, CAROL, VOICEMAIL, assert_dials, dial_ends, picks_up, presses, rings_out, whisper_url};
+use crate::bridge::{
+    ALICE, BOB, CAROL, SHIPPED_DIALS, VOICEMAIL, assert_dials, dial_ends, picks_up, presses, rings_out, whisper_url,
+};
 use crate::calllog::{ADMIN, events, status_callback, until_logged};
 use crate::helpers::*;
 
@@ -82,16 +84,6 @@ fn tam_events(record: &Value) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
-
-/// The shipped chain with the TAM tier skipped, twice (repeat = 1).
-const WITHOUT_TAM: [(&[&str], &str); 6] = [
-    (&[BOB], "20"),
-    (&[CAROL], "20"),
-    (&[CAROL, ALICE], "30"),
-    (&[BOB], "20"),
-    (&[CAROL], "20"),
-    (&[CAROL, ALICE], "30"),
-];
 
 // ---------------------------------------------------------------------------------------------------------
 // The TAM is rung
@@ -168,7 +160,7 @@ async fn the_tam_named_by_id_is_rung_in_each_pass_and_escalation_goes_past_the_t
 async fn the_tier_is_skipped_for_a_package_without_tam() {
     let (_cases, app) = night_with_case(json!({"support_package": "Advanced", "tam": "dave"})).await;
 
-    rings_out_as(&app, call_from(&app, CALLER).await, &WITHOUT_TAM).await;
+    rings_out_as(&app, call_from(&app, CALLER).await, &SHIPPED_DIALS).await;
 
     let record = the_record(&app).await;
     assert_eq!(
@@ -200,7 +192,7 @@ async fn the_tier_is_skipped_for_a_package_without_tam_whoever_calls() {
 async fn an_unknown_tam_skips_the_tier_and_the_call_log_says_so() {
     let (_cases, app) = night_with_case(json!({"support_package": "premium", "tam": "dana@example.com"})).await;
 
-    rings_out_as(&app, call_from(&app, CALLER).await, &WITHOUT_TAM).await;
+    rings_out_as(&app, call_from(&app, CALLER).await, &SHIPPED_DIALS).await;
 
     let record = the_record(&app).await;
     assert_eq!(
@@ -221,7 +213,7 @@ async fn a_tam_named_by_a_phone_number_is_never_dialled_even_an_engineers() {
     let first = call_from(&app, CALLER).await;
     let mut dials = vec![first.clone()];
     let mut twiml = first;
-    for _ in 0..WITHOUT_TAM.len() {
+    for _ in 0..SHIPPED_DIALS.len() {
         twiml = dial_ends(&app, &twiml, "no-answer").await;
         dials.push(twiml.clone());
     }
@@ -240,7 +232,7 @@ async fn a_tam_named_by_a_phone_number_is_never_dialled_even_an_engineers() {
 async fn the_tier_is_skipped_for_a_case_that_names_no_tam() {
     let (_cases, app) = night_with_case(json!({"support_package": "premium"})).await;
 
-    rings_out_as(&app, call_from(&app, CALLER).await, &WITHOUT_TAM).await;
+    rings_out_as(&app, call_from(&app, CALLER).await, &SHIPPED_DIALS).await;
 
     let record = the_record(&app).await;
     assert_eq!(tam_events(&record), ["bridge: the case names no TAM: tier skipped"]);
@@ -254,7 +246,7 @@ async fn the_tier_is_skipped_for_an_unverified_case_when_the_case_system_is_down
         .start()
         .await;
 
-    rings_out_as(&app, call_from(&app, CALLER).await, &WITHOUT_TAM).await;
+    rings_out_as(&app, call_from(&app, CALLER).await, &SHIPPED_DIALS).await;
 
     let record = the_record(&app).await;
     assert_eq!(record["summary"]["decision"], "unverified");
