@@ -52,6 +52,17 @@ pub struct MissedCall {
     pub at: DateTime<Utc>,
 }
 
+impl MissedCall {
+    /// "case 123456 (ACME Corp)", as far as the call knows them: how every alert names what the call is about.
+    fn case_and_customer(&self) -> String {
+        match (&self.case, &self.customer) {
+            (Some(case), Some(customer)) => format!("case {case} ({customer})"),
+            (Some(case), None) => format!("case {case}"),
+            (None, _) => "no case number".to_owned(),
+        }
+    }
+}
+
 /// What a target is told: the missed call, then its voicemail when one is left.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Alert {
@@ -93,11 +104,7 @@ impl Alert {
     /// One line for a pager's screen: the case, the customer and the line.
     pub fn summary(&self) -> String {
         let call = self.call();
-        let case = match (&call.case, &call.customer) {
-            (Some(case), Some(customer)) => format!("case {case} ({customer})"),
-            (Some(case), None) => format!("case {case}"),
-            (None, _) => "no case number".to_owned(),
-        };
+        let case = call.case_and_customer();
         match self {
             Alert::Missed(_) => format!(
                 "Missed after-hours critical call on {} line: {case}, nobody accepted; call back {}",

@@ -55,11 +55,7 @@ pub(super) fn requests(
 /// The message: short enough for two SMS segments in the usual case.
 fn text(alert: &Alert) -> String {
     let call = alert.call();
-    let case = match (&call.case, &call.customer) {
-        (Some(case), Some(customer)) => format!("case {case} ({customer})"),
-        (Some(case), None) => format!("case {case}"),
-        (None, _) => "no case number".to_owned(),
-    };
+    let case = call.case_and_customer();
     match alert {
         Alert::Missed(_) => format!(
             "afterhours: missed critical call on the {} line about {case}; nobody accepted. Call back {}. \
