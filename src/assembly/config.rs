@@ -285,6 +285,20 @@ fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Optio
         }
         _ => {}
     }
+    if let Some(cases) = &settings.cases
+        && cases.adapter == CaseAdapter::Zendesk
+        && let Some(api_path) = cases.base_url.path()
+    {
+        errors.push(ConfigError::in_file(
+            path,
+            None,
+            "cases.base_url",
+            format!(
+                "a path ({api_path:?}) is refused for adapter \"zendesk\": the base URL is the account's address \
+                 alone, e.g. https://SUBDOMAIN.zendesk.com, and every request adds /api/v2/... to it"
+            ),
+        ));
+    }
     errors.extend(unkept_promises(path, settings, lines));
     for (name, target) in &settings.alerts {
         for line in &target.lines {

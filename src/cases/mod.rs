@@ -55,6 +55,9 @@ pub struct Case {
     open: bool,
     /// Phone numbers registered for the case's contacts, as written in the case system.
     contact_phones: Vec<String>,
+    /// Some contact phones could not be read (the case system failed to list them in time): a caller who is
+    /// not among those read may still be registered.
+    contact_phones_partial: bool,
     /// The customer's support package, when the case system says.
     pub(crate) support_package: Option<String>,
     /// The customer's Technical Account Manager as the case system names them (an engineer's id or email in
@@ -74,6 +77,9 @@ pub enum CaseError {
     Connect(String),
     #[error("the case system answered HTTP {0}")]
     Status(u16),
+    /// HTTP 429, with the wait its `Retry-After` asks for.
+    #[error("the case system answered HTTP 429 (too many requests){}", .0.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default())]
+    RateLimited(Option<Duration>),
     #[error("the case system's answer is over {0} bytes")]
     TooLarge(usize),
     #[error("the case system's answer is not the JSON expected: {0}")]
@@ -86,11 +92,19 @@ impl CaseError {
     /// True for failures that may pass if tried again later: no answer, 5xx, 408, 429.
     fn is_transient(&self) -> bool {
         match self {
-            CaseError::Timeout(_) | CaseError::Connect(_) => true,
+            CaseError::Timeout(_) | CaseError::Connect(_) | CaseError::RateLimited(_) => true,
             CaseError::Status(status) => *status >= 500 || *status == 408 || *status == 429,
             CaseError::InvalidId(_) | CaseError::TooLarge(_) | CaseError::Format(_) | CaseError::NotConfigured(_) => {
                 false
             }
+        }
+    }
+
+    /// The least wait before trying again that the case system asked for.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CaseError::RateLimited(wait) => *wait,
+            _ => None,
         }
     }
 }

@@ -531,6 +531,10 @@ pub struct ZendeskSettings {
     /// Key of the organisation field that holds the email of the customer's Technical Account Manager.
     #[serde(default)]
     pub tam_field: Option<String>,
+    /// The tags of the environment field's options that mean production. Zendesk answers a drop-down field
+    /// with the chosen option's tag, not its label; without this list, `cases.values.production` applies.
+    #[serde(default)]
+    pub production_tags: Option<Vec<String>>,
 }
 
 fn default_phone_field() -> String {
@@ -570,17 +574,21 @@ pub(crate) struct NotesSettings {
     /// Add a note to the case when a call about it ends.
     pub(crate) enabled: bool,
     /// Attempts before a note is given up (and logged as lost).
-    pub(crate) attempts: u32,
-    /// Wait before the second attempt; doubled for each further one.
-    pub(crate) backoff_ms: u64,
+    pub(crate) attempts: Bounded<1, 100>,
+    /// Wait before the second attempt; doubled for each further one, up to a minute.
+    pub(crate) backoff_ms: Bounded<1, 60_000>,
+    /// No attempt starts later than this after the note was queued: a note the case system keeps refusing
+    /// (or asks, with `Retry-After`, to hold past it) is given up then, logged and counted as lost.
+    pub(crate) deadline_secs: Bounded<1, 3600>,
 }
 
 impl Default for NotesSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            attempts: 5,
-            backoff_ms: 1000,
+            attempts: Bounded::of::<10>(),
+            backoff_ms: Bounded::of::<1000>(),
+            deadline_secs: Bounded::of::<300>(),
         }
     }
 }
@@ -740,6 +748,13 @@ pub(crate) struct BaseUrl(String);
 impl BaseUrl {
     pub(crate) fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The path after the host (`/api/v2`), when there is more than `/`.
+    pub(crate) fn path(&self) -> Option<String> {
+        let url = url::Url::parse(&self.0).ok()?;
+        let path = url.path().trim_end_matches('/');
+        (!path.is_empty()).then(|| path.to_owned())
     }
 }
 
