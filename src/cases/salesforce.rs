@@ -29,8 +29,8 @@ use super::http::{HttpClient, Purpose, Reply, json};
 use super::{BoxFuture, Case, CaseError, CaseId, CaseSystem, one_of};
 use crate::settings::{CaseValues, FieldPath, SalesforceSettings};
 
-/// The longest text `CaseComment.CommentBody` holds.
-const MAX_COMMENT_CHARS: usize = 4000;
+/// The most bytes `CaseComment.CommentBody` holds.
+const MAX_COMMENT_BYTES: usize = 4000;
 
 /// The connected app's credentials.
 #[derive(Debug)]
@@ -217,7 +217,7 @@ impl Salesforce {
             .and_then(|r| value_at(r, ["Id"]))
             .and_then(Value::as_str)
             .ok_or_else(|| format(&format!("no case has CaseNumber {number}")))?;
-        let body: String = body.chars().take(MAX_COMMENT_CHARS).collect();
+        let body = truncated(body, MAX_COMMENT_BYTES);
         let payload = serde_json::json!({ "ParentId": parent, "CommentBody": body, "IsPublished": false });
         let url = format!(
             "{}/services/data/v{}/sobjects/CaseComment",
@@ -253,6 +253,15 @@ impl CaseSystem for Salesforce {
     fn add_note<'a>(&'a self, id: &'a CaseId, body: &'a str) -> BoxFuture<'a, Result<(), CaseError>> {
         Box::pin(self.comment(id, body))
     }
+}
+
+/// `text` cut to at most `max` bytes, between two characters.
+fn truncated(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The digits typed, zero-padded to `width`.
@@ -399,6 +408,13 @@ mod tests {
             "SELECT Id, CaseNumber, Priority, Status, IsClosed, Environment__c, Account.Support_Package__c, \
              account.name, Contact.Phone, Contact.MobilePhone FROM Case WHERE CaseNumber = '00001026' LIMIT 1"
         );
+    }
+
+    #[test]
+    fn a_comment_is_cut_between_characters() {
+        assert_eq!(truncated("abc", 4000), "abc");
+        assert_eq!(truncated("Zoë", 3), "Zo");
+        assert_eq!(truncated(&"é".repeat(2001), MAX_COMMENT_BYTES).len(), 4000);
     }
 
     #[test]
