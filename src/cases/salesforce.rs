@@ -88,7 +88,7 @@ impl Salesforce {
 
     /// The token to use: the current one, or a new one when there is none, it has expired, or it is the one
     /// `refused` names.
-    async fn session(&self, purpose: Purpose, refused: Option<u64>) -> Result<Session, CaseError> {
+    async fn session(&self, refused: Option<u64>) -> Result<Session, CaseError> {
         let mut sessions = self.sessions.lock().await;
         if let Some(current) = &sessions.current
             && refused != Some(current.number)
@@ -97,7 +97,7 @@ impl Salesforce {
             return Ok(current.clone());
         }
         sessions.current = None;
-        let token = self.fetch_token(purpose).await?;
+        let token = self.fetch_token().await?;
         sessions.issued += 1;
         let session = Session {
             token,
@@ -108,8 +108,9 @@ impl Salesforce {
         Ok(session)
     }
 
-    /// A new access token by the client-credentials flow.
-    async fn fetch_token(&self, purpose: Purpose) -> Result<SecretString, CaseError> {
+    /// A new access token by the client-credentials flow. It takes a lookup's turn, whoever needs it: the
+    /// fetch holds the token's lock, which callers wait on, so it must never wait behind a backlog of notes.
+    async fn fetch_token(&self) -> Result<SecretString, CaseError> {
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "client_credentials")
             .append_pair("client_id", self.client.id.expose_secret())
@@ -122,7 +123,7 @@ impl Salesforce {
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
             .body(form);
-        let reply = self.http.exchange(purpose, request).await?;
+        let reply = self.http.exchange(Purpose::Lookup, request).await?;
         if reply.status.is_success() {
             return json(&reply.body)?
                 .get("access_token")
@@ -147,7 +148,7 @@ impl Salesforce {
 
     /// Sends the request `build` makes with the access token; on a 401, once more with a new token.
     async fn call(&self, purpose: Purpose, build: impl Fn() -> RequestBuilder) -> Result<Reply, CaseError> {
-        let session = self.session(purpose, None).await?;
+        let session = self.session(None).await?;
         let send = |session: &Session| {
             let request = build()
                 .bearer_auth(session.token.expose_secret())
@@ -158,7 +159,7 @@ impl Salesforce {
         if reply.status != StatusCode::UNAUTHORIZED {
             return Ok(reply);
         }
-        let session = self.session(purpose, Some(session.number)).await?;
+        let session = self.session(Some(session.number)).await?;
         let reply = send(&session).await?;
         if reply.status == StatusCode::UNAUTHORIZED {
             return Err(CaseError::Credentials(format!(

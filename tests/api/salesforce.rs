@@ -327,6 +327,36 @@ async fn a_token_refused_twice_leaves_the_case_unverified_without_a_loop() {
 }
 
 #[tokio::test]
+async fn a_slow_token_and_a_slow_query_together_keep_within_timeout_ms() {
+    let org = MockServer::start().await;
+    // Each exchange keeps within the 1500 ms limit; the two together do not.
+    Mock::given(method("POST"))
+        .and(path("/services/oauth2/token"))
+        .respond_with(token_answer(FIRST_TOKEN, &org.uri()).set_delay(Duration::from_millis(1000)))
+        .mount(&org)
+        .await;
+    queries_answer(
+        &org,
+        FIRST_TOKEN,
+        ResponseTemplate::new(200)
+            .set_body_json(query_answer(vec![case_record()]))
+            .set_delay(Duration::from_millis(1000)),
+    )
+    .await;
+    let app = night_line_with_salesforce(&org)
+        .env("AFTERHOURS_CASES__TIMEOUT_MS", "1500")
+        .start()
+        .await;
+
+    let first = app.incoming(CALLER, US_LINE).await;
+    let started = std::time::Instant::now();
+    let twiml = app.follow(first.action(), &[("Digits", "123456")]).await;
+
+    assert_eq!(twiml.says[0], UNVERIFIED, "{}", twiml.said());
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn a_wrong_client_secret_leaves_the_case_unverified_rather_than_not_found() {
     let org = salesforce().await;
     holds(&org, case_record()).await;
