@@ -417,7 +417,8 @@ pub(crate) enum OnUnavailable {
 #[serde(deny_unknown_fields)]
 pub struct CasesSettings {
     pub adapter: CaseAdapter,
-    /// `https://cases.example.com/api` for `http-json`; `https://SUBDOMAIN.zendesk.com` for `zendesk`.
+    /// `https://cases.example.com/api` for `http-json`; `https://SUBDOMAIN.zendesk.com` for `zendesk`;
+    /// `https://MYDOMAIN.my.salesforce.com` for `salesforce`; `https://SITE.atlassian.net` for `jira`.
     pub(crate) base_url: BaseUrl,
     /// A lookup slower than this counts as unavailable. At most 10 s: the provider waits 15 s in all for the
     /// webhook, and the caller must still hear the answer.
@@ -436,6 +437,12 @@ pub struct CasesSettings {
     /// Required with `adapter = "zendesk"`.
     #[serde(default)]
     pub zendesk: Option<ZendeskSettings>,
+    /// Required with `adapter = "salesforce"`.
+    #[serde(default)]
+    pub salesforce: Option<crate::settings::SalesforceSettings>,
+    /// Required with `adapter = "jira"`.
+    #[serde(default)]
+    pub jira: Option<crate::settings::JiraSettings>,
     /// Support packages entitled to after-hours phone support; empty: every package is.
     #[serde(default)]
     pub(crate) after_hours_packages: Vec<String>,
@@ -456,6 +463,8 @@ fn default_max_body() -> usize {
 pub enum CaseAdapter {
     HttpJson,
     Zendesk,
+    Salesforce,
+    Jira,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
