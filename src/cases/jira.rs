@@ -129,28 +129,30 @@ fn issue_to_case(doc: &Value, id: &CaseId, settings: &JiraSettings, values: &Cas
     let fields = doc
         .get("fields")
         .filter(|f| f.is_object())
-        .ok_or_else(|| format("no \"fields\" object"))?;
+        .ok_or_else(|| CaseError::format("no \"fields\" object"))?;
     let priority = fields
         .get("priority")
         .and_then(|p| p.get("name"))
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let status = fields.get("status").ok_or_else(|| format("the issue has no status"))?;
+    let status = fields
+        .get("status")
+        .ok_or_else(|| CaseError::format("the issue has no status"))?;
     let status_name = status
         .get("name")
         .and_then(Value::as_str)
-        .ok_or_else(|| format("the issue's status has no name"))?
+        .ok_or_else(|| CaseError::format("the issue's status has no name"))?
         .to_owned();
     let category = status
         .pointer("/statusCategory/key")
         .and_then(Value::as_str)
-        .ok_or_else(|| format("the issue's status has no statusCategory"))?;
+        .ok_or_else(|| CaseError::format("the issue's status has no statusCategory"))?;
     // A configured field the answer does not carry is a wrong field id; one it carries as null is empty.
     let configured = |field: &JiraField| -> Result<Option<String>, CaseError> {
         let value = fields
             .get(field.as_str())
-            .ok_or_else(|| format(&format!("the issue has no field {field}")))?;
+            .ok_or_else(|| CaseError::format(&format!("the issue has no field {field}")))?;
         Ok(field_text(value).filter(|t| !t.trim().is_empty()))
     };
     let optional =
@@ -257,10 +259,6 @@ fn refusal(reply: &Reply) -> CaseError {
             None => CaseError::Status(status),
         },
     }
-}
-
-fn format(message: &str) -> CaseError {
-    CaseError::Format(message.to_owned())
 }
 
 #[cfg(test)]

@@ -98,6 +98,11 @@ pub enum CaseError {
 }
 
 impl CaseError {
+    /// An answer that is not the JSON expected, and why.
+    pub(crate) fn format(why: &str) -> Self {
+        CaseError::Format(why.to_owned())
+    }
+
     /// True for failures that may pass if tried again later: no answer, 5xx, 408, 429, a request limit.
     fn is_transient(&self) -> bool {
         match self {

@@ -130,7 +130,7 @@ impl Salesforce {
                 .and_then(Value::as_str)
                 .filter(|token| !token.is_empty())
                 .map(|token| SecretString::from(token.to_owned()))
-                .ok_or_else(|| format("the token answer has no access_token"));
+                .ok_or_else(|| CaseError::format("the token answer has no access_token"));
         }
         // OAuth's own errors: {"error": "invalid_client", "error_description": "invalid client credentials"}.
         let oauth_error = json(&reply.body).ok().and_then(|doc| {
@@ -197,7 +197,7 @@ impl Salesforce {
         let records = doc
             .get_mut("records")
             .and_then(Value::as_array_mut)
-            .ok_or_else(|| format("the query answer has no \"records\" list"))?;
+            .ok_or_else(|| CaseError::format("the query answer has no \"records\" list"))?;
         Ok((!records.is_empty()).then(|| records.swap_remove(0)))
     }
 
@@ -217,7 +217,7 @@ impl Salesforce {
             .as_ref()
             .and_then(|r| value_at(r, ["Id"]))
             .and_then(Value::as_str)
-            .ok_or_else(|| format(&format!("no case has CaseNumber {number}")))?;
+            .ok_or_else(|| CaseError::format(&format!("no case has CaseNumber {number}")))?;
         let body = truncated(body, MAX_COMMENT_BYTES);
         let payload = serde_json::json!({ "ParentId": parent, "CommentBody": body, "IsPublished": false });
         let url = format!(
@@ -301,10 +301,10 @@ fn record_to_case(
     values: &CaseValues,
 ) -> Result<Case, CaseError> {
     let priority = text_at(record, ["Priority"]).unwrap_or_default();
-    let status = text_at(record, ["Status"]).ok_or_else(|| format("the case has no Status"))?;
+    let status = text_at(record, ["Status"]).ok_or_else(|| CaseError::format("the case has no Status"))?;
     let closed = value_at(record, ["IsClosed"])
         .and_then(Value::as_bool)
-        .ok_or_else(|| format("the case has no IsClosed"))?;
+        .ok_or_else(|| CaseError::format("the case has no IsClosed"))?;
     let field = |path: &FieldPath| text_at(record, path.parts()).filter(|t| !t.trim().is_empty());
     let environment = field(&settings.environment_field).unwrap_or_default();
     let contact_phones = ["Phone", "MobilePhone"]
@@ -373,10 +373,6 @@ fn refusal(reply: &Reply) -> CaseError {
         (_, Some(error)) => CaseError::Refused(status, error),
         (_, None) => CaseError::Status(status),
     }
-}
-
-fn format(message: &str) -> CaseError {
-    CaseError::Format(message.to_owned())
 }
 
 #[cfg(test)]

@@ -156,7 +156,7 @@ fn phone_identities(doc: &Value) -> Result<Vec<String>, CaseError> {
     let identities = doc
         .get("identities")
         .and_then(Value::as_array)
-        .ok_or_else(|| format("no \"identities\" list"))?;
+        .ok_or_else(|| CaseError::format("no \"identities\" list"))?;
     Ok(identities
         .iter()
         .filter(|identity| identity.get("type").and_then(Value::as_str) == Some("phone_number"))
@@ -178,10 +178,10 @@ fn ticket_to_case(
     let ticket = doc
         .get("ticket")
         .filter(|t| t.is_object())
-        .ok_or_else(|| format("no \"ticket\" object"))?;
+        .ok_or_else(|| CaseError::format("no \"ticket\" object"))?;
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let priority = text(ticket.get("priority")).unwrap_or_default();
-    let status = text(ticket.get("status")).ok_or_else(|| format("the ticket has no status"))?;
+    let status = text(ticket.get("status")).ok_or_else(|| CaseError::format("the ticket has no status"))?;
     let environment = ticket
         .get("custom_fields")
         .and_then(Value::as_array)
@@ -191,7 +191,7 @@ fn ticket_to_case(
                 .find(|f| f.get("id").and_then(Value::as_u64) == Some(settings.environment_field))
         })
         .ok_or_else(|| {
-            format(&format!(
+            CaseError::format(&format!(
                 "the ticket has no custom field {}",
                 settings.environment_field
             ))
@@ -252,10 +252,6 @@ fn ticket_to_case(
             .and_then(org_field)
             .filter(|t| !t.trim().is_empty()),
     })
-}
-
-fn format(message: &str) -> CaseError {
-    CaseError::Format(message.to_owned())
 }
 
 #[cfg(test)]
