@@ -1,13 +1,15 @@
 //! The case system: looking up a case by the number the caller typed, and adding a note to it afterwards.
 //!
 //! Adapters speak one product's API each and all answer with the same [`Case`]; the decision of what the
-//! caller is told (`decision`) is a pure function of that case, kept apart from any I/O.
+//! caller is told (`decision`) is a pure function of that case, kept apart from any I/O. `last_lookup` keeps
+//! the latest lookup's outcome for the dashboard.
 
 pub(crate) mod caller;
 pub(crate) mod decision;
 pub mod file;
 mod http;
 mod http_json;
+pub mod last_lookup;
 pub(crate) mod notes;
 mod zendesk;
 
