@@ -345,6 +345,14 @@ async fn forms_without_their_csrf_token_or_from_another_site_are_refused() {
         "with its token it works"
     );
 
+    // The pages are not served on the webhook listener.
+    let public = client
+        .get(format!("{}/dashboard/login", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+
     // The cookie does not open the JSON API, and the bearer token does not open the pages.
     let api = client
         .get(app.url("/admin/overrides"))

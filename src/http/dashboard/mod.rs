@@ -148,6 +148,7 @@ impl FromRequestParts<AppState> for Operator {
         let Some(key) = key(state) else {
             return Err(to_login());
         };
+        // Sessions live in wall-clock time, not the injected clock that calls are decided by.
         let Some(session) = cookie(&parts.headers, session::COOKIE).and_then(|c| key.verify(c, chrono::Utc::now()))
         else {
             return Err(to_login());
