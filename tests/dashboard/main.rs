@@ -388,6 +388,49 @@ async fn forms_without_their_csrf_token_or_from_another_site_are_refused() {
     assert_eq!(page.status(), 303, "a logged-out cookie is refused");
 }
 
+/// Logs in through the form with a plain client: the session cookie's `name=value`.
+async fn session_cookie(client: &reqwest::Client, app: &TestApp) -> String {
+    let form = client.get(app.url("/dashboard/login")).send().await.unwrap();
+    let nonce_cookie = set_cookie(&form, "afterhours_login").unwrap();
+    let nonce = hidden(&form.text().await.unwrap(), "nonce");
+    let response = client
+        .post(app.url("/dashboard/login"))
+        .header("cookie", format!("afterhours_login={nonce_cookie}"))
+        .header("content-type", FORM)
+        .body(encode(&[
+            ("name", "Dana Ops"),
+            ("token", ADMIN),
+            ("nonce", nonce.as_str()),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    format!(
+        "afterhours_session={}",
+        set_cookie(&response, "afterhours_session").unwrap()
+    )
+}
+
+#[tokio::test]
+async fn the_overview_shows_the_case_systems_latest_lookup() {
+    // No case system listens at the configured address: the lookup fails.
+    let app = friday_night().env("AFTERHOURS_ADMIN__TOKEN", ADMIN).start().await;
+    let client = plain_client();
+    let cookie = session_cookie(&client, &app).await;
+    let overview = |cookie: String| {
+        let request = client.get(app.url("/dashboard")).header("cookie", cookie);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let page = overview(cookie.clone()).await;
+    assert!(page.contains("none since the process started"), "{page}");
+
+    let first = app.incoming(CALLER, US_LINE).await;
+    app.follow(first.action(), &[("Digits", "123456")]).await;
+    let page = overview(cookie).await;
+    assert!(page.contains("cannot reach the case system"), "{page}");
+}
+
 #[tokio::test]
 async fn failed_logins_are_throttled() {
     let app = friday_night()
