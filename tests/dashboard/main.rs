@@ -175,7 +175,7 @@ async fn a_call_made_through_the_webhooks_is_on_the_calls_page_with_its_timeline
     let deadline = std::time::Instant::now() + browser::WAIT;
     loop {
         browser.goto(&app.url("/dashboard/calls?line=us")).await;
-        let page = browser.wait_for_text("calls · page").await;
+        let page = browser.wait_for_text(" · page ").await;
         if page.contains("+*******4567") {
             assert!(page.contains("42 s"), "{page}");
             assert!(!page.contains(CALLER), "the caller is masked: {page}");

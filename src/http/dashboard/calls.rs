@@ -115,7 +115,7 @@ pub(super) async fn list(operator: Operator, State(state): State<AppState>, RawQ
             }
             div { button type="submit" { "Filter" } }
         }
-        p.muted { (kept.len()) " calls · page " (page + 1) " of " (pages) }
+        p.muted { (kept.len()) (if kept.len() == 1 { " call" } else { " calls" }) " · page " (page + 1) " of " (pages) }
         div.scroll {
             table #calls {
                 thead { tr {

@@ -124,7 +124,7 @@ async fn render(state: &AppState, operator: &Operator, mut draft: Draft, status:
         .collect();
     let body = html! {
         section aria-labelledby="current" {
-            h2 #current { "Overrides" }
+            h2 #current { "Current overrides" }
             div.scroll {
                 table #overrides {
                     thead { tr { th { "Rotation" } th { "Engineer" } th { "From" } th { "To" } th { "Id" } th { span.muted { "Remove" } } } }
