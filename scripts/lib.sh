@@ -10,6 +10,17 @@ ensure_redis_server() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
 }
 
+# Installs Chromium and its WebDriver (chromedriver) from Debian's packages when either is missing: the
+# dashboard's browser tests (tests/dashboard/) drive them.
+ensure_chromium() {
+    command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && return
+    echo "chromium or chromedriver not found: installing them from Debian's packages" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
 # Sets the variable named $1 to a free loopback port: one nothing answers on, and not one picked before by
 # this script (a server started on an earlier pick may not be listening yet). The port lies below the kernel's
 # range of ephemeral ports (usually from 32768): there, a client connection's port, or one in TIME_WAIT after

@@ -242,6 +242,16 @@ impl Calendar {
         self.first_business_day_after(tz, t).map(|(open, _)| open)
     }
 
+    /// When the line next opens or closes after `t`: the closing of the business day `t` is in, or the next
+    /// opening when `t` is outside business hours (`None` when it never opens within 800 days).
+    pub(crate) fn next_change(&self, tz: Tz, t: DateTime<Utc>) -> Option<DateTime<Tz>> {
+        let date = t.with_timezone(&tz).date_naive();
+        match self.business_span(tz, date) {
+            Some((open, close)) if open <= t && t < close => Some(close),
+            _ => self.next_opening(tz, t),
+        }
+    }
+
     /// When the first response to a call at `t` is due. The product promises it within one
     /// business day, defined as: **the closing time of the first business day that opens after
     /// the call**. A business day is a local date whose weekday has opening hours and which is

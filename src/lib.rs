@@ -29,7 +29,7 @@
 //! 3. **Assembly** ([`assembly`]): loads lines, calendars, flows and the on-call seed; builds the store and
 //!    the case system into the [`assembly::AppState`]; starts the background tasks.
 //! 4. **HTTP** ([`http`]): webhook intake (body limit, signature), answering a webhook, the admin API, the
-//!    server.
+//!    dashboard's pages, the server.
 //! 5. **CLI** ([`cli`]): the command line, the terminal walk of a call, logging set-up.
 
 pub mod clock;

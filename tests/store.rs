@@ -12,7 +12,7 @@ use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation
 use afterhours::phone::PhoneNumber;
 use afterhours::store::memory::MemoryStore;
 use afterhours::store::redis::{Access, RedisStore, Topology};
-use afterhours::store::{Store, StoreError, import};
+use afterhours::store::{Change, MAX_CHANGES, Store, StoreError, import};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 fn redis_url() -> String {
@@ -266,6 +266,49 @@ async fn an_import_writes_everything_and_replaces_the_rotations_overrides(store:
     assert_eq!(chain.tiers[0].people[0].engineer.id, "bob", "the override is in force");
 }
 both_stores!(an_import_writes_everything_and_replaces_the_rotations_overrides);
+
+async fn an_ended_session_stays_ended_until_its_time_is_up(store: Arc<dyn Store>) {
+    assert!(!store.session_ended("s1").await.unwrap());
+    store.end_session("s1", Duration::from_secs(1)).await.unwrap();
+    assert!(store.session_ended("s1").await.unwrap());
+    assert!(!store.session_ended("s2").await.unwrap(), "another session");
+    for _ in 0..40 {
+        if !store.session_ended("s1").await.unwrap() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the session stayed ended past its time");
+}
+both_stores!(an_ended_session_stays_ended_until_its_time_is_up);
+
+async fn changes_are_kept_newest_first_up_to_the_cap(store: Arc<dyn Store>) {
+    assert!(store.changes(10).await.unwrap().is_empty());
+    let at = Utc.with_ymd_and_hms(2026, 11, 27, 20, 0, 0).unwrap();
+    for i in 0..MAX_CHANGES + 2 {
+        let change = Change {
+            at,
+            who: "Dana Ops".into(),
+            what: format!("change {i}"),
+        };
+        store.record_change(&change).await.unwrap();
+    }
+    let changes = store.changes(3).await.unwrap();
+    let whats: Vec<&str> = changes.iter().map(|c| c.what.as_str()).collect();
+    let last = MAX_CHANGES + 1;
+    assert_eq!(
+        whats,
+        [
+            format!("change {last}"),
+            format!("change {}", last - 1),
+            format!("change {}", last - 2)
+        ]
+    );
+    assert_eq!(changes[0].who, "Dana Ops");
+    assert_eq!(changes[0].at, at);
+    assert_eq!(store.changes(usize::MAX / 2).await.unwrap().len(), MAX_CHANGES);
+}
+both_stores!(changes_are_kept_newest_first_up_to_the_cap);
 
 async fn a_once_per_call_action_is_claimed_once(store: Arc<dyn Store>) {
     let ttl = Duration::from_secs(60);

@@ -106,6 +106,7 @@ impl AppState {
             store: Some(store),
             status: crate::status::StatusCache::for_settings(settings.status_page.as_ref()),
             oncall_cache: OnCallCache::default(),
+            last_lookup: Default::default(),
             limits: settings.limits.clone(),
         };
         Self(Arc::new(Shared {

@@ -2,7 +2,8 @@
 //!
 //! Adapters (generic HTTP/JSON, Zendesk, Salesforce Service Cloud, Jira Service Management) speak one
 //! product's API each and all answer with the same [`Case`]; the decision of what the caller is told
-//! (`decision`) is a pure function of that case, kept apart from any I/O.
+//! (`decision`) is a pure function of that case, kept apart from any I/O. `last_lookup` keeps the latest
+//! lookup's outcome for the dashboard.
 
 pub(crate) mod caller;
 pub(crate) mod decision;
@@ -10,6 +11,7 @@ pub mod file;
 mod http;
 mod http_json;
 mod jira;
+pub mod last_lookup;
 pub(crate) mod notes;
 mod salesforce;
 mod zendesk;

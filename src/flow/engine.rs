@@ -143,6 +143,8 @@ pub struct Services {
     pub status: Option<crate::status::StatusCache>,
     /// The last on-call data read, for when the store is down.
     pub oncall_cache: OnCallCache,
+    /// The latest case lookup's outcome, for the dashboard.
+    pub last_lookup: crate::cases::last_lookup::LastLookup,
     /// The guess limit and how long a registered caller stays trusted (`[limits]`), for the `rate_limit` and
     /// `verify_case` steps.
     pub limits: crate::settings::LimitSettings,

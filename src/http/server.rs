@@ -44,20 +44,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The operators' listener's routes: the admin API, metrics, readiness and liveness, for operators and
-/// monitoring only.
+/// The operators' listener's routes: the admin API, the dashboard, metrics, readiness and liveness, for
+/// operators and monitoring only.
 pub fn ops_router(state: AppState) -> Router {
     let _ = crate::metrics::handle();
+    // One count of failures for the API's bearer token and the dashboard's login form alike.
+    let failed_logins = FailedLogins::new(state.config.settings.admin.failed_logins_per_minute.get());
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .nest(
-            "/admin",
-            crate::http::admin::router(FailedLogins::new(
-                state.config.settings.admin.failed_logins_per_minute.get(),
-            )),
-        )
+        .nest("/admin", crate::http::admin::router(failed_logins.clone()))
+        .merge(crate::http::dashboard::router(failed_logins))
         .layer(body_deadline(&state))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(TraceLayer::new_for_http())

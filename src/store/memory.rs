@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::expiring::Expiring;
-use super::{Store, StoreError};
+use super::{Change, MAX_CHANGES, Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
@@ -33,8 +33,10 @@ struct Inner {
     /// Guesses by bucket (kept for the window after its latest guess): guess id → when, in milliseconds since
     /// the epoch.
     guesses: Expiring<String, BTreeMap<String, i64>>,
-    /// Trusted callers, case claims and sticky engineers by key.
+    /// Trusted callers, case claims, sticky engineers and ended sessions by key.
     marks: Expiring<String, String>,
+    /// Changes made through the dashboard, newest first.
+    changes: VecDeque<Change>,
 }
 
 /// A call's working record and the webhooks it holds entries of.
@@ -381,6 +383,33 @@ impl Store for MemoryStore {
                 .mark(&format!("sticky:{case}"))
                 .and_then(|v| super::parse_sticky(&v)))
         });
+        Box::pin(async move { result })
+    }
+
+    fn end_session<'a>(&'a self, session: &'a str, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.set_mark(format!("session:{session}:ended"), String::new(), ttl);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn session_ended<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.with(|inner| Ok(inner.mark(&format!("session:{session}:ended")).is_some()));
+        Box::pin(async move { result })
+    }
+
+    fn record_change<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.changes.push_front(change.clone());
+            inner.changes.truncate(MAX_CHANGES);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn changes(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Change>, StoreError>> {
+        let result = self.with(|inner| Ok(inner.changes.iter().take(limit).cloned().collect()));
         Box::pin(async move { result })
     }
 }

@@ -142,6 +142,34 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Who last accepted a call about case `case`, and when, within the record's lifetime.
     fn sticky<'a>(&'a self, case: &'a str) -> BoxFuture<'a, Result<Option<Sticky>, StoreError>>;
+
+    // The dashboard's sessions and the changes made through it.
+
+    /// Ends dashboard session `session` for `ttl` (what is left of its lifetime): every replica then refuses
+    /// its cookie.
+    fn end_session<'a>(&'a self, session: &'a str, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// True when dashboard session `session` was ended (logged out) and has not expired since.
+    fn session_ended<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Adds a change made through the dashboard to the list of changes, which keeps the latest
+    /// [`MAX_CHANGES`].
+    fn record_change<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The latest changes made through the dashboard, newest first, at most `limit`.
+    fn changes(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Change>, StoreError>>;
+}
+
+/// The most changes the list of changes keeps.
+pub const MAX_CHANGES: usize = 1000;
+
+/// A change made to the on-call data through the dashboard: who made it (the name given at login), when,
+/// and what it was, in words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    pub at: DateTime<Utc>,
+    pub who: String,
+    pub what: String,
 }
 
 /// Who last accepted a call about a case, and when.

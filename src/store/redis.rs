@@ -18,7 +18,7 @@ mod connection;
 pub use connection::Access;
 use connection::Connection;
 
-use super::{Store, StoreError};
+use super::{Change, MAX_CHANGES, Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
@@ -751,6 +751,58 @@ impl Store for RedisStore {
             let key = self.key(&format!("case:{{{case}}}:sticky"));
             let value: Option<String> = self.conn().get(key).await.map_err(backend)?;
             Ok(value.as_deref().and_then(super::parse_sticky))
+        })
+    }
+
+    fn end_session<'a>(&'a self, session: &'a str, ttl: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = self.key(&format!("session:{{{session}}}:ended"));
+            self.conn()
+                .set_ex(key, "1", ttl.as_secs().max(1))
+                .await
+                .map_err(backend)
+        })
+    }
+
+    fn session_ended<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let key = self.key(&format!("session:{{{session}}}:ended"));
+            self.conn().exists(key).await.map_err(backend)
+        })
+    }
+
+    fn record_change<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let json = serde_json::to_string(change).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let key = self.key("changes");
+            // One key, so one slot in a cluster: the push and the trim go together.
+            redis::pipe()
+                .atomic()
+                .lpush(&key, json)
+                .ignore()
+                .ltrim(&key, 0, MAX_CHANGES as isize - 1)
+                .ignore()
+                .query_async::<()>(&mut self.conn())
+                .await
+                .map_err(backend)
+        })
+    }
+
+    fn changes(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Change>, StoreError>> {
+        Box::pin(async move {
+            let limit = limit.min(MAX_CHANGES);
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let items: Vec<String> = self
+                .conn()
+                .lrange(self.key("changes"), 0, limit as isize - 1)
+                .await
+                .map_err(backend)?;
+            items
+                .iter()
+                .map(|item| serde_json::from_str(item).map_err(|e| StoreError::Corrupt(format!("a change: {e}"))))
+                .collect()
         })
     }
 }

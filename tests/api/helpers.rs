@@ -143,9 +143,9 @@ impl Reply {
 
 impl TestApp {
     /// The URL of `path_and_query` on the listener that serves it: the operators' listener for `/admin`,
-    /// `/metrics` and `/readyz`, the webhook listener for the rest.
+    /// `/dashboard`, `/metrics` and `/readyz`, the webhook listener for the rest.
     pub fn url(&self, path_and_query: &str) -> String {
-        let ops = ["/admin", "/metrics", "/readyz"].iter().any(|prefix| {
+        let ops = ["/admin", "/dashboard", "/metrics", "/readyz"].iter().any(|prefix| {
             path_and_query
                 .strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
