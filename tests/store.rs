@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use afterhours::calllog::{CallClose, CallEntry, CallEvent};
+use afterhours::oncall::feed_tokens::{Feed, FeedSubject};
 use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Shift, Target, Tier};
 use afterhours::phone::PhoneNumber;
 use afterhours::store::memory::MemoryStore;
@@ -685,3 +686,45 @@ async fn the_last_engineer_to_accept_a_case_is_remembered(store: Arc<dyn Store>)
     assert_eq!(store.sticky("654321").await.unwrap(), None, "another case");
 }
 both_stores!(the_last_engineer_to_accept_a_case_is_remembered);
+
+// ---------------------------------------------------------------------------------------------------------
+// Calendar feeds
+
+fn feed(id: &str, subject: FeedSubject, second: u32) -> Feed {
+    Feed {
+        id: id.into(),
+        subject,
+        label: Some(format!("label of {id}")),
+        created: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, second).unwrap(),
+    }
+}
+
+/// A digest whose first 16 hex digits are `id`, as [`afterhours::oncall::feed_tokens::digest`] makes them.
+fn digest_of(id: &str) -> String {
+    format!("{id}{}", "0".repeat(64 - id.len()))
+}
+
+async fn feeds_are_kept_by_digest_listed_oldest_first_and_revoked_by_id(store: Arc<dyn Store>) {
+    let (a, b) = ("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb");
+    assert_eq!(store.feed(&digest_of(a)).await.unwrap(), None);
+    assert!(store.feeds().await.unwrap().is_empty());
+    let rotation = feed(a, FeedSubject::Rotation("primary".into()), 2);
+    let engineer = feed(b, FeedSubject::Engineer("alice".into()), 1);
+    store.put_feed(&digest_of(a), rotation.clone()).await.unwrap();
+    store.put_feed(&digest_of(b), engineer.clone()).await.unwrap();
+
+    assert_eq!(store.feed(&digest_of(a)).await.unwrap(), Some(rotation.clone()));
+    assert_eq!(store.feed(&digest_of(b)).await.unwrap(), Some(engineer.clone()));
+    // Only the whole digest finds a feed: not its id, not another token's digest.
+    assert_eq!(store.feed(a).await.unwrap(), None);
+    assert_eq!(store.feed(&digest_of("cccccccccccccccc")).await.unwrap(), None);
+    assert_eq!(store.feeds().await.unwrap(), [engineer.clone(), rotation.clone()]);
+
+    // An id is revoked whole: a part of one revokes nothing.
+    assert!(!store.revoke_feed("aaaa").await.unwrap());
+    assert!(store.revoke_feed(a).await.unwrap());
+    assert!(!store.revoke_feed(a).await.unwrap());
+    assert_eq!(store.feed(&digest_of(a)).await.unwrap(), None);
+    assert_eq!(store.feeds().await.unwrap(), [engineer]);
+}
+both_stores!(feeds_are_kept_by_digest_listed_oldest_first_and_revoked_by_id);

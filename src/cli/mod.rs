@@ -1,5 +1,5 @@
 //! The command line: `serve`, `check`, `simulate`, `flow graph`, `sign`, and the on-call commands
-//! (`oncall`, `rotation`, `override`) in its `oncall` module.
+//! (`oncall`, `rotation`, `override`) in its `oncall` module, and `feed` (calendar feed tokens) in `feeds`.
 
 /// `println!` for the commands' output, minus its panic when the reader has gone (`afterhours calls | head`):
 /// the command then stops quietly, as Unix tools do.
@@ -16,6 +16,7 @@ macro_rules! out {
     };
 }
 
+mod feeds;
 mod oncall;
 mod simulate;
 pub mod telemetry;
@@ -88,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         command: oncall::OverrideCommand,
     },
+    /// Calendar feeds of shifts: issue a feed's URL token, list the feeds, revoke one.
+    Feed {
+        #[command(subcommand)]
+        command: feeds::FeedCommand,
+    },
     /// Print the X-Twilio-Signature of a request, signed with AFTERHOURS_PROVIDER__AUTH_TOKEN.
     Sign {
         /// The full URL, as the provider requests it.
@@ -146,6 +152,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Calls(args) => oncall::calls(&cli.config, args).await,
         Command::Rotation { command } => oncall::rotation(&cli.config, command).await,
         Command::Override { command } => oncall::override_command(&cli.config, command).await,
+        Command::Feed { command } => feeds::feed(&cli.config, command).await,
     }
 }
 

@@ -16,6 +16,7 @@
 //! | `POST /admin/overrides` | adds one (201, the override as stored) |
 //! | `DELETE /admin/overrides/{rotation}/{id}` | removes one (204) |
 //! | `GET /admin/calls?since=RFC3339&case=ID&limit=N` | the call log, newest first (default limit 100) |
+//! | `GET /admin/feeds`, `POST /admin/feeds`, `DELETE /admin/feeds/{id}` | calendar feeds ([`super::feeds`]) |
 //!
 //! Bodies are JSON, at most [`MAX_BODY_BYTES`] (413 above). Errors are `{"error": "..."}`: 400 for a bad
 //! query, 404 for what does not exist, 409 for a stale version (with the current `"version"`), 422 for a body
@@ -58,6 +59,8 @@ pub(crate) fn router(failed_logins: FailedLogins) -> Router<AppState> {
         .route("/overrides", get(list_overrides).post(add_override))
         .route("/overrides/{rotation}/{id}", delete(remove_override))
         .route("/calls", get(calls))
+        .route("/feeds", get(super::feeds::list).post(super::feeds::issue))
+        .route("/feeds/{id}", delete(super::feeds::revoke))
         .route("/{*rest}", any(unknown_route))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(failed_logins))
@@ -65,7 +68,7 @@ pub(crate) fn router(failed_logins: FailedLogins) -> Router<AppState> {
 
 /// Why an admin request failed; each maps to a status and a `{"error": ...}` body.
 #[derive(Debug, thiserror::Error)]
-enum AdminError {
+pub(super) enum AdminError {
     /// The reason is for the log; the client learns only that it is not authorized.
     #[error("a valid admin bearer token is required")]
     Unauthorized { reason: &'static str },
@@ -171,7 +174,7 @@ struct StaleBody<'a> {
 }
 
 /// `value` as a JSON response with `status`.
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+pub(super) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(error) => {
@@ -182,7 +185,7 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
 }
 
 /// Proof that the request carries the admin token; every handler takes one first.
-struct Admin;
+pub(super) struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = AdminError;
@@ -248,7 +251,7 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Admin, AdminError> {
 }
 
 /// The store, or 503 when the state has none.
-fn store(state: &AppState) -> Result<&dyn Store, AdminError> {
+pub(super) fn store(state: &AppState) -> Result<&dyn Store, AdminError> {
     state
         .store()
         .map(|s| s.as_ref())
@@ -280,7 +283,7 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, AdminError> {
 }
 
 /// A JSON body as `T`, or 422 naming the field that is wrong.
-fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AdminError> {
+pub(super) fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AdminError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(invalid_json)?;
     deserializer

@@ -1,10 +1,11 @@
 //! HTTP: the webhook server. `intake` checks a webhook's size and signature before anything reads it;
-//! [`voice`] answers it (shared with `simulate`); `admin` is the JSON admin API; [`server`] puts the routes,
+//! [`voice`] answers it (shared with `simulate`); `admin` is the JSON admin API; `feeds` serves the calendar feeds; [`server`] puts the routes,
 //! middleware and listeners together; `listener` is their accept loop, which holds every connection to the
 //! limits of [`connections`].
 
 mod admin;
 pub mod connections;
+mod feeds;
 mod intake;
 mod listener;
 pub mod server;

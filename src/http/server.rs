@@ -25,13 +25,18 @@ use crate::http::voice::{self, Answer, Route};
 use crate::store::cache::StoreHealth;
 use crate::twiml::{self, Verb, Voice};
 
-/// The webhook listener's routes: `/voice/*`, which the provider must reach, and `/healthz`. Every `/voice/`
-/// handler takes a `Signed` webhook: nothing runs before its signature holds. Nothing here tells a stranger
-/// more than that the process serves.
+/// The webhook listener's routes: `/voice/*`, which the provider must reach, and `/healthz`; with
+/// `feeds.public`, the calendar feeds too. Every `/voice/` handler takes a `Signed` webhook: nothing runs
+/// before its signature holds. Nothing here tells a stranger more than that the process serves (a feed
+/// answers only to its own token).
 pub fn router(state: AppState) -> Router {
     // Metrics recorded before the recorder exists would be lost.
     let _ = crate::metrics::handle();
-    Router::new()
+    let mut router = Router::new();
+    if state.config.settings.feeds.public {
+        router = router.route("/feeds/{file}", get(crate::http::feeds::serve));
+    }
+    router
         .route("/healthz", get(healthz))
         .route("/voice/incoming", post(incoming))
         .route("/voice/step/{step}", post(step))
@@ -45,13 +50,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The operators' listener's routes: the admin API, metrics, readiness and liveness, for operators and
-/// monitoring only.
+/// monitoring only; and the calendar feeds, which need their own token.
 pub fn ops_router(state: AppState) -> Router {
     let _ = crate::metrics::handle();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/feeds/{file}", get(crate::http::feeds::serve))
         .nest(
             "/admin",
             crate::http::admin::router(FailedLogins::new(

@@ -2,6 +2,7 @@
 //! the calendar feeds of shifts.
 //! Where the data lives is [`crate::store`]'s.
 
+pub mod feed_tokens;
 pub mod file;
 pub mod ical;
 pub mod model;

@@ -12,6 +12,7 @@ use super::expiring::Expiring;
 use super::{Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
+use crate::oncall::feed_tokens::Feed;
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
@@ -35,6 +36,8 @@ struct Inner {
     guesses: Expiring<String, BTreeMap<String, i64>>,
     /// Trusted callers, case claims and sticky engineers by key.
     marks: Expiring<String, String>,
+    /// Calendar feeds by their token's digest.
+    feeds: BTreeMap<String, Feed>,
 }
 
 /// A call's working record and the webhooks it holds entries of.
@@ -373,6 +376,37 @@ impl Store for MemoryStore {
             Ok(inner
                 .mark(&format!("sticky:{case}"))
                 .and_then(|v| super::parse_sticky(&v)))
+        });
+        Box::pin(async move { result })
+    }
+
+    fn put_feed<'a>(&'a self, digest: &'a str, feed: Feed) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.feeds.insert(digest.to_owned(), feed);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn feed<'a>(&'a self, digest: &'a str) -> BoxFuture<'a, Result<Option<Feed>, StoreError>> {
+        let result = self.with(|inner| Ok(inner.feeds.get(digest).cloned()));
+        Box::pin(async move { result })
+    }
+
+    fn feeds(&self) -> BoxFuture<'_, Result<Vec<Feed>, StoreError>> {
+        let result = self.with(|inner| {
+            let mut feeds: Vec<Feed> = inner.feeds.values().cloned().collect();
+            super::sort_feeds(&mut feeds);
+            Ok(feeds)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn revoke_feed<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.with(|inner| {
+            let before = inner.feeds.len();
+            inner.feeds.retain(|_, feed| feed.id != id);
+            Ok(inner.feeds.len() != before)
         });
         Box::pin(async move { result })
     }

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord};
+use crate::oncall::feed_tokens::Feed;
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 
 /// The longest a single store operation may take on a call's path: past it, the call goes on without it
@@ -139,6 +140,25 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Who last accepted a call about case `case`, and when, within the record's lifetime.
     fn sticky<'a>(&'a self, case: &'a str) -> BoxFuture<'a, Result<Option<Sticky>, StoreError>>;
+
+    // Calendar feeds: each kept under its token's digest ([`crate::oncall::feed_tokens`]).
+
+    /// Keeps `feed` under `digest`, the digest of its token.
+    fn put_feed<'a>(&'a self, digest: &'a str, feed: Feed) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The feed whose token has `digest`, if it is issued and not revoked.
+    fn feed<'a>(&'a self, digest: &'a str) -> BoxFuture<'a, Result<Option<Feed>, StoreError>>;
+
+    /// Every feed issued and not revoked, oldest first.
+    fn feeds(&self) -> BoxFuture<'_, Result<Vec<Feed>, StoreError>>;
+
+    /// Revokes the feed with id `id`: its token fetches nothing from then on. False when there was none.
+    fn revoke_feed<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
+/// Feeds oldest first, ties by id, as both stores list them.
+fn sort_feeds(feeds: &mut [Feed]) {
+    feeds.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
 }
 
 /// Who last accepted a call about a case, and when.

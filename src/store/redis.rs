@@ -21,6 +21,7 @@ use connection::Connection;
 use super::{Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
+use crate::oncall::feed_tokens::Feed;
 use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
@@ -734,6 +735,49 @@ impl Store for RedisStore {
             let key = self.key(&format!("case:{{{case}}}:sticky"));
             let value: Option<String> = self.conn().get(key).await.map_err(backend)?;
             Ok(value.as_deref().and_then(super::parse_sticky))
+        })
+    }
+
+    // Calendar feeds: one hash, token digest → the feed's JSON. A handful of feeds: listing and revoking
+    // read it whole.
+
+    fn put_feed<'a>(&'a self, digest: &'a str, feed: Feed) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { self.hset_json("feeds", digest, serde_json::to_string(&feed)).await })
+    }
+
+    fn feed<'a>(&'a self, digest: &'a str) -> BoxFuture<'a, Result<Option<Feed>, StoreError>> {
+        Box::pin(async move {
+            let json: Option<String> = self.conn().hget(self.key("feeds"), digest).await.map_err(backend)?;
+            json.map(|json| serde_json::from_str(&json).map_err(|e| corrupt("feed", e)))
+                .transpose()
+        })
+    }
+
+    fn feeds(&self) -> BoxFuture<'_, Result<Vec<Feed>, StoreError>> {
+        Box::pin(async move {
+            let all: BTreeMap<String, String> = self.conn().hgetall(self.key("feeds")).await.map_err(backend)?;
+            let mut feeds = all
+                .values()
+                .map(|json| serde_json::from_str(json).map_err(|e| corrupt("feed", e)))
+                .collect::<Result<Vec<Feed>, _>>()?;
+            super::sort_feeds(&mut feeds);
+            Ok(feeds)
+        })
+    }
+
+    fn revoke_feed<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let all: BTreeMap<String, String> = self.conn().hgetall(self.key("feeds")).await.map_err(backend)?;
+            // A feed's id is the start of its digest, the field it is kept under.
+            let fields: Vec<&String> = all
+                .keys()
+                .filter(|digest| digest.get(..crate::oncall::feed_tokens::ID_LEN) == Some(id))
+                .collect();
+            if fields.is_empty() {
+                return Ok(false);
+            }
+            let removed: u64 = self.conn().hdel(self.key("feeds"), fields).await.map_err(backend)?;
+            Ok(removed > 0)
         })
     }
 }
