@@ -86,6 +86,7 @@ fn rotation(id: &str, participants: &[&str]) -> Rotation {
             .unwrap(),
         shift: Shift::Days(7),
         participants: participants.iter().map(|p| p.to_string()).collect(),
+        source: None,
         version: 0,
     }
 }
@@ -728,3 +729,113 @@ async fn feeds_are_kept_by_digest_listed_oldest_first_and_revoked_by_id(store: A
     assert_eq!(store.feeds().await.unwrap(), [engineer]);
 }
 both_stores!(feeds_are_kept_by_digest_listed_oldest_first_and_revoked_by_id);
+
+// ---------------------------------------------------------------------------------------------------------
+// Rotations that follow an outside calendar
+
+/// A PagerDuty-shaped export: Bob from Monday 23 November 10:00 New York for a week, then someone we do not
+/// know.
+const OUTSIDE_CALENDAR: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PagerDuty Inc.//PagerDuty Calendar//EN\r\n\
+BEGIN:VEVENT\r\nUID:pd-1\r\nDTSTART:20261123T150000Z\r\nDTEND:20261130T150000Z\r\n\
+SUMMARY:On Call - Bob - Primary\r\nATTENDEE:mailto:Bob@Example.com\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:pd-2\r\nDTSTART:20261130T150000Z\r\nDTEND:20261207T150000Z\r\n\
+SUMMARY:On Call - Zed Unknown - Primary\r\nATTENDEE:mailto:zed@example.com\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+
+/// The fake calendar server answers `status` with `body` from now on.
+async fn calendar_answers(server: &wiremock::MockServer, status: u16, body: &str) {
+    server.reset().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(status).set_body_string(body))
+        .mount(server)
+        .await;
+}
+
+/// The calendar is fetched over HTTP and its shifts ring Bob; when the feed then fails (an error status,
+/// then a page that is not iCalendar, then nothing listening), the last good copy keeps ringing Bob and the
+/// health record says what failed and when it last worked. An event for someone we do not know is kept
+/// aside, and nobody is rung for it.
+async fn an_outside_calendar_keeps_its_last_good_copy_when_the_feed_fails(store: Arc<dyn Store>) {
+    use afterhours::store::calendars::{problems, refresh};
+    let server = wiremock::MockServer::start().await;
+    calendar_answers(&server, 200, OUTSIDE_CALENDAR).await;
+    let mut bob = engineer("bob", "+15550100002");
+    bob.email = Some("bob@example.com".into());
+    store.put_engineer(bob).await.unwrap();
+    let mut primary = rotation("primary", &[]);
+    primary.source = Some(afterhours::oncall::model::CalendarSource {
+        url: format!("{}/schedules/primary.ics?token=secret", server.uri()),
+        refresh_secs: 60,
+    });
+    store.replace_rotation(primary.clone(), None).await.unwrap();
+    store
+        .put_policy(Policy {
+            id: "default".into(),
+            tiers: vec![Tier {
+                targets: vec![Target::Rotation("primary".into())],
+                ring_timeout_secs: 20,
+            }],
+            repeat: 0,
+        })
+        .await
+        .unwrap();
+    let friday = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let next_week = Utc.with_ymd_and_hms(2026, 12, 1, 1, 0, 0).unwrap();
+    let rung = |data: &OnCallData, t: DateTime<Utc>| -> Vec<String> {
+        data.on_call("default", t).unwrap().tiers[0]
+            .people
+            .iter()
+            .map(|p| p.engineer.id.clone())
+            .collect()
+    };
+    assert_eq!(store.calendar("primary").await.unwrap(), None);
+
+    let data = store.load().await.unwrap();
+    let copy = refresh(store.as_ref(), &data, &primary, friday).await.unwrap().unwrap();
+    assert_eq!(copy.health.last_success, Some(friday));
+    assert_eq!(copy.health.last_error, None);
+    assert_eq!(copy.unmatched.len(), 1, "{:?}", copy.unmatched);
+    assert_eq!(copy.unmatched[0].attendees, ["zed@example.com"]);
+    let data = store.load().await.unwrap();
+    assert_eq!(data.imported["primary"].len(), 1);
+    assert_eq!(rung(&data, friday), ["bob"]);
+    assert!(rung(&data, next_week).is_empty(), "nobody for an unmatched event");
+
+    for (status, body, error) in [
+        (503, "down for maintenance", "HTTP 503"),
+        (
+            200,
+            "<html><body>Please sign in</body></html>",
+            "not an iCalendar document",
+        ),
+    ] {
+        calendar_answers(&server, status, body).await;
+        let later = friday + chrono::Duration::minutes(5);
+        let copy = refresh(store.as_ref(), &data, &primary, later).await.unwrap().unwrap();
+        assert_eq!(copy.health.last_success, Some(friday), "{status}");
+        assert_eq!(copy.health.last_attempt, Some(later), "{status}");
+        let last_error = copy.health.last_error.clone().unwrap();
+        assert!(last_error.contains(error), "{status}: {last_error}");
+        assert!(!last_error.contains("secret"), "{last_error}");
+        assert_eq!(store.calendar("primary").await.unwrap(), Some(copy.clone()));
+        assert_eq!(rung(&store.load().await.unwrap(), friday), ["bob"], "{status}");
+        let said = problems("primary", Some(&copy)).join("\n");
+        assert!(said.contains("the last good copy is used"), "{said}");
+        assert!(said.contains("\"On Call - Zed Unknown - Primary\""), "{said}");
+    }
+
+    // Nothing listening: a port just freed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    primary.source.as_mut().unwrap().url = format!("http://{closed}/primary.ics");
+    let copy = refresh(store.as_ref(), &data, &primary, next_week)
+        .await
+        .unwrap()
+        .unwrap();
+    let last_error = copy.health.last_error.unwrap();
+    assert!(last_error.contains("fetching the calendar failed"), "{last_error}");
+    assert_eq!(rung(&store.load().await.unwrap(), friday), ["bob"]);
+}
+both_stores!(an_outside_calendar_keeps_its_last_good_copy_when_the_feed_fails);

@@ -49,7 +49,16 @@ use crate::store::{Store, StoreError};
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The fields of a rotation body (`PUT /admin/rotations/{id}`).
-const ROTATION_FIELDS: [&str; 7] = ["id", "name", "time_zone", "start", "shift", "participants", "version"];
+const ROTATION_FIELDS: [&str; 8] = [
+    "id",
+    "name",
+    "time_zone",
+    "start",
+    "shift",
+    "participants",
+    "source",
+    "version",
+];
 
 /// The admin routes, to be nested under `/admin`.
 pub(crate) fn router(failed_logins: FailedLogins) -> Router<AppState> {

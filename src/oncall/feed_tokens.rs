@@ -163,6 +163,7 @@ mod tests {
             start: naive(2026, 1, 5, 10, 0),
             shift: Shift::Days(7),
             participants: vec!["alice".into(), "bob".into()],
+            source: None,
             version: 0,
         };
         data.rotations.insert(primary.id.clone(), primary);

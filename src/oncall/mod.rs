@@ -5,4 +5,5 @@
 pub mod feed_tokens;
 pub mod file;
 pub mod ical;
+pub mod import;
 pub mod model;

@@ -45,6 +45,7 @@ fn rotation(id: &str, time_zone: Tz, start: NaiveDateTime, shift: Shift, partici
         start,
         shift,
         participants: participants.iter().map(|&p| p.into()).collect(),
+        source: None,
         version: 0,
     }
 }

@@ -13,7 +13,8 @@ use super::{Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
 use crate::oncall::feed_tokens::Feed;
-use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
+use crate::oncall::import::CalendarCopy;
+use crate::oncall::model::{Engineer, ImportedShift, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default)]
@@ -38,6 +39,8 @@ struct Inner {
     marks: Expiring<String, String>,
     /// Calendar feeds by their token's digest.
     feeds: BTreeMap<String, Feed>,
+    /// Outside calendars of rotations, and their shifts, by rotation id.
+    calendars: BTreeMap<String, (CalendarCopy, Vec<ImportedShift>)>,
 }
 
 /// A call's working record and the webhooks it holds entries of.
@@ -127,7 +130,13 @@ impl Inner {
 
 impl Store for MemoryStore {
     fn load(&self) -> BoxFuture<'_, Result<OnCallData, StoreError>> {
-        let result = self.with(|inner| Ok(inner.data.clone()));
+        let result = self.with(|inner| {
+            let mut data = inner.data.clone();
+            for (rotation, (_, shifts)) in &inner.calendars {
+                data.imported.insert(rotation.clone(), shifts.clone());
+            }
+            Ok(data)
+        });
         Box::pin(async move { result })
     }
 
@@ -408,6 +417,24 @@ impl Store for MemoryStore {
             inner.feeds.retain(|_, feed| feed.id != id);
             Ok(inner.feeds.len() != before)
         });
+        Box::pin(async move { result })
+    }
+
+    fn put_calendar<'a>(
+        &'a self,
+        rotation: &'a str,
+        copy: CalendarCopy,
+        shifts: Vec<ImportedShift>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.calendars.insert(rotation.to_owned(), (copy, shifts));
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn calendar<'a>(&'a self, rotation: &'a str) -> BoxFuture<'a, Result<Option<CalendarCopy>, StoreError>> {
+        let result = self.with(|inner| Ok(inner.calendars.get(rotation).map(|(copy, _)| copy.clone())));
         Box::pin(async move { result })
     }
 }

@@ -4,6 +4,7 @@
 //! Redis outage ([`cache`]), and the call log's writer (`call_log`).
 
 pub mod cache;
+pub mod calendars;
 pub(crate) mod call_log;
 mod expiring;
 pub mod memory;
@@ -17,7 +18,8 @@ use chrono::{DateTime, Utc};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord};
 use crate::oncall::feed_tokens::Feed;
-use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
+use crate::oncall::import::CalendarCopy;
+use crate::oncall::model::{Engineer, ImportedShift, OnCallData, Override, Policy, Rotation};
 
 /// The longest a single store operation may take on a call's path: past it, the call goes on without it
 /// (the cached chain, an uncounted call), well inside the provider's 15 s.
@@ -154,6 +156,20 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Revokes the feed with id `id`: its token fetches nothing from then on. False when there was none.
     fn revoke_feed<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    // Outside calendars of rotations ([`crate::oncall::import`]).
+
+    /// Keeps `copy` of `rotation`'s outside calendar and the `shifts` read from it, together: [`Store::load`]
+    /// gives the shifts in [`OnCallData::imported`].
+    fn put_calendar<'a>(
+        &'a self,
+        rotation: &'a str,
+        copy: CalendarCopy,
+        shifts: Vec<ImportedShift>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The copy of `rotation`'s outside calendar, with its health; `None` before the first fetch.
+    fn calendar<'a>(&'a self, rotation: &'a str) -> BoxFuture<'a, Result<Option<CalendarCopy>, StoreError>>;
 }
 
 /// Feeds oldest first, ties by id, as both stores list them.

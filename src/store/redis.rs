@@ -22,7 +22,8 @@ use super::{Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
 use crate::oncall::feed_tokens::Feed;
-use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
+use crate::oncall::import::CalendarCopy;
+use crate::oncall::model::{Engineer, ImportedShift, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
 /// Replaces a rotation if its version is the expected one (or none is expected), and bumps the version.
@@ -337,6 +338,11 @@ impl RedisStore {
         self.key(&format!("rotation:{{{id}}}"))
     }
 
+    /// An outside calendar's copy; `:shifts` beside it holds its shifts. Both in the rotation's slot.
+    fn calendar_key(&self, rotation: &str) -> String {
+        self.key(&format!("calendar:{{{rotation}}}"))
+    }
+
     fn acceptance_key(&self, call_sid: &str, attempt: u32) -> String {
         self.key(&format!("call:{{{call_sid}}}:accepted:{attempt}"))
     }
@@ -356,20 +362,23 @@ impl RedisStore {
             let key = self.rotation_key(id);
             pipe.get(&key)
                 .get(format!("{key}:version"))
-                .zrange(format!("{key}:overrides"), 0, -1);
+                .zrange(format!("{key}:overrides"), 0, -1)
+                .get(format!("{}:shifts", self.calendar_key(id)));
         }
-        let rows: Vec<(Option<String>, Option<u64>, Vec<String>)> = if ids.is_empty() {
+        type Row = (Option<String>, Option<u64>, Vec<String>, Option<String>);
+        let rows: Vec<Row> = if ids.is_empty() {
             Vec::new()
         } else {
             let flat: Vec<redis::Value> = pipe.query_async(&mut connection).await.map_err(backend)?;
             let parsing = |e: redis::ParsingError| StoreError::Corrupt(e.to_string());
-            flat.chunks(3)
-                .filter(|c| c.len() == 3)
+            flat.chunks(4)
+                .filter(|c| c.len() == 4)
                 .map(|c| {
                     Ok((
                         redis::from_redis_value_ref(&c[0]).map_err(parsing)?,
                         redis::from_redis_value_ref(&c[1]).map_err(parsing)?,
                         redis::from_redis_value_ref(&c[2]).map_err(parsing)?,
+                        redis::from_redis_value_ref(&c[3]).map_err(parsing)?,
                     ))
                 })
                 .collect::<Result<_, StoreError>>()?
@@ -383,8 +392,12 @@ impl RedisStore {
             data.policies
                 .insert(id, serde_json::from_str(&json).map_err(|e| corrupt("policy", e))?);
         }
-        for (id, (json, version, overrides)) in ids.into_iter().zip(rows) {
+        for (id, (json, version, overrides, shifts)) in ids.into_iter().zip(rows) {
             let Some(json) = json else { continue };
+            if let Some(shifts) = shifts {
+                let shifts = serde_json::from_str(&shifts).map_err(|e| corrupt("calendar shifts", e))?;
+                data.imported.insert(id.clone(), shifts);
+            }
             let mut rotation: Rotation = serde_json::from_str(&json).map_err(|e| corrupt("rotation", e))?;
             rotation.version = version.unwrap_or(0);
             let overrides = overrides
@@ -778,6 +791,37 @@ impl Store for RedisStore {
             }
             let removed: u64 = self.conn().hdel(self.key("feeds"), fields).await.map_err(backend)?;
             Ok(removed > 0)
+        })
+    }
+
+    fn put_calendar<'a>(
+        &'a self,
+        rotation: &'a str,
+        copy: CalendarCopy,
+        shifts: Vec<ImportedShift>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = self.calendar_key(rotation);
+            let copy = serde_json::to_string(&copy).map_err(|e| corrupt("calendar", e))?;
+            let shifts = serde_json::to_string(&shifts).map_err(|e| corrupt("calendar shifts", e))?;
+            // One step (MULTI, one slot): a replica never reads shifts of another copy than the one kept.
+            redis::pipe()
+                .atomic()
+                .set(&key, copy)
+                .ignore()
+                .set(format!("{key}:shifts"), shifts)
+                .ignore()
+                .query_async::<()>(&mut self.conn())
+                .await
+                .map_err(backend)
+        })
+    }
+
+    fn calendar<'a>(&'a self, rotation: &'a str) -> BoxFuture<'a, Result<Option<CalendarCopy>, StoreError>> {
+        Box::pin(async move {
+            let json: Option<String> = self.conn().get(self.calendar_key(rotation)).await.map_err(backend)?;
+            json.map(|json| serde_json::from_str(&json).map_err(|e| corrupt("calendar", e)))
+                .transpose()
         })
     }
 }

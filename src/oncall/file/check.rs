@@ -147,11 +147,21 @@ fn to_data(file: &OnCallFile, locator: &Locator<'_>) -> Result<OnCallData, Vec<P
             participants_ok &= known.is_ok();
             report(format!("{key}.participants[{j}]"), known);
         }
+        let source = crate::oncall::import::parse_source(
+            entry.source.as_deref(),
+            entry.refresh_secs,
+            !entry.participants.is_empty(),
+        );
+        let source_ok = source.is_ok();
+        let source = source.unwrap_or_else(|(field, message)| {
+            report(format!("{key}.{field}"), Err(message));
+            None
+        });
         let time_zone = parse_time_zone(&entry.time_zone);
         let start = parse_local(&entry.start.0);
         let shift = parse_shift(&entry.shift);
         match (time_zone, start, shift) {
-            (Ok(time_zone), Ok(start), Ok(shift)) if is_fresh && participants_ok => {
+            (Ok(time_zone), Ok(start), Ok(shift)) if is_fresh && participants_ok && source_ok => {
                 let rotation = Rotation {
                     id: entry.id.clone(),
                     name: entry.name.clone(),
@@ -159,6 +169,7 @@ fn to_data(file: &OnCallFile, locator: &Locator<'_>) -> Result<OnCallData, Vec<P
                     start,
                     shift,
                     participants: entry.participants.clone(),
+                    source,
                     version: 0,
                 };
                 data.rotations.insert(entry.id.clone(), rotation);

@@ -47,7 +47,14 @@ pub(crate) struct RotationEntry {
     /// `"7d"` or `"12h"`.
     pub(crate) shift: String,
     /// Engineer ids in the order they take shifts; may be empty.
+    #[serde(default)]
     pub(crate) participants: Vec<String>,
+    /// An iCalendar feed URL the shifts come from instead of the participants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) source: Option<String>,
+    /// Seconds between fetches of `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
