@@ -12,6 +12,7 @@
 //! | `GET /admin/oncall?line=us&at=RFC3339` | the escalation chain of the line's policy at `at` (default now) |
 //! | `GET /admin/rotations/{id}` | the rotation, with its version |
 //! | `PUT /admin/rotations/{id}` | replaces it; with `"version"`, only over that version (else 409) |
+//! | `GET /admin/rotations/{id}/calendar` | a rotation's outside calendar: its health and unmatched events |
 //! | `GET /admin/overrides?rotation=ID` | the overrides, of one rotation or of all |
 //! | `POST /admin/overrides` | adds one (201, the override as stored) |
 //! | `DELETE /admin/overrides/{rotation}/{id}` | removes one (204) |
@@ -65,6 +66,7 @@ pub(crate) fn router(failed_logins: FailedLogins) -> Router<AppState> {
     Router::new()
         .route("/oncall", get(oncall))
         .route("/rotations/{id}", get(get_rotation).put(put_rotation))
+        .route("/rotations/{id}/calendar", get(rotation_calendar))
         .route("/overrides", get(list_overrides).post(add_override))
         .route("/overrides/{rotation}/{id}", delete(remove_override))
         .route("/calls", get(calls))
@@ -411,6 +413,40 @@ async fn get_rotation(_: Admin, State(state): State<AppState>, Path(id): Path<St
     Ok(json(StatusCode::OK, &rotation))
 }
 
+/// How a rotation's outside calendar fares, as `GET /admin/rotations/{id}/calendar` answers it.
+#[derive(Serialize)]
+struct CalendarBody<'a> {
+    source: Option<String>,
+    /// Whether a good copy is kept (and rung from).
+    has_copy: bool,
+    health: &'a crate::oncall::import::CalendarHealth,
+    unmatched: &'a [crate::oncall::import::Unmatched],
+}
+
+async fn rotation_calendar(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let store = store(&state)?;
+    let data = store.load().await?;
+    let rotation = data
+        .rotations
+        .get(&id)
+        .ok_or_else(|| AdminError::NotFound(format!("no rotation {id:?}")))?;
+    let Some(source) = &rotation.source else {
+        return Err(AdminError::NotFound(format!("rotation {id:?} has no outside calendar")));
+    };
+    let copy = store.calendar(&id).await?.unwrap_or_default();
+    let body = CalendarBody {
+        source: Some(crate::fetch::for_logs(&source.url)),
+        has_copy: copy.text.is_some(),
+        health: &copy.health,
+        unmatched: &copy.unmatched,
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
 #[derive(Serialize)]
 struct VersionBody {
     version: u64,
@@ -482,6 +518,14 @@ fn rotation_from_body(id: &str, body: &[u8], data: &OnCallData) -> Result<(Rotat
         .collect();
     if !unknown.is_empty() {
         return Err(AdminError::Invalid(unknown.join("; ")));
+    }
+    if let Some(source) = &rotation.source {
+        crate::oncall::import::parse_source(
+            Some(&source.url),
+            Some(source.refresh_secs),
+            !rotation.participants.is_empty(),
+        )
+        .map_err(|(field, message)| AdminError::Invalid(format!("source: {field}: {message}")))?;
     }
     Ok((rotation, expected))
 }

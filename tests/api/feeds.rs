@@ -304,3 +304,34 @@ async fn issuing_needs_the_admin_token_and_one_known_subject() {
     let (status, _) = admin(&app, "DELETE", "/admin/feeds/not-an-id", None).await;
     assert_eq!(status, 404);
 }
+
+/// A rotation set to follow an outside calendar through the admin API shows how that calendar fares: no
+/// copy yet, no error, its URL without the query (which may hold a token). A source that is not an http(s)
+/// URL, or beside participants, is refused.
+#[tokio::test]
+async fn a_rotation_with_an_outside_calendar_shows_its_health_in_the_admin_api() {
+    let app = app().await;
+    let (status, _) = admin(&app, "GET", "/admin/rotations/primary/calendar", None).await;
+    assert_eq!(status, 404);
+    let (_, mut rotation) = admin(&app, "GET", "/admin/rotations/primary", None).await;
+    rotation["source"] =
+        json!({"url": "https://oncall.example.com/ical/primary.ics?token=s3cret", "refresh_secs": 300});
+    let (status, reply) = admin(&app, "PUT", "/admin/rotations/primary", Some(rotation.clone())).await;
+    assert_eq!(status, 422, "participants and a source: {reply}");
+    rotation["participants"] = json!([]);
+    let mut ftp = rotation.clone();
+    ftp["source"]["url"] = json!("ftp://oncall.example.com/primary.ics");
+    let (status, reply) = admin(&app, "PUT", "/admin/rotations/primary", Some(ftp)).await;
+    assert_eq!(status, 422, "{reply}");
+    assert!(reply["error"].as_str().unwrap().contains("source"), "{reply}");
+    let (status, reply) = admin(&app, "PUT", "/admin/rotations/primary", Some(rotation)).await;
+    assert_eq!(status, 200, "{reply}");
+
+    let (status, calendar) = admin(&app, "GET", "/admin/rotations/primary/calendar", None).await;
+    assert_eq!(status, 200, "{calendar}");
+    assert_eq!(
+        calendar,
+        json!({"source": "https://oncall.example.com/ical/primary.ics", "has_copy": false,
+            "health": {"last_success": null, "last_attempt": null, "last_error": null}, "unmatched": []})
+    );
+}
