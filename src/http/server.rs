@@ -45,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/voice/{*rest}", post(unknown_voice_route))
         .layer(body_deadline(&state))
         .layer(CatchPanicLayer::custom(panic_answer))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 
@@ -66,8 +66,20 @@ pub fn ops_router(state: AppState) -> Router {
         )
         .layer(body_deadline(&state))
         .layer(CatchPanicLayer::custom(panic_answer))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of a request, as tower-http's default makes it (method, URI, version, at debug level), except
+/// that a calendar feed's path is written without its token: the token is the feed's only credential.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let uri = request.uri();
+    let shown: &dyn std::fmt::Display = if uri.path().starts_with("/feeds/") {
+        &"/feeds/(token).ics"
+    } else {
+        uri
+    };
+    tracing::debug_span!("request", method = %request.method(), uri = %shown, version = ?request.version())
 }
 
 /// The server, bound and ready to serve: the webhook listener and the operators' listener.

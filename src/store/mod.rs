@@ -1,7 +1,8 @@
 //! Where on-call data and per-call records live: Redis in production ([`redis`]), memory when no Redis is
 //! configured ([`memory`]). Both implement [`Store`]; the same tests run against both. Also here: the
 //! deadline of a store operation on a call's path, the cached on-call data that carries a call through a
-//! Redis outage ([`cache`]), and the call log's writer (`call_log`).
+//! Redis outage ([`cache`]), the call log's writer (`call_log`), and the refresh of the rotations' outside
+//! calendars ([`calendars`]).
 
 pub mod cache;
 pub mod calendars;
