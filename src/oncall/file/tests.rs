@@ -651,3 +651,20 @@ fn a_calendar_source_with_participants_or_a_bad_url_is_reported_with_its_line() 
         "{bad:?}"
     );
 }
+
+#[test]
+fn a_rotation_with_a_source_needs_no_start_nor_shift_and_one_without_names_what_is_missing() {
+    let sourced = valid_with(
+        "start = \"2026-01-05T10:00:00\"\nshift = \"7d\"\nparticipants = [\"alice\", \"bob\"]",
+        "source = \"https://example.com/cal.ics\"",
+    );
+    let data = parse_text(&sourced).unwrap();
+    assert!(data.rotations["primary"].source.is_some());
+    let missing = errors_of(&valid_with("shift = \"7d\"\n", ""));
+    assert!(
+        missing
+            .iter()
+            .any(|e| e.contains("rotations[0].shift: missing field `shift`")),
+        "{missing:?}"
+    );
+}
