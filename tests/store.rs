@@ -839,3 +839,38 @@ async fn an_outside_calendar_keeps_its_last_good_copy_when_the_feed_fails(store:
     assert_eq!(rung(&store.load().await.unwrap(), friday), ["bob"]);
 }
 both_stores!(an_outside_calendar_keeps_its_last_good_copy_when_the_feed_fails);
+
+/// The background refresh fetches each outside calendar when it falls due, every `refresh_secs` of its own,
+/// and leaves rotations without a source alone.
+async fn outside_calendars_are_fetched_as_they_fall_due(store: Arc<dyn Store>) {
+    use afterhours::store::calendars::refresh_due;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut outside = rotation("outside", &[]);
+    outside.source = Some(afterhours::oncall::model::CalendarSource {
+        url: format!("http://{closed}/outside.ics"),
+        refresh_secs: 60,
+    });
+    store.replace_rotation(outside, None).await.unwrap();
+    store.replace_rotation(rotation("primary", &[]), None).await.unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let mut last = std::collections::BTreeMap::new();
+    let attempted = |store: Arc<dyn Store>| async move {
+        store
+            .calendar("outside")
+            .await
+            .unwrap()
+            .and_then(|c| c.health.last_attempt)
+    };
+    refresh_due(store.as_ref(), t0, &mut last).await;
+    assert_eq!(attempted(store.clone()).await, Some(t0));
+    refresh_due(store.as_ref(), t0 + chrono::Duration::seconds(59), &mut last).await;
+    assert_eq!(attempted(store.clone()).await, Some(t0), "not due yet");
+    let t1 = t0 + chrono::Duration::seconds(60);
+    refresh_due(store.as_ref(), t1, &mut last).await;
+    assert_eq!(attempted(store.clone()).await, Some(t1));
+    assert_eq!(store.calendar("primary").await.unwrap(), None);
+}
+both_stores!(outside_calendars_are_fetched_as_they_fall_due);
