@@ -53,7 +53,8 @@ pub struct Settings {
 pub(crate) struct ServerSettings {
     /// Address and port the webhook listener takes: `/voice/*` and `/healthz`, what the provider must reach.
     pub(crate) listen: SocketAddr,
-    /// Address and port the operators' listener takes: `/admin/*`, `/metrics`, `/readyz` (and `/healthz`).
+    /// Address and port the operators' listener takes: `/admin/*`, `/metrics`, `/readyz`, `/feeds/*` (and
+    /// `/healthz`).
     /// Loopback by default; a private network is allowed (`check` warns), never the webhook listener's own.
     pub(crate) ops_listen: SocketAddr,
     /// The public base URL the provider reaches us at (TLS usually ends at a proxy in front). Every URL we
