@@ -1,7 +1,7 @@
 //! Calendar feeds as a calendar app fetches them: issued through the admin API, fetched over HTTP by their
-//! token alone, read back with the iCalendar crate's parser; against the embedded store seeded from
-//! `config/oncall.toml`, with the clock at Friday 2026-11-27 20:00 in New York, when Bob is primary until
-//! Monday 30 November 10:00.
+//! token alone, read back with the iCalendar crate's parser; and a rotation set to follow an outside
+//! calendar, as the admin API shows it. Against the embedded store seeded from `config/oncall.toml`, with
+//! the clock at Friday 2026-11-27 20:00 in New York, when Bob is primary until Monday 30 November 10:00.
 
 use icalendar::{Calendar, CalendarComponent, CalendarDateTime, Component, DatePerhapsTime, Event};
 use serde_json::{Value, json};
