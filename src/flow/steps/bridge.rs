@@ -267,7 +267,11 @@ impl Bridge {
     pub(crate) async fn on_dialed(&self, ctx: &mut Ctx<'_>) -> Transition {
         let index = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0);
         let status = ctx.input.param("DialCallStatus").unwrap_or("").to_owned();
+        // A dial that connected nobody (`no-answer`, `busy`, `failed`, `canceled`) was accepted by nobody: only
+        // a bridged dial asks the store who pressed 1.
+        let connected = matches!(status.as_str(), "completed" | "answered");
         let accepted = match &ctx.services.store {
+            _ if !connected => Ok(None),
             Some(store) => {
                 match tokio::time::timeout(STORE_DEADLINE, store.acceptance(ctx.input.call_sid(), index)).await {
                     Ok(result) => result.map_err(|e| e.to_string()),
@@ -291,7 +295,8 @@ impl Bridge {
                     ctx.state.set(CONNECTED_AT_VAR, &connected.to_rfc3339());
                     ctx.state.set(TALKED_VAR, &secs.to_string());
                 }
-                release(ctx, ctx.input.call_sid().to_owned()).await;
+                // The acceptance released the case's claim; if that write failed, the claim lapses in a
+                // tier's ring time.
                 Transition::Next("accepted")
             }
             Ok(None) => {
@@ -395,8 +400,8 @@ impl Bridge {
             store.record_acceptance(&parent, index, &engineer, ACCEPTANCE_TTL),
         );
         // The escalation is over: the case may be rung again, and its next call rings this engineer first.
-        // The three writes wait on none of the others, so they go together: the engineer waits for one.
-        let (recorded, (), ()) = tokio::join!(record, release(ctx, parent.clone()), self.remember(ctx, &engineer));
+        // The two writes wait on neither, so they go together: the engineer waits for one.
+        let (recorded, ()) = tokio::join!(record, self.case_taken(ctx, &parent, &engineer));
         if !matches!(recorded, Ok(Ok(()))) {
             // The engineer is connected all the same: a human answering matters more than the record.
             metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "record_acceptance").increment(1);
@@ -414,19 +419,21 @@ impl Bridge {
 }
 
 impl Bridge {
-    /// Remembers that `engineer` accepted a call about the case, for `sticky_secs`.
-    async fn remember(&self, ctx: &Ctx<'_>, engineer: &str) {
+    /// Call `parent` about the case was accepted by `engineer`: releases its claim on the case and remembers
+    /// the engineer for `sticky_secs`.
+    async fn case_taken(&self, ctx: &Ctx<'_>, parent: &str, engineer: &str) {
         let ttl = Duration::from_secs(self.sticky_secs.get());
         let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case").cloned()) else {
             return;
         };
-        if ttl.is_zero() {
-            return;
-        }
-        let remembered = tokio::time::timeout(STORE_DEADLINE, store.set_sticky(&case, engineer, ctx.now, ttl)).await;
-        if !matches!(remembered, Ok(Ok(()))) {
-            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "set_sticky").increment(1);
-            tracing::warn!(case, engineer, "bridge: cannot remember who took the case");
+        let taken = tokio::time::timeout(STORE_DEADLINE, store.case_taken(&case, parent, engineer, ctx.now, ttl)).await;
+        if !matches!(taken, Ok(Ok(()))) {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "case_taken").increment(1);
+            tracing::warn!(
+                case,
+                engineer,
+                "bridge: cannot release the case or remember who took it: the claim expires on its own"
+            );
         }
     }
 }
