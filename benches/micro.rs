@@ -216,6 +216,7 @@ fn big_oncall(t: DateTime<Utc>) -> OnCallData {
             start,
             shift,
             participants,
+            source: None,
             version: 1,
         }
     };
@@ -266,6 +267,7 @@ fn big_oncall(t: DateTime<Utc>) -> OnCallData {
         rotations,
         overrides,
         policies: BTreeMap::from([("default".to_owned(), policy)]),
+        imported: BTreeMap::new(),
     }
 }
 

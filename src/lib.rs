@@ -18,12 +18,12 @@
 //!    - [`alerts`]: missed-call alerts to PagerDuty, Opsgenie and signed webhooks, sent in the background.
 //!    - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk, Salesforce, Jira Service Management),
 //!      the verification decision, notes.
-//!    - [`oncall`]: who is on call (rotations, overrides, escalation policies), the rotation file and the
-//!      calendar feeds.
+//!    - [`oncall`]: who is on call (rotations, overrides, escalation policies), the rotation file, the
+//!      calendar feeds and their tokens, and the rotations that follow an outside calendar.
 //!    - [`status`]: status-page announcements: the summary fetched in the background, kept in memory.
 //!    - [`calllog`]: one record per call: what it holds.
 //!    - [`store`]: where on-call data, per-call state and the call log live (Redis or memory), the cache
-//!      that outlives a Redis outage, the call log's writer.
+//!      that outlives a Redis outage, the call log's writer, the outside calendars' last good copies.
 //!    - [`flow`]: voice flows: the step graph, its validation, the step kinds, the engine that runs them, and
 //!      the lines that run them.
 //! 3. **Assembly** ([`assembly`]): loads lines, calendars, flows and the on-call seed; builds the store and

@@ -1023,3 +1023,82 @@ fn a_call_back_promise_needs_an_alert_target_for_the_line() {
     );
     assert!(alerted.success, "{alerted:?}");
 }
+
+// --- rotations that follow an outside calendar ---
+
+/// A calendar server on a free local port that answers every request with `body`: its URL.
+fn calendar_server(body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/calendar\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{address}/schedules/primary.ics")
+}
+
+/// Bob every other week and someone the rotation file does not know in between, weekly from January.
+const TWO_WEEK_CALENDAR: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Grafana Labs//Grafana On-Call//\r\n\
+BEGIN:VEVENT\r\nUID:bob\r\nDTSTART;TZID=America/New_York:20260105T100000\r\n\
+DTEND;TZID=America/New_York:20260112T100000\r\nRRULE:FREQ=WEEKLY;INTERVAL=2\r\n\
+SUMMARY:Bob Okafor\r\nATTENDEE:mailto:bob.okafor@example.com\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:zed\r\nDTSTART;TZID=America/New_York:20260112T100000\r\n\
+DTEND;TZID=America/New_York:20260119T100000\r\nRRULE:FREQ=WEEKLY;INTERVAL=2\r\n\
+SUMMARY:Zed Unknown\r\nATTENDEE:mailto:zed@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+/// `check` fetches a rotation's outside calendar (without Redis, into the embedded store) and warns of each
+/// event that matches no engineer, which is never rung; the configuration still passes.
+#[test]
+fn check_reports_the_events_of_an_outside_calendar_that_match_no_engineer() {
+    let scratch = Scratch::new();
+    let url = calendar_server(TWO_WEEK_CALENDAR);
+    scratch.edit(
+        "config/oncall.toml",
+        "participants = [\"alice\", \"bob\", \"carol\"]",
+        &format!("source = \"{url}\"\nrefresh_secs = 300"),
+    );
+    let run = scratch.check();
+    assert!(run.success, "{run:?}");
+    assert!(
+        run.stderr.lines().any(
+            |l| l.starts_with("warning: rotation primary: the event \"Zed Unknown\"")
+                && l.contains("attendees zed@example.com")
+                && l.contains("matches no engineer")
+        ),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("Bob Okafor"), "{run:?}");
+}
+
+/// An outside calendar that cannot be fetched is a warning naming the failure, not the URL's secret.
+#[test]
+fn check_warns_of_an_outside_calendar_that_cannot_be_fetched() {
+    let scratch = Scratch::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    scratch.edit(
+        "config/oncall.toml",
+        "participants = [\"alice\", \"bob\", \"carol\"]",
+        &format!("source = \"http://{closed}/feed.ics?token=s3cret\""),
+    );
+    let run = scratch.check();
+    assert!(run.success, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("warning: rotation primary: its outside calendar fails (fetching the calendar failed"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("nobody is on call in it"), "{run:?}");
+    assert!(!run.stderr.contains("s3cret"), "{run:?}");
+}

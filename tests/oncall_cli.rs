@@ -587,3 +587,53 @@ fn a_rotation_or_an_engineer_prints_as_an_icalendar_feed() {
         "{unknown:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// feed issue / list / revoke
+
+/// `feed issue` prints a token once, `feed list` shows the feed without it, `feed revoke` ends it; a feed of
+/// something unknown is refused, and without Redis the commands say where feeds are managed instead.
+#[test]
+fn a_feed_is_issued_listed_without_its_token_and_revoked() {
+    let deployment = Deployment::new();
+    deployment.import_shipped();
+
+    let issued = deployment.ok(&["feed", "issue", "--rotation", "primary", "--label", "Bob's phone"]);
+    let field = |name: &str| {
+        issued
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in:\n{issued}"))
+            .trim()
+            .to_owned()
+    };
+    let token = field("token:");
+    assert_eq!(token.len(), 32, "{issued}");
+    assert_eq!(field("path:"), format!("/feeds/{token}.ics"));
+    let id = issued
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("issued feed "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(issued.contains("(rotation primary)"), "{issued}");
+
+    let listed = deployment.ok(&["feed", "list"]);
+    assert!(listed.starts_with(&format!("{id}\trotation primary\t")), "{listed}");
+    assert!(listed.trim_end().ends_with("\tBob's phone"), "{listed}");
+    assert!(!listed.contains(&token), "{listed}");
+
+    let unknown = deployment.run(&["feed", "issue", "--engineer", "nobody"]);
+    assert!(!unknown.success, "{unknown:?}");
+    assert!(unknown.stderr.contains("unknown engineer \"nobody\""), "{unknown:?}");
+
+    assert_eq!(deployment.ok(&["feed", "revoke", &id]), format!("revoked feed {id}\n"));
+    assert_eq!(deployment.ok(&["feed", "list"]), "");
+    let again = deployment.run(&["feed", "revoke", &id]);
+    assert!(!again.success && again.stderr.contains("no feed"), "{again:?}");
+
+    let embedded = afterhours(&["feed", "list"], &[TOKEN]);
+    assert!(!embedded.success, "{embedded:?}");
+    assert!(embedded.stderr.contains("no Redis is configured"), "{embedded:?}");
+}

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use afterhours::calllog::{CallClose, CallEntry, CallEvent};
+use afterhours::oncall::feed_tokens::{Feed, FeedSubject};
 use afterhours::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation, Shift, Target, Tier};
 use afterhours::phone::PhoneNumber;
 use afterhours::store::memory::MemoryStore;
@@ -85,6 +86,7 @@ fn rotation(id: &str, participants: &[&str]) -> Rotation {
             .unwrap(),
         shift: Shift::Days(7),
         participants: participants.iter().map(|p| p.to_string()).collect(),
+        source: None,
         version: 0,
     }
 }
@@ -747,3 +749,190 @@ async fn a_taken_case_is_released_by_its_holder_only(store: Arc<dyn Store>) {
     assert!(store.claim_case("123456", "CA3", ttl).await.unwrap(), "released");
 }
 both_stores!(a_taken_case_is_released_by_its_holder_only);
+
+// ---------------------------------------------------------------------------------------------------------
+// Calendar feeds
+
+fn feed(id: &str, subject: FeedSubject, second: u32) -> Feed {
+    Feed {
+        id: id.into(),
+        subject,
+        label: Some(format!("label of {id}")),
+        created: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, second).unwrap(),
+    }
+}
+
+/// A digest whose first 16 hex digits are `id`, as [`afterhours::oncall::feed_tokens::digest`] makes them.
+fn digest_of(id: &str) -> String {
+    format!("{id}{}", "0".repeat(64 - id.len()))
+}
+
+async fn feeds_are_kept_by_digest_listed_oldest_first_and_revoked_by_id(store: Arc<dyn Store>) {
+    let (a, b) = ("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb");
+    assert_eq!(store.feed(&digest_of(a)).await.unwrap(), None);
+    assert!(store.feeds().await.unwrap().is_empty());
+    let rotation = feed(a, FeedSubject::Rotation("primary".into()), 2);
+    let engineer = feed(b, FeedSubject::Engineer("alice".into()), 1);
+    store.put_feed(&digest_of(a), rotation.clone()).await.unwrap();
+    store.put_feed(&digest_of(b), engineer.clone()).await.unwrap();
+
+    assert_eq!(store.feed(&digest_of(a)).await.unwrap(), Some(rotation.clone()));
+    assert_eq!(store.feed(&digest_of(b)).await.unwrap(), Some(engineer.clone()));
+    // Only the whole digest finds a feed: not its id, not another token's digest.
+    assert_eq!(store.feed(a).await.unwrap(), None);
+    assert_eq!(store.feed(&digest_of("cccccccccccccccc")).await.unwrap(), None);
+    assert_eq!(store.feeds().await.unwrap(), [engineer.clone(), rotation.clone()]);
+
+    // An id is revoked whole: a part of one revokes nothing.
+    assert!(!store.revoke_feed("aaaa").await.unwrap());
+    assert!(store.revoke_feed(a).await.unwrap());
+    assert!(!store.revoke_feed(a).await.unwrap());
+    assert_eq!(store.feed(&digest_of(a)).await.unwrap(), None);
+    assert_eq!(store.feeds().await.unwrap(), [engineer]);
+}
+both_stores!(feeds_are_kept_by_digest_listed_oldest_first_and_revoked_by_id);
+
+// ---------------------------------------------------------------------------------------------------------
+// Rotations that follow an outside calendar
+
+/// A PagerDuty-shaped export: Bob from Monday 23 November 10:00 New York for a week, then someone we do not
+/// know.
+const OUTSIDE_CALENDAR: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//PagerDuty Inc.//PagerDuty Calendar//EN\r\n\
+BEGIN:VEVENT\r\nUID:pd-1\r\nDTSTART:20261123T150000Z\r\nDTEND:20261130T150000Z\r\n\
+SUMMARY:On Call - Bob - Primary\r\nATTENDEE:mailto:Bob@Example.com\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:pd-2\r\nDTSTART:20261130T150000Z\r\nDTEND:20261207T150000Z\r\n\
+SUMMARY:On Call - Zed Unknown - Primary\r\nATTENDEE:mailto:zed@example.com\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+
+/// The fake calendar server answers `status` with `body` from now on.
+async fn calendar_answers(server: &wiremock::MockServer, status: u16, body: &str) {
+    server.reset().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(status).set_body_string(body))
+        .mount(server)
+        .await;
+}
+
+/// The calendar is fetched over HTTP and its shifts ring Bob; when the feed then fails (an error status,
+/// then a page that is not iCalendar, then nothing listening), the last good copy keeps ringing Bob and the
+/// health record says what failed and when it last worked. An event for someone we do not know is kept
+/// aside, and nobody is rung for it.
+async fn an_outside_calendar_keeps_its_last_good_copy_when_the_feed_fails(store: Arc<dyn Store>) {
+    use afterhours::store::calendars::{problems, refresh};
+    let server = wiremock::MockServer::start().await;
+    calendar_answers(&server, 200, OUTSIDE_CALENDAR).await;
+    let mut bob = engineer("bob", "+15550100002");
+    bob.email = Some("bob@example.com".into());
+    store.put_engineer(bob).await.unwrap();
+    let mut primary = rotation("primary", &[]);
+    primary.source = Some(afterhours::oncall::model::CalendarSource {
+        url: format!("{}/schedules/primary.ics?token=secret", server.uri()),
+        refresh_secs: 60,
+    });
+    store.replace_rotation(primary.clone(), None).await.unwrap();
+    store
+        .put_policy(Policy {
+            id: "default".into(),
+            tiers: vec![Tier {
+                targets: vec![Target::Rotation("primary".into())],
+                ring_timeout_secs: 20,
+            }],
+            repeat: 0,
+        })
+        .await
+        .unwrap();
+    let friday = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let next_week = Utc.with_ymd_and_hms(2026, 12, 1, 1, 0, 0).unwrap();
+    let rung = |data: &OnCallData, t: DateTime<Utc>| -> Vec<String> {
+        data.on_call("default", t).unwrap().tiers[0]
+            .people
+            .iter()
+            .map(|p| p.engineer.id.clone())
+            .collect()
+    };
+    assert_eq!(store.calendar("primary").await.unwrap(), None);
+
+    let data = store.load().await.unwrap();
+    let copy = refresh(store.as_ref(), &data, &primary, friday).await.unwrap().unwrap();
+    assert_eq!(copy.health.last_success, Some(friday));
+    assert_eq!(copy.health.last_error, None);
+    assert_eq!(copy.unmatched.len(), 1, "{:?}", copy.unmatched);
+    assert_eq!(copy.unmatched[0].attendees, ["zed@example.com"]);
+    let data = store.load().await.unwrap();
+    assert_eq!(data.imported["primary"].len(), 1);
+    assert_eq!(rung(&data, friday), ["bob"]);
+    assert!(rung(&data, next_week).is_empty(), "nobody for an unmatched event");
+
+    for (status, body, error) in [
+        (503, "down for maintenance", "HTTP 503"),
+        (
+            200,
+            "<html><body>Please sign in</body></html>",
+            "not an iCalendar document",
+        ),
+    ] {
+        calendar_answers(&server, status, body).await;
+        let later = friday + chrono::Duration::minutes(5);
+        let copy = refresh(store.as_ref(), &data, &primary, later).await.unwrap().unwrap();
+        assert_eq!(copy.health.last_success, Some(friday), "{status}");
+        assert_eq!(copy.health.last_attempt, Some(later), "{status}");
+        let last_error = copy.health.last_error.clone().unwrap();
+        assert!(last_error.contains(error), "{status}: {last_error}");
+        assert!(!last_error.contains("secret"), "{last_error}");
+        assert_eq!(store.calendar("primary").await.unwrap(), Some(copy.clone()));
+        assert_eq!(rung(&store.load().await.unwrap(), friday), ["bob"], "{status}");
+        let said = problems("primary", Some(&copy)).join("\n");
+        assert!(said.contains("the last good copy is used"), "{said}");
+        assert!(said.contains("\"On Call - Zed Unknown - Primary\""), "{said}");
+    }
+
+    // Nothing listening: a port just freed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    primary.source.as_mut().unwrap().url = format!("http://{closed}/primary.ics");
+    let copy = refresh(store.as_ref(), &data, &primary, next_week)
+        .await
+        .unwrap()
+        .unwrap();
+    let last_error = copy.health.last_error.unwrap();
+    assert!(last_error.contains("fetching the calendar failed"), "{last_error}");
+    assert_eq!(rung(&store.load().await.unwrap(), friday), ["bob"]);
+}
+both_stores!(an_outside_calendar_keeps_its_last_good_copy_when_the_feed_fails);
+
+/// The background refresh fetches each outside calendar when it falls due, every `refresh_secs` of its own,
+/// and leaves rotations without a source alone.
+async fn outside_calendars_are_fetched_as_they_fall_due(store: Arc<dyn Store>) {
+    use afterhours::store::calendars::refresh_due;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut outside = rotation("outside", &[]);
+    outside.source = Some(afterhours::oncall::model::CalendarSource {
+        url: format!("http://{closed}/outside.ics"),
+        refresh_secs: 60,
+    });
+    store.replace_rotation(outside, None).await.unwrap();
+    store.replace_rotation(rotation("primary", &[]), None).await.unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
+    let mut last = std::collections::BTreeMap::new();
+    let attempted = |store: Arc<dyn Store>| async move {
+        store
+            .calendar("outside")
+            .await
+            .unwrap()
+            .and_then(|c| c.health.last_attempt)
+    };
+    refresh_due(store.as_ref(), t0, &mut last).await;
+    assert_eq!(attempted(store.clone()).await, Some(t0));
+    refresh_due(store.as_ref(), t0 + chrono::Duration::seconds(59), &mut last).await;
+    assert_eq!(attempted(store.clone()).await, Some(t0), "not due yet");
+    let t1 = t0 + chrono::Duration::seconds(60);
+    refresh_due(store.as_ref(), t1, &mut last).await;
+    assert_eq!(attempted(store.clone()).await, Some(t1));
+    assert_eq!(store.calendar("primary").await.unwrap(), None);
+}
+both_stores!(outside_calendars_are_fetched_as_they_fall_due);

@@ -185,7 +185,8 @@ pub fn store_for(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
 
 impl AppState {
     /// Starts what keeps the caches fresh while the process serves: the status page's refresher (with a
-    /// `[status_page]`) and the on-call cache's (so that a dial reads Redis only when the data has aged).
+    /// `[status_page]`), the on-call cache's (so that a dial reads Redis only when the data has aged), and
+    /// the outside calendars' of rotations that have a `source`.
     /// They run until the runtime ends: nothing awaits or aborts them.
     pub fn start_background(&self) {
         let settings = &self.config.settings;
@@ -195,7 +196,23 @@ impl AppState {
             self.clock.clone(),
         );
         if let Some(store) = self.store().cloned() {
-            self.services.oncall_cache.spawn_refresher(store);
+            self.services.oncall_cache.spawn_refresher(store.clone());
+            spawn_calendar_refresher(store, self.clock.clone());
         }
     }
+}
+
+/// How often the outside calendars are looked at; each is fetched every `refresh_secs` of its own.
+const CALENDAR_TICK: Duration = Duration::from_secs(15);
+
+/// Refreshes the rotations' outside calendars as they fall due, until the runtime ends.
+fn spawn_calendar_refresher(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+    tokio::spawn(async move {
+        let mut last = std::collections::BTreeMap::new();
+        let mut ticks = tokio::time::interval(CALENDAR_TICK);
+        loop {
+            ticks.tick().await;
+            crate::store::calendars::refresh_due(store.as_ref(), clock.now(), &mut last).await;
+        }
+    });
 }

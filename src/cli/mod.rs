@@ -1,5 +1,5 @@
 //! The command line: `serve`, `check`, `simulate`, `flow graph`, `sign`, and the on-call commands
-//! (`oncall`, `rotation`, `override`) in its `oncall` module.
+//! (`oncall`, `rotation`, `override`) in its `oncall` module, and `feed` (calendar feed tokens) in `feeds`.
 
 /// `println!` for the commands' output, minus its panic when the reader has gone (`afterhours calls | head`):
 /// the command then stops quietly, as Unix tools do.
@@ -16,6 +16,7 @@ macro_rules! out {
     };
 }
 
+mod feeds;
 mod oncall;
 mod simulate;
 pub mod telemetry;
@@ -88,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         command: oncall::OverrideCommand,
     },
+    /// Calendar feeds of shifts: issue a feed's URL token, list the feeds, revoke one.
+    Feed {
+        #[command(subcommand)]
+        command: feeds::FeedCommand,
+    },
     /// Print the X-Twilio-Signature of a request, signed with AFTERHOURS_PROVIDER__AUTH_TOKEN.
     Sign {
         /// The full URL, as the provider requests it.
@@ -146,6 +152,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Calls(args) => oncall::calls(&cli.config, args).await,
         Command::Rotation { command } => oncall::rotation(&cli.config, command).await,
         Command::Override { command } => oncall::override_command(&cli.config, command).await,
+        Command::Feed { command } => feeds::feed(&cli.config, command).await,
     }
 }
 
@@ -298,6 +305,7 @@ async fn check(path: &Path) -> ExitCode {
     if let Err(code) = check_redis(&config).await {
         return code;
     }
+    check_calendars(&config).await;
     let lines: Vec<String> = config
         .lines
         .iter()
@@ -356,6 +364,37 @@ async fn check_redis(config: &Config) -> Result<(), ExitCode> {
         redact(url)
     );
     Err(ExitCode::FAILURE)
+}
+
+/// Warnings about the rotations that follow an outside calendar: one that fails, events that match no
+/// engineer. With Redis, as the servers last kept it; without, fetched now into the embedded store.
+async fn check_calendars(config: &Config) {
+    let Ok(store) = crate::assembly::store_for(config) else {
+        return;
+    };
+    let loaded = tokio::time::timeout(std::time::Duration::from_secs(3), store.load()).await;
+    let Ok(Ok(data)) = loaded else { return };
+    let embedded = config.settings.redis.configured_url().is_none();
+    for rotation in data.rotations.values().filter(|r| r.source.is_some()) {
+        let copy = if embedded {
+            crate::store::calendars::refresh(store.as_ref(), &data, rotation, Utc::now()).await
+        } else {
+            store.calendar(&rotation.id).await
+        };
+        let copy = match copy {
+            Ok(copy) => copy,
+            Err(error) => {
+                eprintln!(
+                    "warning: rotation {}: its outside calendar cannot be read: {error}",
+                    rotation.id
+                );
+                continue;
+            }
+        };
+        for problem in crate::store::calendars::problems(&rotation.id, copy.as_ref()) {
+            eprintln!("warning: {problem}");
+        }
+    }
 }
 
 /// What the lines need from the store and it does not hold: each line's escalation policy, and the rotations

@@ -93,13 +93,13 @@ pub(crate) enum OverrideCommand {
     },
 }
 
-fn fail(message: impl std::fmt::Display) -> ExitCode {
+pub(super) fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
 }
 
 /// The configuration and its store; an error message when either cannot be had.
-fn open(path: &Path) -> Result<(Config, Arc<dyn Store>), ExitCode> {
+pub(super) fn open(path: &Path) -> Result<(Config, Arc<dyn Store>), ExitCode> {
     let config = Config::load(path).map_err(|errors| {
         for error in &errors.0 {
             eprintln!("error: {error}");

@@ -12,10 +12,12 @@
 //! | `GET /admin/oncall?line=us&at=RFC3339` | the escalation chain of the line's policy at `at` (default now) |
 //! | `GET /admin/rotations/{id}` | the rotation, with its version |
 //! | `PUT /admin/rotations/{id}` | replaces it; with `"version"`, only over that version (else 409) |
+//! | `GET /admin/rotations/{id}/calendar` | a rotation's outside calendar: its health and unmatched events |
 //! | `GET /admin/overrides?rotation=ID` | the overrides, of one rotation or of all |
 //! | `POST /admin/overrides` | adds one (201, the override as stored) |
 //! | `DELETE /admin/overrides/{rotation}/{id}` | removes one (204) |
 //! | `GET /admin/calls?since=RFC3339&case=ID&limit=N` | the call log, newest first (default limit 100) |
+//! | `GET /admin/feeds`, `POST /admin/feeds`, `DELETE /admin/feeds/{id}` | calendar feeds ([`super::feeds`]) |
 //!
 //! Bodies are JSON, at most [`MAX_BODY_BYTES`] (413 above). Errors are `{"error": "..."}`: 400 for a bad
 //! query, 404 for what does not exist, 409 for a stale version (with the current `"version"`), 422 for a body
@@ -48,16 +50,28 @@ use crate::store::{Store, StoreError};
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The fields of a rotation body (`PUT /admin/rotations/{id}`).
-const ROTATION_FIELDS: [&str; 7] = ["id", "name", "time_zone", "start", "shift", "participants", "version"];
+const ROTATION_FIELDS: [&str; 8] = [
+    "id",
+    "name",
+    "time_zone",
+    "start",
+    "shift",
+    "participants",
+    "source",
+    "version",
+];
 
 /// The admin routes, to be nested under `/admin`.
 pub(crate) fn router(failed_logins: FailedLogins) -> Router<AppState> {
     Router::new()
         .route("/oncall", get(oncall))
         .route("/rotations/{id}", get(get_rotation).put(put_rotation))
+        .route("/rotations/{id}/calendar", get(rotation_calendar))
         .route("/overrides", get(list_overrides).post(add_override))
         .route("/overrides/{rotation}/{id}", delete(remove_override))
         .route("/calls", get(calls))
+        .route("/feeds", get(super::feeds::list).post(super::feeds::issue))
+        .route("/feeds/{id}", delete(super::feeds::revoke))
         .route("/{*rest}", any(unknown_route))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(failed_logins))
@@ -65,7 +79,7 @@ pub(crate) fn router(failed_logins: FailedLogins) -> Router<AppState> {
 
 /// Why an admin request failed; each maps to a status and a `{"error": ...}` body.
 #[derive(Debug, thiserror::Error)]
-enum AdminError {
+pub(super) enum AdminError {
     /// The reason is for the log; the client learns only that it is not authorized.
     #[error("a valid admin bearer token is required")]
     Unauthorized { reason: &'static str },
@@ -171,7 +185,7 @@ struct StaleBody<'a> {
 }
 
 /// `value` as a JSON response with `status`.
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+pub(super) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(error) => {
@@ -182,7 +196,7 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
 }
 
 /// Proof that the request carries the admin token; every handler takes one first.
-struct Admin;
+pub(super) struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = AdminError;
@@ -249,7 +263,7 @@ pub(super) fn token_matches(given: &str, expected: &str) -> bool {
 }
 
 /// The store, or 503 when the state has none.
-fn store(state: &AppState) -> Result<&dyn Store, AdminError> {
+pub(super) fn store(state: &AppState) -> Result<&dyn Store, AdminError> {
     state
         .store()
         .map(|s| s.as_ref())
@@ -281,7 +295,7 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, AdminError> {
 }
 
 /// A JSON body as `T`, or 422 naming the field that is wrong.
-fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AdminError> {
+pub(super) fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AdminError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(invalid_json)?;
     deserializer
@@ -400,6 +414,40 @@ async fn get_rotation(_: Admin, State(state): State<AppState>, Path(id): Path<St
     Ok(json(StatusCode::OK, &rotation))
 }
 
+/// How a rotation's outside calendar fares, as `GET /admin/rotations/{id}/calendar` answers it.
+#[derive(Serialize)]
+struct CalendarBody<'a> {
+    source: Option<String>,
+    /// Whether a good copy is kept (and rung from).
+    has_copy: bool,
+    health: &'a crate::oncall::import::CalendarHealth,
+    unmatched: &'a [crate::oncall::import::Unmatched],
+}
+
+async fn rotation_calendar(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let store = store(&state)?;
+    let data = store.load().await?;
+    let rotation = data
+        .rotations
+        .get(&id)
+        .ok_or_else(|| AdminError::NotFound(format!("no rotation {id:?}")))?;
+    let Some(source) = &rotation.source else {
+        return Err(AdminError::NotFound(format!("rotation {id:?} has no outside calendar")));
+    };
+    let copy = store.calendar(&id).await?.unwrap_or_default();
+    let body = CalendarBody {
+        source: Some(crate::fetch::for_logs(&source.url)),
+        has_copy: copy.text.is_some(),
+        health: &copy.health,
+        unmatched: &copy.unmatched,
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
 #[derive(Serialize)]
 struct VersionBody {
     version: u64,
@@ -471,6 +519,14 @@ fn rotation_from_body(id: &str, body: &[u8], data: &OnCallData) -> Result<(Rotat
         .collect();
     if !unknown.is_empty() {
         return Err(AdminError::Invalid(unknown.join("; ")));
+    }
+    if let Some(source) = &rotation.source {
+        crate::oncall::import::parse_source(
+            Some(&source.url),
+            Some(source.refresh_secs),
+            !rotation.participants.is_empty(),
+        )
+        .map_err(|(field, message)| AdminError::Invalid(format!("source: {field}: {message}")))?;
     }
     Ok((rotation, expected))
 }

@@ -25,13 +25,18 @@ use crate::http::voice::{self, Answer, Route};
 use crate::store::cache::StoreHealth;
 use crate::twiml::{self, Verb, Voice};
 
-/// The webhook listener's routes: `/voice/*`, which the provider must reach, and `/healthz`. Every `/voice/`
-/// handler takes a `Signed` webhook: nothing runs before its signature holds. Nothing here tells a stranger
-/// more than that the process serves.
+/// The webhook listener's routes: `/voice/*`, which the provider must reach, and `/healthz`; with
+/// `feeds.public`, the calendar feeds too. Every `/voice/` handler takes a `Signed` webhook: nothing runs
+/// before its signature holds. Nothing here tells a stranger more than that the process serves (a feed
+/// answers only to its own token).
 pub fn router(state: AppState) -> Router {
     // Metrics recorded before the recorder exists would be lost.
     let _ = crate::metrics::handle();
-    Router::new()
+    let mut router = Router::new();
+    if state.config.settings.feeds.public {
+        router = router.route("/feeds/{file}", get(crate::http::feeds::serve));
+    }
+    router
         .route("/healthz", get(healthz))
         .route("/voice/incoming", post(incoming))
         .route("/voice/step/{step}", post(step))
@@ -40,12 +45,12 @@ pub fn router(state: AppState) -> Router {
         .route("/voice/{*rest}", post(unknown_voice_route))
         .layer(body_deadline(&state))
         .layer(CatchPanicLayer::custom(panic_answer))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 
 /// The operators' listener's routes: the admin API, the dashboard, metrics, readiness and liveness, for
-/// operators and monitoring only.
+/// operators and monitoring only; and the calendar feeds, which need their own token.
 pub fn ops_router(state: AppState) -> Router {
     let _ = crate::metrics::handle();
     // One count of failures for the API's bearer token and the dashboard's login form alike.
@@ -54,12 +59,25 @@ pub fn ops_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/feeds/{file}", get(crate::http::feeds::serve))
         .nest("/admin", crate::http::admin::router(failed_logins.clone()))
         .merge(crate::http::dashboard::router(failed_logins))
         .layer(body_deadline(&state))
         .layer(CatchPanicLayer::custom(panic_answer))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of a request, as tower-http's default makes it (method, URI, version, at debug level), except
+/// that a calendar feed's path is written without its token: the token is the feed's only credential.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let uri = request.uri();
+    let shown: &dyn std::fmt::Display = if uri.path().starts_with("/feeds/") {
+        &"/feeds/(token).ics"
+    } else {
+        uri
+    };
+    tracing::debug_span!("request", method = %request.method(), uri = %shown, version = ?request.version())
 }
 
 /// The server, bound and ready to serve: the webhook listener and the operators' listener.

@@ -112,7 +112,17 @@ fn stretches<'a>(
     // Every instant where who is on call may change: the bounds of the shifts in the window and of the
     // overrides that reach into it. Between two neighbours, one engineer is on call.
     let mut bounds: BTreeSet<DateTime<Utc>> = overrides.iter().flat_map(|o| [o.start, o.end]).collect();
-    if !rotation.participants.is_empty() {
+    let imported = data.imported.get(&rotation.id).filter(|_| rotation.source.is_some());
+    if let Some(shifts) = imported {
+        for shift in shifts
+            .iter()
+            .filter(|s| s.start < until && from < s.end)
+            .take(MAX_SHIFTS)
+        {
+            bounds.insert(shift.start);
+            bounds.insert(shift.end);
+        }
+    } else if !rotation.participants.is_empty() {
         let mut t = from;
         for _ in 0..MAX_SHIFTS {
             let (_, start, end) = rotation.shift_at(t);
@@ -136,7 +146,17 @@ fn stretches<'a>(
             .max_by_key(|o| (o.created, o.id.clone()));
         let (kind, group) = match winner {
             Some(o) => (Kind::Override, o.id.clone()),
-            None => (Kind::Shift, rotation.shift_at(start).1.to_rfc3339()),
+            None => {
+                // A shift of the outside calendar, or of the participants' turns, is one group.
+                let shift_start = match imported {
+                    Some(shifts) => shifts
+                        .iter()
+                        .find(|s| s.start <= start && start < s.end)
+                        .map(|s| s.start),
+                    None => Some(rotation.shift_at(start).1),
+                };
+                (Kind::Shift, shift_start.map(|t| t.to_rfc3339()).unwrap_or_default())
+            }
         };
         // Nobody (no participants, or an engineer the data does not know) makes no event.
         let Some(on_call) = data.on_call_in(&rotation.id, start) else {

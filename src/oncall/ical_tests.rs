@@ -26,6 +26,7 @@ fn weekly(id: &str, time_zone: Tz, participants: &[&str]) -> Rotation {
         start: naive(2026, 1, 5, 10, 0),
         shift: Shift::Days(7),
         participants: participants.iter().map(|&p| p.into()).collect(),
+        source: None,
         version: 0,
     }
 }

@@ -49,9 +49,30 @@ pub struct Rotation {
     pub shift: Shift,
     /// Engineer ids, in the order they take shifts.
     pub participants: Vec<String>,
+    /// An outside calendar the shifts are taken from instead of the participants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<CalendarSource>,
     /// Bumped by every write; a write that names an older version is refused.
     #[serde(default)]
     pub version: u64,
+}
+
+/// An iCalendar feed (PagerDuty, Opsgenie, Grafana OnCall, any calendar) whose events are a rotation's
+/// shifts, fetched in the background ([`crate::oncall::import`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CalendarSource {
+    /// An `http` or `https` URL; it may carry a secret token, so it is never logged whole.
+    pub url: String,
+    /// Seconds between fetches.
+    pub refresh_secs: u64,
+}
+
+/// One shift of a rotation taken from its outside calendar: an event matched to an engineer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportedShift {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub engineer: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -100,6 +121,9 @@ pub struct OnCallData {
     /// By rotation id.
     pub overrides: BTreeMap<String, Vec<Override>>,
     pub policies: BTreeMap<String, Policy>,
+    /// The shifts of the rotations with an outside calendar, by rotation id, in order: from the last good
+    /// copy of each calendar.
+    pub imported: BTreeMap<String, Vec<ImportedShift>>,
 }
 
 /// One person to ring, and until when they are the one.
@@ -214,7 +238,7 @@ impl OnCallData {
                 (o.engineer.as_str(), taken_over.unwrap_or(o.end))
             }
             None => {
-                let (who, shift_end) = self.rotations.get(rotation)?.scheduled_at(t)?;
+                let (who, shift_end) = self.scheduled_in(rotation, t)?;
                 // The scheduled engineer is on until their shift ends or an override begins, whichever is first.
                 let next_override = self
                     .overrides
@@ -233,6 +257,21 @@ impl OnCallData {
             until: Some(until),
             rotation: Some(rotation.to_owned()),
         })
+    }
+
+    /// Who the schedule of `rotation` puts on call at `t`, before overrides, and until when: its outside
+    /// calendar's shift (the earliest starting of those covering `t`) for a rotation with one, else its
+    /// participants' turn.
+    fn scheduled_in(&self, rotation: &str, t: DateTime<Utc>) -> Option<(&str, DateTime<Utc>)> {
+        let rotation = self.rotations.get(rotation)?;
+        if rotation.source.is_none() {
+            return rotation.scheduled_at(t);
+        }
+        self.imported
+            .get(&rotation.id)?
+            .iter()
+            .find(|s| s.start <= t && t < s.end)
+            .map(|s| (s.engineer.as_str(), s.end))
     }
 
     /// An override checked against the data it joins: a known rotation and engineer, an end after the start.
@@ -329,7 +368,7 @@ impl OnCallData {
 
 /// A local wall time as an instant: the earlier of two in a fall-back overlap, the first instant after the
 /// gap in a spring-forward gap.
-fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     let mut probe = local;
     for _ in 0..(4 * 60) {
         if let Some(t) = tz.from_local_datetime(&probe).earliest() {

@@ -45,6 +45,7 @@ fn rotation(id: &str, time_zone: Tz, start: NaiveDateTime, shift: Shift, partici
         start,
         shift,
         participants: participants.iter().map(|&p| p.into()).collect(),
+        source: None,
         version: 0,
     }
 }
@@ -762,4 +763,78 @@ fn an_engineer_is_found_by_id_or_email_and_nobody_else_is() {
     );
     assert!(data.find_engineer("+15550100002").is_none(), "never a phone number");
     assert!(data.find_engineer("mallory@example.com").is_none());
+}
+
+/// A rotation that follows an outside calendar: its shifts are the calendar's, a gap between them has
+/// nobody, and an override wins over them as over a participant's turn.
+#[test]
+fn a_rotation_with_an_outside_calendar_rings_its_shifts_and_overrides_win() {
+    let mut data = team();
+    let mut outside = weekly("outside", &[]);
+    outside.source = Some(CalendarSource {
+        url: "https://example.com/cal.ics".into(),
+        refresh_secs: 900,
+    });
+    add_rotation(&mut data, outside);
+    data.imported.insert(
+        "outside".into(),
+        vec![
+            ImportedShift {
+                start: ny(2026, 3, 2, 9, 0, 0),
+                end: ny(2026, 3, 2, 17, 0, 0),
+                engineer: "dave".into(),
+            },
+            ImportedShift {
+                start: ny(2026, 3, 2, 17, 0, 0),
+                end: ny(2026, 3, 3, 9, 0, 0),
+                engineer: "erin".into(),
+            },
+        ],
+    );
+    assert_eq!(
+        who(&data, "outside", ny(2026, 3, 2, 12, 0, 0)),
+        is("dave", ny(2026, 3, 2, 17, 0, 0))
+    );
+    assert_eq!(
+        who(&data, "outside", ny(2026, 3, 2, 17, 0, 0)),
+        is("erin", ny(2026, 3, 3, 9, 0, 0))
+    );
+    assert_eq!(
+        data.on_call_in("outside", ny(2026, 3, 3, 9, 0, 0)),
+        None,
+        "after the last shift: nobody"
+    );
+    add_override(
+        &mut data,
+        "swap",
+        "outside",
+        "alice",
+        [ny(2026, 3, 2, 20, 0, 0), ny(2026, 3, 2, 22, 0, 0)],
+        1,
+    );
+    assert_eq!(
+        who(&data, "outside", ny(2026, 3, 2, 18, 0, 0)),
+        is("erin", ny(2026, 3, 2, 20, 0, 0))
+    );
+    assert_eq!(
+        who(&data, "outside", ny(2026, 3, 2, 21, 0, 0)),
+        is("alice", ny(2026, 3, 2, 22, 0, 0))
+    );
+    // Imported shifts are ignored for a rotation without a source: its participants' turns count.
+    data.imported.insert("primary".into(), data.imported["outside"].clone());
+    assert_eq!(who(&data, "primary", ny(2026, 3, 2, 12, 0, 0)).0, "carol");
+
+    let feed = crate::oncall::ical::rotation_feed(
+        &data,
+        "outside",
+        ny(2026, 3, 2, 0, 0, 0),
+        ny(2026, 3, 4, 0, 0, 0),
+        ny(2026, 3, 1, 0, 0, 0),
+    )
+    .unwrap();
+    let engineers: Vec<&str> = feed
+        .lines()
+        .filter_map(|l| l.strip_prefix("X-AFTERHOURS-ENGINEER:"))
+        .collect();
+    assert_eq!(engineers, ["dave", "erin", "alice", "erin"], "{feed}");
 }

@@ -29,6 +29,8 @@ pub struct Settings {
     pub(crate) call_log: CallLogSettings,
     #[serde(default)]
     pub(crate) admin: AdminSettings,
+    #[serde(default)]
+    pub(crate) feeds: FeedSettings,
     /// The case system; needed by flows with a `verify_case` step.
     #[serde(default)]
     pub cases: Option<CasesSettings>,
@@ -51,7 +53,8 @@ pub struct Settings {
 pub(crate) struct ServerSettings {
     /// Address and port the webhook listener takes: `/voice/*` and `/healthz`, what the provider must reach.
     pub(crate) listen: SocketAddr,
-    /// Address and port the operators' listener takes: `/admin/*`, `/metrics`, `/readyz` (and `/healthz`).
+    /// Address and port the operators' listener takes: `/admin/*`, `/metrics`, `/readyz`, `/feeds/*` (and
+    /// `/healthz`).
     /// Loopback by default; a private network is allowed (`check` warns), never the webhook listener's own.
     pub(crate) ops_listen: SocketAddr,
     /// The public base URL the provider reaches us at (TLS usually ends at a proxy in front). Every URL we
@@ -641,6 +644,26 @@ impl Default for AdminSettings {
     fn default() -> Self {
         Self {
             failed_logins_per_minute: Bounded::of::<10>(),
+        }
+    }
+}
+
+/// `[feeds]`: the calendar feeds of shifts (`GET /feeds/TOKEN.ics`), served on the operators' listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct FeedSettings {
+    /// Serve the feeds on the webhook listener too, for calendar services that fetch from the internet
+    /// (Google Calendar fetches from Google's servers). Each feed still needs its own token.
+    pub(crate) public: bool,
+    /// Weeks of shifts ahead a feed shows (it also shows the past week).
+    pub(crate) weeks: Bounded<1, 52>,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        Self {
+            public: false,
+            weeks: Bounded::of::<8>(),
         }
     }
 }

@@ -12,7 +12,9 @@ use super::expiring::Expiring;
 use super::{Change, MAX_CHANGES, Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
-use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
+use crate::oncall::feed_tokens::Feed;
+use crate::oncall::import::CalendarCopy;
+use crate::oncall::model::{Engineer, ImportedShift, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default)]
@@ -37,6 +39,10 @@ struct Inner {
     marks: Expiring<String, String>,
     /// Changes made through the dashboard, newest first.
     changes: VecDeque<Change>,
+    /// Calendar feeds by their token's digest.
+    feeds: BTreeMap<String, Feed>,
+    /// Outside calendars of rotations, and their shifts, by rotation id.
+    calendars: BTreeMap<String, (CalendarCopy, Vec<ImportedShift>)>,
 }
 
 /// A call's working record and the webhooks it holds entries of.
@@ -126,7 +132,13 @@ impl Inner {
 
 impl Store for MemoryStore {
     fn load(&self) -> BoxFuture<'_, Result<OnCallData, StoreError>> {
-        let result = self.with(|inner| Ok(inner.data.clone()));
+        let result = self.with(|inner| {
+            let mut data = inner.data.clone();
+            for (rotation, (_, shifts)) in &inner.calendars {
+                data.imported.insert(rotation.clone(), shifts.clone());
+            }
+            Ok(data)
+        });
         Box::pin(async move { result })
     }
 
@@ -410,6 +422,55 @@ impl Store for MemoryStore {
 
     fn changes(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Change>, StoreError>> {
         let result = self.with(|inner| Ok(inner.changes.iter().take(limit).cloned().collect()));
+        Box::pin(async move { result })
+    }
+
+    fn put_feed<'a>(&'a self, digest: &'a str, feed: Feed) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.feeds.insert(digest.to_owned(), feed);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn feed<'a>(&'a self, digest: &'a str) -> BoxFuture<'a, Result<Option<Feed>, StoreError>> {
+        let result = self.with(|inner| Ok(inner.feeds.get(digest).cloned()));
+        Box::pin(async move { result })
+    }
+
+    fn feeds(&self) -> BoxFuture<'_, Result<Vec<Feed>, StoreError>> {
+        let result = self.with(|inner| {
+            let mut feeds: Vec<Feed> = inner.feeds.values().cloned().collect();
+            super::sort_feeds(&mut feeds);
+            Ok(feeds)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn revoke_feed<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let result = self.with(|inner| {
+            let before = inner.feeds.len();
+            inner.feeds.retain(|_, feed| feed.id != id);
+            Ok(inner.feeds.len() != before)
+        });
+        Box::pin(async move { result })
+    }
+
+    fn put_calendar<'a>(
+        &'a self,
+        rotation: &'a str,
+        copy: CalendarCopy,
+        shifts: Vec<ImportedShift>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.with(|inner| {
+            inner.calendars.insert(rotation.to_owned(), (copy, shifts));
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn calendar<'a>(&'a self, rotation: &'a str) -> BoxFuture<'a, Result<Option<CalendarCopy>, StoreError>> {
+        let result = self.with(|inner| Ok(inner.calendars.get(rotation).map(|(copy, _)| copy.clone())));
         Box::pin(async move { result })
     }
 }

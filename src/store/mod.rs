@@ -1,9 +1,11 @@
 //! Where on-call data and per-call records live: Redis in production ([`redis`]), memory when no Redis is
 //! configured ([`memory`]). Both implement [`Store`]; the same tests run against both. Also here: the
 //! deadline of a store operation on a call's path, the cached on-call data that carries a call through a
-//! Redis outage ([`cache`]), and the call log's writer (`call_log`).
+//! Redis outage ([`cache`]), the call log's writer (`call_log`), and the refresh of the rotations' outside
+//! calendars ([`calendars`]).
 
 pub mod cache;
+pub mod calendars;
 pub(crate) mod call_log;
 mod expiring;
 pub mod memory;
@@ -16,7 +18,9 @@ use chrono::{DateTime, Utc};
 
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord};
-use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
+use crate::oncall::feed_tokens::Feed;
+use crate::oncall::import::CalendarCopy;
+use crate::oncall::model::{Engineer, ImportedShift, OnCallData, Override, Policy, Rotation};
 
 /// The longest a single store operation may take on a call's path: past it, the call goes on without it
 /// (the cached chain, an uncounted call), well inside the provider's 15 s.
@@ -158,6 +162,39 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// The latest changes made through the dashboard, newest first, at most `limit`.
     fn changes(&self, limit: usize) -> BoxFuture<'_, Result<Vec<Change>, StoreError>>;
+
+    // Calendar feeds: each kept under its token's digest ([`crate::oncall::feed_tokens`]).
+
+    /// Keeps `feed` under `digest`, the digest of its token.
+    fn put_feed<'a>(&'a self, digest: &'a str, feed: Feed) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The feed whose token has `digest`, if it is issued and not revoked.
+    fn feed<'a>(&'a self, digest: &'a str) -> BoxFuture<'a, Result<Option<Feed>, StoreError>>;
+
+    /// Every feed issued and not revoked, oldest first.
+    fn feeds(&self) -> BoxFuture<'_, Result<Vec<Feed>, StoreError>>;
+
+    /// Revokes the feed with id `id`: its token fetches nothing from then on. False when there was none.
+    fn revoke_feed<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    // Outside calendars of rotations ([`crate::oncall::import`]).
+
+    /// Keeps `copy` of `rotation`'s outside calendar and the `shifts` read from it, together: [`Store::load`]
+    /// gives the shifts in [`OnCallData::imported`].
+    fn put_calendar<'a>(
+        &'a self,
+        rotation: &'a str,
+        copy: CalendarCopy,
+        shifts: Vec<ImportedShift>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The copy of `rotation`'s outside calendar, with its health; `None` before the first fetch.
+    fn calendar<'a>(&'a self, rotation: &'a str) -> BoxFuture<'a, Result<Option<CalendarCopy>, StoreError>>;
+}
+
+/// Feeds oldest first, ties by id, as both stores list them.
+fn sort_feeds(feeds: &mut [Feed]) {
+    feeds.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
 }
 
 /// The most changes the list of changes keeps.

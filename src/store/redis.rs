@@ -21,7 +21,9 @@ use connection::Connection;
 use super::{Change, MAX_CHANGES, Store, StoreError};
 use crate::BoxFuture;
 use crate::calllog::{CallClose, CallEntry, CallRecord, MAX_ENTRIES_PER_CALL};
-use crate::oncall::model::{Engineer, OnCallData, Override, Policy, Rotation};
+use crate::oncall::feed_tokens::Feed;
+use crate::oncall::import::CalendarCopy;
+use crate::oncall::model::{Engineer, ImportedShift, OnCallData, Override, Policy, Rotation};
 use chrono::{DateTime, Utc};
 
 /// Replaces a rotation if its version is the expected one (or none is expected), and bumps the version.
@@ -347,6 +349,11 @@ impl RedisStore {
         self.key(&format!("rotation:{{{id}}}"))
     }
 
+    /// An outside calendar's copy; `:shifts` beside it holds its shifts. Both in the rotation's slot.
+    fn calendar_key(&self, rotation: &str) -> String {
+        self.key(&format!("calendar:{{{rotation}}}"))
+    }
+
     fn acceptance_key(&self, call_sid: &str, attempt: u32) -> String {
         self.key(&format!("call:{{{call_sid}}}:accepted:{attempt}"))
     }
@@ -366,20 +373,23 @@ impl RedisStore {
             let key = self.rotation_key(id);
             pipe.get(&key)
                 .get(format!("{key}:version"))
-                .zrange(format!("{key}:overrides"), 0, -1);
+                .zrange(format!("{key}:overrides"), 0, -1)
+                .get(format!("{}:shifts", self.calendar_key(id)));
         }
-        let rows: Vec<(Option<String>, Option<u64>, Vec<String>)> = if ids.is_empty() {
+        type Row = (Option<String>, Option<u64>, Vec<String>, Option<String>);
+        let rows: Vec<Row> = if ids.is_empty() {
             Vec::new()
         } else {
             let flat: Vec<redis::Value> = pipe.query_async(&mut connection).await.map_err(backend)?;
             let parsing = |e: redis::ParsingError| StoreError::Corrupt(e.to_string());
-            flat.chunks(3)
-                .filter(|c| c.len() == 3)
+            flat.chunks(4)
+                .filter(|c| c.len() == 4)
                 .map(|c| {
                     Ok((
                         redis::from_redis_value_ref(&c[0]).map_err(parsing)?,
                         redis::from_redis_value_ref(&c[1]).map_err(parsing)?,
                         redis::from_redis_value_ref(&c[2]).map_err(parsing)?,
+                        redis::from_redis_value_ref(&c[3]).map_err(parsing)?,
                     ))
                 })
                 .collect::<Result<_, StoreError>>()?
@@ -393,8 +403,12 @@ impl RedisStore {
             data.policies
                 .insert(id, serde_json::from_str(&json).map_err(|e| corrupt("policy", e))?);
         }
-        for (id, (json, version, overrides)) in ids.into_iter().zip(rows) {
+        for (id, (json, version, overrides, shifts)) in ids.into_iter().zip(rows) {
             let Some(json) = json else { continue };
+            if let Some(shifts) = shifts {
+                let shifts = serde_json::from_str(&shifts).map_err(|e| corrupt("calendar shifts", e))?;
+                data.imported.insert(id.clone(), shifts);
+            }
             let mut rotation: Rotation = serde_json::from_str(&json).map_err(|e| corrupt("rotation", e))?;
             rotation.version = version.unwrap_or(0);
             let overrides = overrides
@@ -803,6 +817,80 @@ impl Store for RedisStore {
                 .iter()
                 .map(|item| serde_json::from_str(item).map_err(|e| StoreError::Corrupt(format!("a change: {e}"))))
                 .collect()
+        })
+    }
+
+    // Calendar feeds: one hash, token digest → the feed's JSON. A handful of feeds: listing and revoking
+    // read it whole.
+
+    fn put_feed<'a>(&'a self, digest: &'a str, feed: Feed) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { self.hset_json("feeds", digest, serde_json::to_string(&feed)).await })
+    }
+
+    fn feed<'a>(&'a self, digest: &'a str) -> BoxFuture<'a, Result<Option<Feed>, StoreError>> {
+        Box::pin(async move {
+            let json: Option<String> = self.conn().hget(self.key("feeds"), digest).await.map_err(backend)?;
+            json.map(|json| serde_json::from_str(&json).map_err(|e| corrupt("feed", e)))
+                .transpose()
+        })
+    }
+
+    fn feeds(&self) -> BoxFuture<'_, Result<Vec<Feed>, StoreError>> {
+        Box::pin(async move {
+            let all: BTreeMap<String, String> = self.conn().hgetall(self.key("feeds")).await.map_err(backend)?;
+            let mut feeds = all
+                .values()
+                .map(|json| serde_json::from_str(json).map_err(|e| corrupt("feed", e)))
+                .collect::<Result<Vec<Feed>, _>>()?;
+            super::sort_feeds(&mut feeds);
+            Ok(feeds)
+        })
+    }
+
+    fn revoke_feed<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let all: BTreeMap<String, String> = self.conn().hgetall(self.key("feeds")).await.map_err(backend)?;
+            // A feed's id is the start of its digest, the field it is kept under.
+            let fields: Vec<&String> = all
+                .keys()
+                .filter(|digest| digest.get(..crate::oncall::feed_tokens::ID_LEN) == Some(id))
+                .collect();
+            if fields.is_empty() {
+                return Ok(false);
+            }
+            let removed: u64 = self.conn().hdel(self.key("feeds"), fields).await.map_err(backend)?;
+            Ok(removed > 0)
+        })
+    }
+
+    fn put_calendar<'a>(
+        &'a self,
+        rotation: &'a str,
+        copy: CalendarCopy,
+        shifts: Vec<ImportedShift>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = self.calendar_key(rotation);
+            let copy = serde_json::to_string(&copy).map_err(|e| corrupt("calendar", e))?;
+            let shifts = serde_json::to_string(&shifts).map_err(|e| corrupt("calendar shifts", e))?;
+            // One step (MULTI, one slot): a replica never reads shifts of another copy than the one kept.
+            redis::pipe()
+                .atomic()
+                .set(&key, copy)
+                .ignore()
+                .set(format!("{key}:shifts"), shifts)
+                .ignore()
+                .query_async::<()>(&mut self.conn())
+                .await
+                .map_err(backend)
+        })
+    }
+
+    fn calendar<'a>(&'a self, rotation: &'a str) -> BoxFuture<'a, Result<Option<CalendarCopy>, StoreError>> {
+        Box::pin(async move {
+            let json: Option<String> = self.conn().get(self.calendar_key(rotation)).await.map_err(backend)?;
+            json.map(|json| serde_json::from_str(&json).map_err(|e| corrupt("calendar", e)))
+                .transpose()
         })
     }
 }

@@ -8,6 +8,7 @@ mod bridge;
 mod calllog;
 mod cases;
 mod connections;
+mod feeds;
 mod helpers;
 mod intake;
 mod jira;

@@ -147,11 +147,33 @@ fn to_data(file: &OnCallFile, locator: &Locator<'_>) -> Result<OnCallData, Vec<P
             participants_ok &= known.is_ok();
             report(format!("{key}.participants[{j}]"), known);
         }
+        let source = crate::oncall::import::parse_source(
+            entry.source.as_deref(),
+            entry.refresh_secs,
+            !entry.participants.is_empty(),
+        );
+        let source_ok = source.is_ok();
+        let source = source.unwrap_or_else(|(field, message)| {
+            report(format!("{key}.{field}"), Err(message));
+            None
+        });
         let time_zone = parse_time_zone(&entry.time_zone);
-        let start = parse_local(&entry.start.0);
-        let shift = parse_shift(&entry.shift);
+        // A rotation that follows an outside calendar has no handoffs of its own: any start and shift do.
+        let sourced = entry.source.is_some();
+        let start = match &entry.start {
+            Some(text) => parse_local(&text.0),
+            None if sourced => parse_local("2026-01-05T00:00:00"),
+            None => {
+                Err("missing field `start`: the first handoff, a local time such as \"2026-01-05T10:00:00\"".to_owned())
+            }
+        };
+        let shift = match &entry.shift {
+            Some(text) => parse_shift(text),
+            None if sourced => Ok(crate::oncall::model::Shift::Days(7)),
+            None => Err("missing field `shift`: \"7d\" or \"12h\"".to_owned()),
+        };
         match (time_zone, start, shift) {
-            (Ok(time_zone), Ok(start), Ok(shift)) if is_fresh && participants_ok => {
+            (Ok(time_zone), Ok(start), Ok(shift)) if is_fresh && participants_ok && source_ok => {
                 let rotation = Rotation {
                     id: entry.id.clone(),
                     name: entry.name.clone(),
@@ -159,6 +181,7 @@ fn to_data(file: &OnCallFile, locator: &Locator<'_>) -> Result<OnCallData, Vec<P
                     start,
                     shift,
                     participants: entry.participants.clone(),
+                    source,
                     version: 0,
                 };
                 data.rotations.insert(entry.id.clone(), rotation);

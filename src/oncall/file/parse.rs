@@ -42,12 +42,21 @@ pub(crate) struct RotationEntry {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) time_zone: String,
-    /// The local wall time of the first handoff, without an offset.
-    pub(crate) start: DateText,
-    /// `"7d"` or `"12h"`.
-    pub(crate) shift: String,
+    /// The local wall time of the first handoff, without an offset; not needed with a `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) start: Option<DateText>,
+    /// `"7d"` or `"12h"`; not needed with a `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) shift: Option<String>,
     /// Engineer ids in the order they take shifts; may be empty.
+    #[serde(default)]
     pub(crate) participants: Vec<String>,
+    /// An iCalendar feed URL the shifts come from instead of the participants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) source: Option<String>,
+    /// Seconds between fetches of `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

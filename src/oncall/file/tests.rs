@@ -613,3 +613,58 @@ fn a_tier_with_nothing_to_ring_names_case_tam_in_its_error() {
     let errors = errors_of(&valid_with("rotations = [\"primary\"]\nengineers = [\"alice\"]\n", ""));
     assert!(errors.iter().any(|e| e.contains("or case_tam = true")), "{errors:?}");
 }
+
+#[test]
+fn a_rotation_may_take_its_shifts_from_an_outside_calendar_kept_on_export() {
+    let text = valid_with(
+        "participants = [\"alice\", \"bob\"]",
+        "source = \"https://acme.pagerduty.com/private/abc/feed\"\nrefresh_secs = 600",
+    );
+    let data = parse_text(&text).unwrap();
+    let source = data.rotations["primary"].source.clone().unwrap();
+    assert_eq!(source.url, "https://acme.pagerduty.com/private/abc/feed");
+    assert_eq!(source.refresh_secs, 600);
+    assert!(data.rotations["primary"].participants.is_empty());
+    let exported = export(&data);
+    assert!(exported.contains("refresh_secs = 600"), "{exported}");
+    assert_eq!(parse_text(&exported).unwrap(), data);
+}
+
+#[test]
+fn a_calendar_source_with_participants_or_a_bad_url_is_reported_with_its_line() {
+    let both = errors_of(&valid_with(
+        "participants = [\"alice\", \"bob\"]",
+        "participants = [\"alice\", \"bob\"]\nsource = \"https://example.com/cal.ics\"",
+    ));
+    assert!(
+        both.iter()
+            .any(|e| e
+                .contains("rotations[0].source: a rotation takes its shifts from its participants or from a source")),
+        "{both:?}"
+    );
+    let bad = errors_of(&valid_with(
+        "participants = [\"alice\", \"bob\"]",
+        "source = \"file:///etc/passwd\"\nrefresh_secs = 10",
+    ));
+    assert!(
+        bad.iter().any(|e| e.contains("rotations[0].source: expected an http")),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn a_rotation_with_a_source_needs_no_start_nor_shift_and_one_without_names_what_is_missing() {
+    let sourced = valid_with(
+        "start = \"2026-01-05T10:00:00\"\nshift = \"7d\"\nparticipants = [\"alice\", \"bob\"]",
+        "source = \"https://example.com/cal.ics\"",
+    );
+    let data = parse_text(&sourced).unwrap();
+    assert!(data.rotations["primary"].source.is_some());
+    let missing = errors_of(&valid_with("shift = \"7d\"\n", ""));
+    assert!(
+        missing
+            .iter()
+            .any(|e| e.contains("rotations[0].shift: missing field `shift`")),
+        "{missing:?}"
+    );
+}

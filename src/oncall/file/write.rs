@@ -48,9 +48,11 @@ impl From<&OnCallData> for OnCallFile {
                 id: r.id.clone(),
                 name: r.name.clone(),
                 time_zone: r.time_zone.name().to_owned(),
-                start: DateText(r.start.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
-                shift: r.shift.to_string(),
+                start: Some(DateText(r.start.format("%Y-%m-%dT%H:%M:%S%.f").to_string())),
+                shift: Some(r.shift.to_string()),
                 participants: r.participants.clone(),
+                source: r.source.as_ref().map(|s| s.url.clone()),
+                refresh_secs: r.source.as_ref().map(|s| s.refresh_secs),
             })
             .collect();
         let mut overrides: Vec<&Override> = data.overrides.values().flatten().collect();
