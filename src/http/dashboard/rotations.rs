@@ -1,6 +1,8 @@
 //! The rotations: each rotation's shifts over the next four weeks, as the on-call model computes them, with
 //! the stretches that overrides take marked. Who is on call in each stretch is the model's own answer
-//! ([`OnCallData::on_call_in`]), so the page never disagrees with who is rung.
+//! ([`OnCallData::on_call_in`]), so the page never disagrees with who is rung. A rotation that follows an
+//! outside calendar says how its last fetch went, and which of its events match no engineer (never rung),
+//! in the words of `check`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -86,6 +88,17 @@ pub(super) async fn page(operator: Operator, State(state): State<AppState>) -> R
     };
     let now = state.clock.now();
     let until = now + Duration::weeks(WEEKS);
+    let mut calendars = std::collections::BTreeMap::new();
+    for rotation in data.rotations.values().filter(|r| r.source.is_some()) {
+        let problems = match store.calendar(&rotation.id).await {
+            Ok(copy) => {
+                let fetched = copy.as_ref().and_then(|c| c.health.last_success);
+                (fetched, crate::store::calendars::problems(&rotation.id, copy.as_ref()))
+            }
+            Err(error) => (None, vec![format!("its outside calendar cannot be read: {error}")]),
+        };
+        calendars.insert(rotation.id.clone(), problems);
+    }
     let name = |id: &Option<String>| match id {
         Some(id) => data.engineers.get(id).map_or(id.clone(), |e| e.name.clone()),
         None => "nobody".to_owned(),
@@ -95,6 +108,16 @@ pub(super) async fn page(operator: Operator, State(state): State<AppState>) -> R
         @for rotation in data.rotations.values() {
             section aria-labelledby={ "rotation-" (rotation.id) } {
                 h2 id={ "rotation-" (rotation.id) } { (rotation.name) span.muted { " · " (rotation.id) " · " (rotation.shift) " · " (rotation.time_zone.name()) } }
+                @if let Some((fetched, problems)) = calendars.get(&rotation.id) {
+                    p.muted {
+                        "Follows an outside calendar"
+                        @if let Some(at) = fetched { ", last fetched well " (when(*at, rotation.time_zone)) }
+                        "."
+                    }
+                    @if !problems.is_empty() {
+                        ul.bad role="alert" { @for problem in problems { li { (problem) } } }
+                    }
+                }
                 div.scroll {
                     table {
                         thead { tr { th { "From" } th { "To" } th { "On call" } th { "Override" } } }
