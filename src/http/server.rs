@@ -17,6 +17,7 @@ use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::assembly::AppState;
+use crate::dialect::{self, Document};
 use crate::http::connections::{Limits, Registry};
 use crate::http::intake::Signed;
 use crate::http::listener::{self, Serving};
@@ -169,7 +170,8 @@ async fn metrics_text() -> Response {
 }
 
 async fn incoming(State(state): State<AppState>, webhook: Signed) -> Response {
-    respond(&state, voice::answer(&state, Route::Incoming, "", webhook.params).await)
+    let answer = voice::answer(&state, Route::Incoming, "", webhook.params).await;
+    respond(&state, answer, Document::Call)
 }
 
 async fn step(State(state): State<AppState>, mut webhook: Signed) -> Response {
@@ -182,7 +184,7 @@ async fn step(State(state): State<AppState>, mut webhook: Signed) -> Response {
         event: None,
     };
     let answer = voice::answer(&state, route, webhook.query(), webhook.params.clone()).await;
-    respond(&state, answer)
+    respond(&state, answer, Document::Call)
 }
 
 async fn step_event(State(state): State<AppState>, mut webhook: Signed) -> Response {
@@ -195,7 +197,13 @@ async fn step_event(State(state): State<AppState>, mut webhook: Signed) -> Respo
         event: Some(&event),
     };
     let answer = voice::answer(&state, route, webhook.query(), webhook.params.clone()).await;
-    respond(&state, answer)
+    // An engineer's whisper is, on Plivo, the `confirmSound` document.
+    let document = if event == crate::flow::steps::bridge::WHISPER {
+        Document::Confirm
+    } else {
+        Document::Call
+    };
+    respond(&state, answer, document)
 }
 
 /// Call-status callbacks: the final one closes the call's record into the call log, with its duration.
@@ -217,29 +225,27 @@ async fn status(State(state): State<AppState>, webhook: Signed) -> Response {
             max_records: state.config.settings.call_log.max_records,
         });
     }
-    twiml_response(Answer::default())
+    twiml_response(&state, Answer::default(), Document::Call)
 }
 
 /// A signed request to a `/voice/` path we do not serve: the caller still hears something.
 async fn unknown_voice_route(State(state): State<AppState>, webhook: Signed) -> Response {
     tracing::warn!(path = webhook.uri().path(), "webhook to an unknown path");
-    twiml_response(voice::apology(
-        &state,
-        crate::http::voice::TECHNICAL_PROBLEM,
-        "unknown path",
-    ))
+    let apology = voice::apology(&state, crate::http::voice::TECHNICAL_PROBLEM, "unknown path");
+    twiml_response(&state, apology, Document::Call)
 }
 
-/// The answer as TwiML; its effects start in the background.
-fn respond(state: &AppState, mut answer: Answer) -> Response {
+/// The answer in the provider's voice XML; its effects start in the background.
+fn respond(state: &AppState, mut answer: Answer, document: Document) -> Response {
     voice::dispatch(state, std::mem::take(&mut answer.effects));
-    twiml_response(answer)
+    twiml_response(state, answer, document)
 }
 
-fn twiml_response(answer: Answer) -> Response {
+fn twiml_response(state: &AppState, answer: Answer, document: Document) -> Response {
+    let kind = state.config.settings.provider.kind;
     (
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        answer.response.to_xml(),
+        dialect::render(kind, &answer.response, document),
     )
         .into_response()
 }
