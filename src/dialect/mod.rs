@@ -150,6 +150,11 @@ pub enum Signing<'a> {
     Ed25519 { key: &'a SigningKey, at_unix: i64 },
 }
 
+/// Telnyx's private key from its 32-byte seed (for the tools and tests that play Telnyx).
+pub fn signing_key(seed: &[u8; 32]) -> SigningKey {
+    SigningKey::from_bytes(seed)
+}
+
 /// The headers that sign a POST of `body` (whose decoded fields are `params`) to `url`, as `kind` signs it.
 pub fn sign(
     kind: ProviderKind,
