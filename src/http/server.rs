@@ -23,6 +23,7 @@ use crate::http::intake::Signed;
 use crate::http::listener::{self, Serving};
 use crate::http::throttle::FailedLogins;
 use crate::http::voice::{self, Answer, Route};
+use crate::settings::ProviderKind;
 use crate::store::cache::StoreHealth;
 use crate::twiml::{self, Verb, Voice};
 
@@ -32,6 +33,7 @@ use crate::twiml::{self, Verb, Voice};
 pub fn router(state: AppState) -> Router {
     // Metrics recorded before the recorder exists would be lost.
     let _ = crate::metrics::handle();
+    let kind = state.config.settings.provider.kind;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/voice/incoming", post(incoming))
@@ -40,7 +42,8 @@ pub fn router(state: AppState) -> Router {
         .route("/voice/status", post(status))
         .route("/voice/{*rest}", post(unknown_voice_route))
         .layer(body_deadline(&state))
-        .layer(CatchPanicLayer::custom(panic_answer))
+        // The apology in the provider's own XML.
+        .layer(CatchPanicLayer::custom(move |panic| panic_answer_in(kind, panic)))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -250,8 +253,13 @@ fn twiml_response(state: &AppState, answer: Answer, document: Document) -> Respo
         .into_response()
 }
 
-/// A handler panicked: log it, and let the caller hear an apology instead of the provider's error.
+/// A handler panicked: log it, and let the caller hear an apology (in TwiML) instead of the provider's error.
 fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    panic_answer_in(ProviderKind::Twilio, panic)
+}
+
+/// A handler panicked: log it, and let the caller hear an apology in `kind`'s voice XML.
+fn panic_answer_in(kind: ProviderKind, panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()
         .map(String::as_str)
@@ -268,7 +276,7 @@ fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        response.to_xml(),
+        dialect::render(kind, &response, Document::Call),
     )
         .into_response()
 }
