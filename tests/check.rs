@@ -1160,3 +1160,20 @@ fn simulate_plays_plivo_with_its_fields_and_xml() {
     assert!(!run.stdout.contains("<Say"), "{run:?}");
     assert!(run.stdout.contains("please enter your case number"), "{run:?}");
 }
+
+#[test]
+fn text_message_alerts_are_refused_on_a_provider_other_than_twilio() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "[lines.us]",
+        "[alerts.texts]\nkind = \"sms\"\n\n[lines.us]",
+    );
+    assert!(scratch.check().success, "{:?}", scratch.check());
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_PROVIDER__KIND", "signalwire")],
+    );
+    assert_error_line(&run, &["alerts.texts.kind", "Twilio's Messages API", "signalwire"]);
+}

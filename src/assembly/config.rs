@@ -278,6 +278,23 @@ fn check_provider(path: &Path, settings: &Settings) -> Vec<ConfigError> {
              checks them (or set provider.validate_signatures = false for local experiments)",
         ));
     }
+    if provider.kind != crate::settings::ProviderKind::Twilio {
+        // Text messages go through Twilio's Messages API, with Twilio's account and token.
+        for (name, target) in &settings.alerts {
+            if target.kind == crate::settings::AlertKind::Sms {
+                errors.push(ConfigError::in_file(
+                    path,
+                    None,
+                    format!("alerts.{name}.kind"),
+                    format!(
+                        "\"sms\" sends through Twilio's Messages API, which {} does not have: use pagerduty, \
+                         opsgenie or webhook",
+                        provider.kind.name()
+                    ),
+                ));
+            }
+        }
+    }
     if !telnyx && provider.public_key.is_some() {
         errors.push(ConfigError::in_file(
             path,
