@@ -18,7 +18,8 @@
 //!      Telnyx's Ed25519).
 //!    - `fetch`: the shared outgoing HTTP GET: time limit, body cap, redirects, errors without URLs.
 //!    - [`alerts`]: missed-call alerts to PagerDuty, Opsgenie and signed webhooks, sent in the background.
-//!    - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk), the verification decision, notes.
+//!    - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk, Salesforce, Jira Service Management),
+//!      the verification decision, notes.
 //!    - [`oncall`]: who is on call (rotations, overrides, escalation policies), the rotation file and the
 //!      calendar feeds.
 //!    - [`status`]: status-page announcements: the summary fetched in the background, kept in memory.

@@ -39,6 +39,8 @@ pub(crate) const CALL_LOG_RECORDS: &str = "afterhours_call_log_records_total";
 
 /// Case notes queued or being sent (retries included).
 pub(crate) const CASE_NOTES_PENDING: &str = "afterhours_case_notes_pending";
+/// Case notes that ended, by outcome: `added`, or `lost` (given up: refused, or past their deadline).
+pub(crate) const CASE_NOTES: &str = "afterhours_case_notes_total";
 /// Missed-call alerts that ended, by target, event (`missed_call`, `voicemail`) and outcome (`accepted`,
 /// `failed`).
 pub(crate) const ALERTS: &str = "afterhours_alerts_total";

@@ -553,6 +553,54 @@ fn the_zendesk_adapter_without_its_section_names_the_key() {
     );
 }
 
+#[test]
+fn a_path_in_a_zendesk_base_url_is_refused_naming_the_line_and_the_key() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "adapter = \"http-json\"\nbase_url = \"http://127.0.0.1:8091\"",
+        "adapter = \"zendesk\"\nbase_url = \"https://acme.zendesk.com/api/v2/\"",
+    );
+    scratch.edit(
+        "config/afterhours.toml",
+        "# [cases.zendesk]\n# email = \"oncall-bot@example.com\"\n# environment_field",
+        "[cases.zendesk]\nemail = \"oncall-bot@example.com\"\nenvironment_field",
+    );
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_CASES__TOKEN", "zd-token")],
+    );
+    let at = format!(
+        "{}:{}: ",
+        scratch.config().display(),
+        scratch.line_of(
+            "config/afterhours.toml",
+            "base_url = \"https://acme.zendesk.com/api/v2/\""
+        )
+    );
+    assert_error_line(
+        &run,
+        &[
+            &at,
+            "cases.base_url: a path (\"/api/v2\") is refused for adapter \"zendesk\"",
+            "https://SUBDOMAIN.zendesk.com",
+        ],
+    );
+
+    scratch.edit(
+        "config/afterhours.toml",
+        "base_url = \"https://acme.zendesk.com/api/v2/\"",
+        "base_url = \"https://acme.zendesk.com/\"",
+    );
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_CASES__TOKEN", "zd-token")],
+    );
+    assert!(run.success, "{run:?}");
+}
+
 // --- simulate ---
 
 fn simulate(to: &str, at: &str, digits: &[&str]) -> Run {

@@ -115,12 +115,27 @@ impl Config {
             ));
         }
         if let Some(cases) = &self.settings.cases {
-            let needs_token = cases.adapter == CaseAdapter::Zendesk || cases.auth == CaseAuth::Bearer;
+            let needs_token =
+                matches!(cases.adapter, CaseAdapter::Zendesk | CaseAdapter::Jira) || cases.auth == CaseAuth::Bearer;
             if needs_token && self.secrets.cases_token.is_none() {
                 errors.push(missing(
                     SECRETS[1],
                     "the case system's API token is needed to look up cases",
                 ));
+            }
+            if cases.adapter == CaseAdapter::Salesforce {
+                if self.secrets.cases_client_id.is_none() {
+                    errors.push(missing(
+                        SECRETS[5],
+                        "the Salesforce connected app's client id (consumer key) is needed to look up cases",
+                    ));
+                }
+                if self.secrets.cases_client_secret.is_none() {
+                    errors.push(missing(
+                        SECRETS[6],
+                        "the Salesforce connected app's client secret (consumer secret) is needed to look up cases",
+                    ));
+                }
             }
         }
         for (name, target) in &self.settings.alerts {
@@ -261,6 +276,48 @@ fn unkept_promises(path: &Path, settings: &Settings, lines: &[Line]) -> Vec<Conf
         .collect()
 }
 
+/// What a `salesforce` or `jira` case system lacks: its section, or a `base_url` that is the site's address
+/// alone (the adapters add the API's paths to it, so a path there would double them and every lookup fail).
+fn vendor_case_system(path: &Path, cases: &settings::CasesSettings) -> Vec<ConfigError> {
+    let (name, has_section, needs) = match cases.adapter {
+        CaseAdapter::Salesforce => ("salesforce", cases.salesforce.is_some(), "environment_field"),
+        CaseAdapter::Jira => (
+            "jira",
+            cases.jira.is_some(),
+            "email, project, environment_field, organization_field, phone_field",
+        ),
+        CaseAdapter::HttpJson | CaseAdapter::Zendesk => return Vec::new(),
+    };
+    let mut errors = Vec::new();
+    if !has_section {
+        errors.push(ConfigError::in_file(
+            path,
+            None,
+            format!("cases.{name}"),
+            format!("missing: adapter \"{name}\" needs a [cases.{name}] section ({needs})"),
+        ));
+    }
+    let has_path = url::Url::parse(cases.base_url.as_str()).is_ok_and(|url| url.path() != "/");
+    if has_path {
+        errors.push(ConfigError::in_file(
+            path,
+            None,
+            "cases.base_url",
+            format!(
+                "{} has a path: adapter \"{name}\" adds the API's paths itself, so base_url is the site's \
+                 address alone, such as {}",
+                cases.base_url.as_str(),
+                if name == "jira" {
+                    "https://acme.atlassian.net"
+                } else {
+                    "https://acme.my.salesforce.com"
+                }
+            ),
+        ));
+    }
+    errors
+}
+
 /// The provider's settings as that provider takes them: its voices, and Telnyx's public key.
 fn check_provider(path: &Path, settings: &Settings) -> Vec<ConfigError> {
     let provider = &settings.provider;
@@ -340,7 +397,22 @@ fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Optio
                 "missing: adapter \"zendesk\" needs a [cases.zendesk] section (email, environment_field)",
             ))
         }
+        Some(cases) => errors.extend(vendor_case_system(path, cases)),
         _ => {}
+    }
+    if let Some(cases) = &settings.cases
+        && cases.adapter == CaseAdapter::Zendesk
+        && let Some(api_path) = cases.base_url.path()
+    {
+        errors.push(ConfigError::in_file(
+            path,
+            None,
+            "cases.base_url",
+            format!(
+                "a path ({api_path:?}) is refused for adapter \"zendesk\": the base URL is the account's address \
+                 alone, e.g. https://SUBDOMAIN.zendesk.com, and every request adds /api/v2/... to it"
+            ),
+        ));
     }
     errors.extend(unkept_promises(path, settings, lines));
     for (name, target) in &settings.alerts {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Config;
 use crate::alerts::Alerts;
-use crate::cases::notes::Notes;
+use crate::cases::notes::{Notes, Schedule};
 use crate::cases::{CaseError, CaseSystem};
 use crate::clock::Clock;
 use crate::flow::engine::Services;
@@ -82,8 +82,11 @@ impl AppState {
         let notes = cases.clone().filter(|_| notes_settings.enabled).map(|cases| {
             Notes::new(
                 cases,
-                notes_settings.attempts,
-                Duration::from_millis(notes_settings.backoff_ms),
+                Schedule {
+                    attempts: notes_settings.attempts.get_u32(),
+                    backoff: Duration::from_millis(notes_settings.backoff_ms.get()),
+                    deadline: Duration::from_secs(notes_settings.deadline_secs.get()),
+                },
             )
         });
         let call_log = call_log::Writer::new(store.clone());

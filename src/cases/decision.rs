@@ -131,7 +131,13 @@ pub(crate) fn decide(
     {
         Decision::NotEntitled
     } else if requires.registered_caller && !registered(case, caller, requires) {
-        Decision::CallerNotRegistered
+        // Not among the phones read, but maybe among those the case system failed to list: refusing would
+        // turn a registered caller away for the case system's failure.
+        if case.contact_phones_partial {
+            Decision::Unavailable
+        } else {
+            Decision::CallerNotRegistered
+        }
     } else {
         Decision::Verified
     }
@@ -167,6 +173,7 @@ mod tests {
             status: "open".into(),
             open: true,
             contact_phones: vec!["+1 (555) 123-4567".into()],
+            contact_phones_partial: false,
             support_package: Some("Premium".into()),
             tam: None,
         }
@@ -204,6 +211,8 @@ mod tests {
             ("registered caller required, is not",    Ok(Some(base())),                         "+15559999999", &registered, Decision::CallerNotRegistered),
             ("registered caller required, anonymous", Ok(Some(base())),                         "anonymous",    &registered, Decision::CallerNotRegistered),
             ("registration not required",             Ok(Some(base())),                         "+15559999999", &plain,      Decision::Verified),
+            ("required, phones partly read, not among them", with(|c| c.contact_phones_partial = true), "+15559999999", &registered, Decision::Unavailable),
+            ("required, phones partly read, among them", with(|c| c.contact_phones_partial = true), CALLER, &registered, Decision::Verified),
             ("entitled package",                      Ok(Some(base())),                         CALLER,         &entitled,   Decision::Verified),
             ("package not entitled",                  with(|c| c.support_package = Some("Basic".into())), CALLER, &entitled, Decision::NotEntitled),
             ("package unknown, entitlement required", with(|c| c.support_package = None),       CALLER,         &entitled,   Decision::NotEntitled),

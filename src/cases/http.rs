@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use chrono::{DateTime, Utc};
+use reqwest::header::{DATE, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 
 use super::CaseError;
@@ -38,10 +40,21 @@ pub(crate) struct HttpClient {
     notes: Arc<Semaphore>,
 }
 
-/// What came back: the status and the body, read up to the cap.
+/// What came back: the status, the wait `Retry-After` asks for, and the body, read up to the cap.
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
+    pub(crate) retry_after: Option<Duration>,
     pub(crate) body: Vec<u8>,
+}
+
+impl Reply {
+    /// The failure an unexpected status stands for: a 429 with the wait it asks for, else the status.
+    pub(crate) fn failure(&self) -> CaseError {
+        match self.status {
+            StatusCode::TOO_MANY_REQUESTS => CaseError::RateLimited(self.retry_after),
+            status => CaseError::Status(status.as_u16()),
+        }
+    }
 }
 
 impl HttpClient {
@@ -61,6 +74,11 @@ impl HttpClient {
 
     pub(crate) fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+
+    /// The time limit of one exchange (for a lookup: its turn included).
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Sends the request and reads the answer within the time limit. A lookup's limit includes waiting for its
@@ -89,10 +107,22 @@ impl HttpClient {
     async fn send(&self, request: RequestBuilder) -> Result<Reply, CaseError> {
         let response = request.send().await.map_err(|e| self.failed(e.into()))?;
         let status = response.status();
+        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok());
+        let retry_after = header(RETRY_AFTER).and_then(|value| {
+            // The server's own clock when it sends one, so that our clock's error does not count.
+            let now = header(DATE)
+                .and_then(|date| DateTime::parse_from_rfc2822(date).ok())
+                .map_or_else(Utc::now, |date| date.with_timezone(&Utc));
+            retry_after(value, now)
+        });
         let body = fetch::read_capped(response, self.max_body_bytes)
             .await
             .map_err(|e| self.failed(e))?;
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            retry_after,
+            body,
+        })
     }
 
     /// A failed exchange in the case system's terms, with this client's time limit.
@@ -103,6 +133,17 @@ impl HttpClient {
             FetchError::TooLarge(max) => CaseError::TooLarge(max),
         }
     }
+}
+
+/// The wait a `Retry-After` value asks for: delay-seconds (`93`), or an HTTP-date
+/// (`Fri, 27 Nov 2026 20:01:33 GMT`) less `now`, nothing for a date already past. `None` for anything else.
+pub(crate) fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// The body as JSON, or a format error that says what it looked like instead.
@@ -145,6 +186,27 @@ mod tests {
             exchanges.spawn(async move { client.exchange(purpose, client.client().post(&url)).await });
         }
         exchanges.join_all().await
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = DateTime::parse_from_rfc3339("2026-11-28T01:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(retry_after("93", now), Some(Duration::from_secs(93)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Sat, 28 Nov 2026 01:01:33 GMT", now),
+            Some(Duration::from_secs(93))
+        );
+        assert_eq!(
+            retry_after("Sat, 28 Nov 2026 00:59:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date already past: no wait"
+        );
+        for unreadable in ["", "soon", "-5", "1.5"] {
+            assert_eq!(retry_after(unreadable, now), None, "{unreadable:?}");
+        }
     }
 
     #[tokio::test]

@@ -65,7 +65,7 @@ impl HttpJson {
         if reply.status.is_success() {
             Ok(())
         } else {
-            Err(CaseError::Status(reply.status.as_u16()))
+            Err(reply.failure())
         }
     }
 }
@@ -118,6 +118,7 @@ pub(crate) fn extract(
         open: !one_of(&status, &values.closed),
         status,
         contact_phones,
+        contact_phones_partial: false,
         support_package,
         tam,
     })

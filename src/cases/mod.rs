@@ -1,14 +1,17 @@
 //! The case system: looking up a case by the number the caller typed, and adding a note to it afterwards.
 //!
-//! Adapters speak one product's API each and all answer with the same [`Case`]; the decision of what the
-//! caller is told (`decision`) is a pure function of that case, kept apart from any I/O.
+//! Adapters (generic HTTP/JSON, Zendesk, Salesforce Service Cloud, Jira Service Management) speak one
+//! product's API each and all answer with the same [`Case`]; the decision of what the caller is told
+//! (`decision`) is a pure function of that case, kept apart from any I/O.
 
 pub(crate) mod caller;
 pub(crate) mod decision;
 pub mod file;
 mod http;
 mod http_json;
+mod jira;
 pub(crate) mod notes;
+mod salesforce;
 mod zendesk;
 
 use std::fmt;
@@ -55,6 +58,9 @@ pub struct Case {
     open: bool,
     /// Phone numbers registered for the case's contacts, as written in the case system.
     contact_phones: Vec<String>,
+    /// Some contact phones could not be read (the case system failed to list them in time): a caller who is
+    /// not among those read may still be registered.
+    contact_phones_partial: bool,
     /// The customer's support package, when the case system says.
     pub(crate) support_package: Option<String>,
     /// The customer's Technical Account Manager as the case system names them (an engineer's id or email in
@@ -74,23 +80,50 @@ pub enum CaseError {
     Connect(String),
     #[error("the case system answered HTTP {0}")]
     Status(u16),
+    /// HTTP 429, with the wait its `Retry-After` asks for.
+    #[error("the case system answered HTTP 429 (too many requests){}", .0.map(|d| format!(", retry after {} s", d.as_secs())).unwrap_or_default())]
+    RateLimited(Option<Duration>),
     #[error("the case system's answer is over {0} bytes")]
     TooLarge(usize),
     #[error("the case system's answer is not the JSON expected: {0}")]
     Format(String),
     #[error("the case system is not configured: {0}")]
     NotConfigured(String),
+    #[error("the case system refused our credentials: {0}")]
+    Credentials(String),
+    #[error("the case system is over its API request limit: {0}")]
+    LimitExceeded(String),
+    #[error("the case system answered HTTP {0}: {1}")]
+    Refused(u16, String),
 }
 
 impl CaseError {
-    /// True for failures that may pass if tried again later: no answer, 5xx, 408, 429.
+    /// An answer that is not the JSON expected, and why.
+    pub(crate) fn format(why: &str) -> Self {
+        CaseError::Format(why.to_owned())
+    }
+
+    /// True for failures that may pass if tried again later: no answer, 5xx, 408, 429, a request limit.
     fn is_transient(&self) -> bool {
         match self {
-            CaseError::Timeout(_) | CaseError::Connect(_) => true,
-            CaseError::Status(status) => *status >= 500 || *status == 408 || *status == 429,
-            CaseError::InvalidId(_) | CaseError::TooLarge(_) | CaseError::Format(_) | CaseError::NotConfigured(_) => {
-                false
+            CaseError::Timeout(_) | CaseError::Connect(_) | CaseError::RateLimited(_) => true,
+            CaseError::Status(status) | CaseError::Refused(status, _) => {
+                *status >= 500 || *status == 408 || *status == 429
             }
+            CaseError::LimitExceeded(_) => true,
+            CaseError::InvalidId(_)
+            | CaseError::TooLarge(_)
+            | CaseError::Format(_)
+            | CaseError::NotConfigured(_)
+            | CaseError::Credentials(_) => false,
+        }
+    }
+
+    /// The least wait before trying again that the case system asked for.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CaseError::RateLimited(wait) => *wait,
+            _ => None,
         }
     }
 }
@@ -135,6 +168,43 @@ pub(crate) fn build(settings: &Settings, secrets: &Secrets) -> Result<Option<Arc
                 email,
                 token,
                 zendesk,
+                cases.values.clone(),
+            ))
+        }
+        CaseAdapter::Salesforce => {
+            let salesforce = cases
+                .salesforce
+                .clone()
+                .ok_or_else(|| CaseError::NotConfigured("no [cases.salesforce]".into()))?;
+            let missing = |var: &str| CaseError::NotConfigured(format!("{var} is not set"));
+            let client = salesforce::Client {
+                id: secrets
+                    .cases_client_id
+                    .clone()
+                    .ok_or_else(|| missing("AFTERHOURS_CASES__CLIENT_ID"))?,
+                secret: (secrets.cases_client_secret.clone())
+                    .ok_or_else(|| missing("AFTERHOURS_CASES__CLIENT_SECRET"))?,
+            };
+            Arc::new(salesforce::Salesforce::new(
+                http,
+                cases.base_url.as_str(),
+                client,
+                salesforce,
+                cases.values.clone(),
+                Duration::from_millis(cases.timeout_ms.get()),
+            ))
+        }
+        CaseAdapter::Jira => {
+            let jira = cases
+                .jira
+                .clone()
+                .ok_or_else(|| CaseError::NotConfigured("no [cases.jira]".into()))?;
+            let token = token.ok_or_else(|| CaseError::NotConfigured("AFTERHOURS_CASES__TOKEN is not set".into()))?;
+            Arc::new(jira::Jira::new(
+                http,
+                cases.base_url.as_str(),
+                token,
+                jira,
                 cases.values.clone(),
             ))
         }

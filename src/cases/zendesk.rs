@@ -1,18 +1,34 @@
 //! Zendesk Support: a case is a ticket. One request reads the ticket with its requester and organisation
-//! side-loaded (`GET /api/v2/tickets/{id}.json?include=users,organizations`); a note is an internal comment
-//! (`PUT /api/v2/tickets/{id}.json` with `comment.public = false`). Authentication is an API token:
-//! HTTP basic with `{email}/token` and the token.
+//! side-loaded (`GET /api/v2/tickets/{id}.json?include=users,organizations`), a second the requester's phone
+//! identities (`GET /api/v2/users/{id}/identities.json`); a note is an internal comment
+//! (`PUT /api/v2/tickets/{id}.json` with `comment.public = false`). Authentication is an API token: HTTP basic
+//! with `{email}/token` and the token. Every request asks for JSON (`Accept: application/json`).
 //!
 //! Priority `urgent` (the configured critical values) is critical; the environment comes from a ticket custom
-//! field chosen by id; status `solved` or `closed` is closed. Contact phones are the requester's phone and the
-//! organisation's phone field; the support package is an organisation field.
+//! field chosen by id, whose value for a drop-down is the chosen option's tag (not its label), compared with
+//! `production_tags`; status `solved` or `closed` is closed. Contact phones are the requester's phone, their
+//! phone identities and the organisation's phone field; the support package is an organisation field.
+//!
+//! A 404 is "no such ticket" only with Zendesk's `{"error": "RecordNotFound"}`: any other 404 (a wrong path,
+//! `InvalidEndpoint`, a proxy's page) is the case system unavailable, never an answer about the case.
+
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::http::{HttpClient, Purpose, json};
+use super::http::{HttpClient, Purpose, Reply, json};
 use super::{BoxFuture, Case, CaseError, CaseId, CaseSystem, one_of};
 use crate::settings::{CaseValues, ZendeskSettings};
+
+/// Phone identities read for one requester at most; the rest are ignored. A person has a handful; the cap
+/// keeps a strange account from filling the case.
+const MAX_PHONE_IDENTITIES: usize = 20;
+
+/// The share of the lookup's time limit by which the phone identities must have come (four fifths): a slow
+/// identities request leaves time to answer with the ticket and the phones read so far, rather than the whole
+/// lookup timing out.
+const IDENTITIES_SHARE: (u32, u32) = (4, 5);
 
 #[derive(Debug)]
 pub(crate) struct Zendesk {
@@ -43,37 +59,73 @@ impl Zendesk {
         }
     }
 
-    fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        request.basic_auth(format!("{}/token", self.email), Some(self.token.expose_secret()))
+    /// A request to `path` of the account's API, authenticated, asking for JSON.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .client()
+            .request(method, format!("{}/api/v2/{path}", self.base_url))
+            .basic_auth(format!("{}/token", self.email), Some(self.token.expose_secret()))
+            .header("accept", "application/json")
     }
 
     async fn fetch(&self, id: &CaseId) -> Result<Option<Case>, CaseError> {
-        let url = format!("{}/api/v2/tickets/{id}.json?include=users,organizations", self.base_url);
-        let reply = self
-            .http
-            .exchange(Purpose::Lookup, self.authorised(self.http.client().get(url)))
-            .await?;
+        let started = tokio::time::Instant::now();
+        let request = self.request(
+            reqwest::Method::GET,
+            &format!("tickets/{id}.json?include=users,organizations"),
+        );
+        let reply = self.http.exchange(Purpose::Lookup, request).await?;
+        let doc = match reply.status.as_u16() {
+            404 if record_not_found(&reply) => return Ok(None),
+            200..=299 => json(&reply.body)?,
+            _ => return Err(reply.failure()),
+        };
+        let mut case = ticket_to_case(&doc, id, &self.settings, &self.values)?;
+        if let Some(requester) = doc.pointer("/ticket/requester_id").and_then(Value::as_u64) {
+            let (share, of) = IDENTITIES_SHARE;
+            let by = started + self.http.timeout() * share / of;
+            let identities = tokio::time::timeout_at(by, self.phone_identities(requester))
+                .await
+                .unwrap_or(Err(CaseError::Timeout(duration_ms(by - started))));
+            match identities {
+                Ok(phones) => {
+                    for phone in phones {
+                        if !case.contact_phones.contains(&phone) {
+                            case.contact_phones.push(phone);
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(case = %id, %error, "zendesk: the requester's phone identities could not be read");
+                    case.contact_phones_partial = true;
+                }
+            }
+        }
+        Ok(Some(case))
+    }
+
+    /// The requester's phone identities: `[]` for a user Zendesk no longer has.
+    async fn phone_identities(&self, user: u64) -> Result<Vec<String>, CaseError> {
+        let request = self.request(reqwest::Method::GET, &format!("users/{user}/identities.json"));
+        let reply = self.http.exchange(Purpose::Lookup, request).await?;
         match reply.status.as_u16() {
-            // Zendesk answers a missing ticket with JSON ({"error": "RecordNotFound", ...}); any other 404 is
-            // a wrong subdomain or a proxy's page, not an answer about the case.
-            404 if json(&reply.body).is_ok() => Ok(None),
-            200..=299 => ticket_to_case(&json(&reply.body)?, id, &self.settings, &self.values).map(Some),
-            status => Err(CaseError::Status(status)),
+            404 if record_not_found(&reply) => Ok(Vec::new()),
+            200..=299 => phone_identities(&json(&reply.body)?),
+            _ => Err(reply.failure()),
         }
     }
 
     async fn comment(&self, id: &CaseId, body: &str) -> Result<(), CaseError> {
-        let url = format!("{}/api/v2/tickets/{id}.json", self.base_url);
         let payload = serde_json::json!({ "ticket": { "comment": { "body": body, "public": false } } });
         let request = self
-            .authorised(self.http.client().put(url))
+            .request(reqwest::Method::PUT, &format!("tickets/{id}.json"))
             .header("content-type", "application/json")
             .body(payload.to_string());
         let reply = self.http.exchange(Purpose::Note, request).await?;
         if reply.status.is_success() {
             Ok(())
         } else {
-            Err(CaseError::Status(reply.status.as_u16()))
+            Err(reply.failure())
         }
     }
 }
@@ -88,6 +140,34 @@ impl CaseSystem for Zendesk {
     }
 }
 
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// True for Zendesk's answer about a record it does not have: `{"error": "RecordNotFound", ...}`. A wrong
+/// path answers `{"error": "InvalidEndpoint", ...}`, a proxy HTML: neither says anything about the record.
+fn record_not_found(reply: &Reply) -> bool {
+    json(&reply.body).is_ok_and(|doc| doc.get("error").and_then(Value::as_str) == Some("RecordNotFound"))
+}
+
+/// The phone numbers of a "list identities" answer (`{"identities": [{"type": "phone_number", "value": ...}]}`),
+/// the first [`MAX_PHONE_IDENTITIES`] of them.
+fn phone_identities(doc: &Value) -> Result<Vec<String>, CaseError> {
+    let identities = doc
+        .get("identities")
+        .and_then(Value::as_array)
+        .ok_or_else(|| CaseError::format("no \"identities\" list"))?;
+    Ok(identities
+        .iter()
+        .filter(|identity| identity.get("type").and_then(Value::as_str) == Some("phone_number"))
+        .filter_map(|identity| identity.get("value").and_then(Value::as_str))
+        .map(str::trim)
+        .filter(|phone| !phone.is_empty())
+        .take(MAX_PHONE_IDENTITIES)
+        .map(str::to_owned)
+        .collect())
+}
+
 /// A Zendesk "show ticket" answer (with side-loads) as a case.
 fn ticket_to_case(
     doc: &Value,
@@ -98,10 +178,10 @@ fn ticket_to_case(
     let ticket = doc
         .get("ticket")
         .filter(|t| t.is_object())
-        .ok_or_else(|| format("no \"ticket\" object"))?;
+        .ok_or_else(|| CaseError::format("no \"ticket\" object"))?;
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let priority = text(ticket.get("priority")).unwrap_or_default();
-    let status = text(ticket.get("status")).ok_or_else(|| format("the ticket has no status"))?;
+    let status = text(ticket.get("status")).ok_or_else(|| CaseError::format("the ticket has no status"))?;
     let environment = ticket
         .get("custom_fields")
         .and_then(Value::as_array)
@@ -111,7 +191,7 @@ fn ticket_to_case(
                 .find(|f| f.get("id").and_then(Value::as_u64) == Some(settings.environment_field))
         })
         .ok_or_else(|| {
-            format(&format!(
+            CaseError::format(&format!(
                 "the ticket has no custom field {}",
                 settings.environment_field
             ))
@@ -157,11 +237,14 @@ fn ticket_to_case(
         customer,
         critical: one_of(&priority, &values.critical),
         severity: priority,
-        production: environment.split(", ").any(|option| one_of(option, &values.production)),
+        production: environment
+            .split(", ")
+            .any(|tag| one_of(tag, settings.production_tags.as_ref().unwrap_or(&values.production))),
         environment,
         open: !one_of(&status, &values.closed),
         status,
         contact_phones,
+        contact_phones_partial: false,
         support_package: settings.support_package_field.as_deref().and_then(org_field),
         tam: settings
             .tam_field
@@ -169,10 +252,6 @@ fn ticket_to_case(
             .and_then(org_field)
             .filter(|t| !t.trim().is_empty()),
     })
-}
-
-fn format(message: &str) -> CaseError {
-    CaseError::Format(message.to_owned())
 }
 
 #[cfg(test)]
@@ -186,6 +265,7 @@ mod tests {
             support_package_field: Some("support_package".into()),
             organization_phone_field: "phone".into(),
             tam_field: Some("tam".into()),
+            production_tags: None,
         }
     }
 
@@ -251,5 +331,59 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error, CaseError::Format("no \"ticket\" object".into()));
+    }
+
+    #[test]
+    fn the_environment_is_matched_by_its_option_tag_against_the_configured_tags() {
+        let doc = |value: Value| {
+            serde_json::json!({"ticket": {"priority": "urgent", "status": "open",
+                "custom_fields": [{"id": 360001, "value": value}]}})
+        };
+        let with_tags = ZendeskSettings {
+            production_tags: Some(vec!["env_live".into(), "env_prod_eu".into()]),
+            ..settings()
+        };
+        let production = |value: Value, settings: &ZendeskSettings| {
+            ticket_to_case(
+                &doc(value),
+                &CaseId::parse("1").unwrap(),
+                settings,
+                &CaseValues::default(),
+            )
+            .unwrap()
+            .production
+        };
+        assert!(production(serde_json::json!("env_live"), &with_tags));
+        assert!(production(serde_json::json!(["env_test", "ENV_PROD_EU"]), &with_tags));
+        assert!(
+            !production(serde_json::json!("production"), &with_tags),
+            "the list replaces the values"
+        );
+        assert!(
+            !production(serde_json::json!("Live"), &with_tags),
+            "a label is not a tag"
+        );
+        assert!(
+            production(serde_json::json!("prod"), &settings()),
+            "without a list: cases.values.production"
+        );
+    }
+
+    #[test]
+    fn phone_identities_are_the_phone_numbers_among_the_identities_up_to_the_cap() {
+        let doc = serde_json::json!({"identities": [
+            {"id": 1, "user_id": 7, "type": "email", "value": "jane.doe@acme.example", "primary": true},
+            {"id": 2, "user_id": 7, "type": "phone_number", "value": "+15551234567", "primary": true},
+            {"id": 3, "user_id": 7, "type": "phone_number", "value": " +1 (555) 765-4321 ", "primary": false},
+            {"id": 4, "user_id": 7, "type": "phone_number", "value": ""},
+            {"id": 5, "user_id": 7, "type": "twitter", "value": "janedoe"},
+        ], "next_page": null, "previous_page": null, "count": 5});
+        assert_eq!(phone_identities(&doc).unwrap(), ["+15551234567", "+1 (555) 765-4321"]);
+        let many: Vec<Value> = (0..50)
+            .map(|i| serde_json::json!({"type": "phone_number", "value": format!("+1555000{i:04}")}))
+            .collect();
+        let phones = phone_identities(&serde_json::json!({ "identities": many })).unwrap();
+        assert_eq!(phones.len(), MAX_PHONE_IDENTITIES);
+        assert!(phone_identities(&serde_json::json!({"error": "x"})).is_err());
     }
 }

@@ -258,6 +258,14 @@ impl<'a> Ctx<'a> {
         prompt.render(|name| self.placeholder(name))
     }
 
+    /// A prompt with a step's own placeholders (`own`, by name) filled first, then as [`Ctx::render`] does.
+    pub(crate) fn render_with(&self, prompt: &Prompt, own: &[(&str, &str)]) -> String {
+        prompt.render(|name| match own.iter().find(|(key, _)| *key == name) {
+            Some((_, value)) => Some((*value).to_owned()),
+            None => self.placeholder(name),
+        })
+    }
+
     fn placeholder(&self, name: &str) -> Option<String> {
         let line = self.line;
         let zoned = |t: Option<DateTime<chrono_tz::Tz>>| match t {

@@ -247,8 +247,9 @@ impl Flow {
                 }
             }
             for (key, prompt) in step.kind.prompts() {
+                let own = step.kind.own_placeholders(key);
                 for name in prompt.placeholders() {
-                    if PLACEHOLDERS.contains(&name) {
+                    if PLACEHOLDERS.contains(&name) || own.contains(&name) {
                         continue;
                     }
                     let message = if !stored.contains(name) {
@@ -262,7 +263,7 @@ impl Flow {
                         };
                         format!(
                             "unknown placeholder {{{name}}}: expected one of {}{variables}",
-                            PLACEHOLDERS.join(", ")
+                            own.iter().chain(PLACEHOLDERS).copied().collect::<Vec<_>>().join(", ")
                         )
                     } else if available
                         .get(step.name.as_str())

@@ -9,12 +9,14 @@ use super::error::{ConfigError, Source};
 const RESERVED: &[&str] = &["AFTERHOURS_CONFIG", "AFTERHOURS_LOG", "AFTERHOURS_LOG_FORMAT"];
 
 /// Secret settings: the environment variable and the key it would have in the file (where it is refused).
-pub(crate) const SECRETS: [(&str, &str); 5] = [
+pub(crate) const SECRETS: [(&str, &str); 7] = [
     ("AFTERHOURS_PROVIDER__AUTH_TOKEN", "provider.auth_token"),
     ("AFTERHOURS_CASES__TOKEN", "cases.token"),
     ("AFTERHOURS_ADMIN__TOKEN", "admin.token"),
     ("AFTERHOURS_REDIS__USERNAME", "redis.username"),
     ("AFTERHOURS_REDIS__PASSWORD", "redis.password"),
+    ("AFTERHOURS_CASES__CLIENT_ID", "cases.client_id"),
+    ("AFTERHOURS_CASES__CLIENT_SECRET", "cases.client_secret"),
 ];
 
 /// Secrets taken from the environment. They print as `[REDACTED]`.
@@ -22,8 +24,12 @@ pub(crate) const SECRETS: [(&str, &str); 5] = [
 pub(crate) struct Secrets {
     /// The provider's auth token, the key of webhook signatures.
     pub(crate) provider_auth_token: Option<SecretString>,
-    /// The case system's API token (bearer for `http-json`, API token for `zendesk`).
+    /// The case system's API token (bearer for `http-json`, API token for `zendesk` and `jira`).
     pub(crate) cases_token: Option<SecretString>,
+    /// The OAuth client id (consumer key) of the `salesforce` connected app.
+    pub(crate) cases_client_id: Option<SecretString>,
+    /// The OAuth client secret (consumer secret) of the `salesforce` connected app.
+    pub(crate) cases_client_secret: Option<SecretString>,
     /// The bearer token of the `/admin/` API; without it the admin API answers 401 to everyone.
     pub(crate) admin_token: Option<SecretString>,
     /// The Redis ACL user (Redis 6 and later); without it, AUTH names the default user.
@@ -63,6 +69,8 @@ impl Secrets {
         Self {
             provider_auth_token: get(SECRETS[0].0),
             cases_token: get(SECRETS[1].0),
+            cases_client_id: get(SECRETS[5].0),
+            cases_client_secret: get(SECRETS[6].0),
             admin_token: get(SECRETS[2].0),
             alert_secrets: env
                 .iter()

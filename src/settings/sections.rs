@@ -518,7 +518,8 @@ pub(crate) enum OnUnavailable {
 #[serde(deny_unknown_fields)]
 pub struct CasesSettings {
     pub adapter: CaseAdapter,
-    /// `https://cases.example.com/api` for `http-json`; `https://SUBDOMAIN.zendesk.com` for `zendesk`.
+    /// `https://cases.example.com/api` for `http-json`; `https://SUBDOMAIN.zendesk.com` for `zendesk`;
+    /// `https://MYDOMAIN.my.salesforce.com` for `salesforce`; `https://SITE.atlassian.net` for `jira`.
     pub(crate) base_url: BaseUrl,
     /// A lookup slower than this counts as unavailable. At most 10 s: the provider waits 15 s in all for the
     /// webhook, and the caller must still hear the answer.
@@ -537,6 +538,12 @@ pub struct CasesSettings {
     /// Required with `adapter = "zendesk"`.
     #[serde(default)]
     pub zendesk: Option<ZendeskSettings>,
+    /// Required with `adapter = "salesforce"`.
+    #[serde(default)]
+    pub salesforce: Option<crate::settings::SalesforceSettings>,
+    /// Required with `adapter = "jira"`.
+    #[serde(default)]
+    pub jira: Option<crate::settings::JiraSettings>,
     /// Support packages entitled to after-hours phone support; empty: every package is.
     #[serde(default)]
     pub(crate) after_hours_packages: Vec<String>,
@@ -557,6 +564,8 @@ fn default_max_body() -> usize {
 pub enum CaseAdapter {
     HttpJson,
     Zendesk,
+    Salesforce,
+    Jira,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -632,6 +641,10 @@ pub struct ZendeskSettings {
     /// Key of the organisation field that holds the email of the customer's Technical Account Manager.
     #[serde(default)]
     pub tam_field: Option<String>,
+    /// The tags of the environment field's options that mean production. Zendesk answers a drop-down field
+    /// with the chosen option's tag, not its label; without this list, `cases.values.production` applies.
+    #[serde(default)]
+    pub production_tags: Option<Vec<String>>,
 }
 
 fn default_phone_field() -> String {
@@ -671,17 +684,21 @@ pub(crate) struct NotesSettings {
     /// Add a note to the case when a call about it ends.
     pub(crate) enabled: bool,
     /// Attempts before a note is given up (and logged as lost).
-    pub(crate) attempts: u32,
-    /// Wait before the second attempt; doubled for each further one.
-    pub(crate) backoff_ms: u64,
+    pub(crate) attempts: Bounded<1, 100>,
+    /// Wait before the second attempt; doubled for each further one, up to a minute.
+    pub(crate) backoff_ms: Bounded<1, 60_000>,
+    /// No attempt starts later than this after the note was queued: a note the case system keeps refusing
+    /// (or asks, with `Retry-After`, to hold past it) is given up then, logged and counted as lost.
+    pub(crate) deadline_secs: Bounded<1, 3600>,
 }
 
 impl Default for NotesSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            attempts: 5,
-            backoff_ms: 1000,
+            attempts: Bounded::of::<10>(),
+            backoff_ms: Bounded::of::<1000>(),
+            deadline_secs: Bounded::of::<300>(),
         }
     }
 }
@@ -841,6 +858,13 @@ pub(crate) struct BaseUrl(String);
 impl BaseUrl {
     pub(crate) fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The path after the host (`/api/v2`), when there is more than `/`.
+    pub(crate) fn path(&self) -> Option<String> {
+        let url = url::Url::parse(&self.0).ok()?;
+        let path = url.path().trim_end_matches('/');
+        (!path.is_empty()).then(|| path.to_owned())
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use super::fetch::{Fetcher, StatusError};
-use super::summary::announcement;
+use super::summary::{Announcement, announcement};
 use crate::clock::Clock;
 use crate::settings::StatusPageSettings;
 
@@ -26,11 +26,11 @@ struct CacheInner {
     slot: RwLock<Option<Snapshot>>,
 }
 
-/// One successful fetch: when, and what it has to say (none: nothing unresolved or in progress).
+/// One successful fetch: when, and what it has to say (none: all is well).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     fetched_at: DateTime<Utc>,
-    announcement: Option<String>,
+    announcement: Option<Announcement>,
 }
 
 /// What the cache holds at an instant, as the `status` step reads it.
@@ -43,7 +43,7 @@ pub(crate) enum Reading {
     /// Fresh, and nothing to announce.
     Clear { age_secs: i64 },
     /// Fresh, with this to say.
-    Announce { text: String, age_secs: i64 },
+    Announce { announcement: Announcement, age_secs: i64 },
 }
 
 impl StatusCache {
@@ -67,7 +67,7 @@ impl StatusCache {
     }
 
     /// Replaces the copy (the refresher after each successful fetch; tests).
-    pub fn store(&self, fetched_at: DateTime<Utc>, announcement: Option<String>) {
+    pub fn store(&self, fetched_at: DateTime<Utc>, announcement: Option<Announcement>) {
         let snapshot = Snapshot {
             fetched_at,
             announcement,
@@ -97,16 +97,16 @@ impl StatusCache {
             return Reading::Stale { age_secs };
         }
         match snapshot.announcement {
-            Some(text) => Reading::Announce { text, age_secs },
+            Some(announcement) => Reading::Announce { announcement, age_secs },
             None => Reading::Clear { age_secs },
         }
     }
 
     /// The announcement, when the copy is younger than `max_age` and has one.
     #[cfg(test)]
-    fn current(&self, now: DateTime<Utc>) -> Option<String> {
+    fn current(&self, now: DateTime<Utc>) -> Option<Announcement> {
         match self.read(now) {
-            Reading::Announce { text, .. } => Some(text),
+            Reading::Announce { announcement, .. } => Some(announcement),
             _ => None,
         }
     }
@@ -114,7 +114,11 @@ impl StatusCache {
 
 /// One refresh: fetches, and on success stores the announcement with the time the answer came (read from
 /// `clock` after the fetch). On failure the cache keeps what it had. Returns what was stored.
-pub async fn refresh(fetcher: &Fetcher, cache: &StatusCache, clock: &dyn Clock) -> Result<Option<String>, StatusError> {
+pub async fn refresh(
+    fetcher: &Fetcher,
+    cache: &StatusCache,
+    clock: &dyn Clock,
+) -> Result<Option<Announcement>, StatusError> {
     let summary = fetcher.fetch().await?;
     let text = announcement(&summary);
     cache.store(clock.now(), text.clone());
@@ -135,7 +139,7 @@ fn spawn_refresher(
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failures: u64 = 0;
-        let mut last: Option<Option<String>> = None;
+        let mut last: Option<Option<Announcement>> = None;
         loop {
             ticks.tick().await;
             match refresh(&fetcher, &cache, clock.as_ref()).await {
@@ -198,6 +202,10 @@ pub fn start_refresher(
 mod tests {
     use super::*;
 
+    fn incident(text: &str) -> Announcement {
+        Announcement::Incident(text.into())
+    }
+
     fn at(rfc3339: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
     }
@@ -211,18 +219,18 @@ mod tests {
 
         cache.store(
             at("2026-11-27T19:58:00-05:00"),
-            Some("We are aware of an incident.".into()),
+            Some(incident("We are aware of an incident.")),
         );
         assert_eq!(
             cache.read(now),
             Reading::Announce {
-                text: "We are aware of an incident.".into(),
+                announcement: incident("We are aware of an incident."),
                 age_secs: 120
             }
         );
         assert_eq!(
-            cache.current(at("2026-11-27T20:03:00-05:00")).as_deref(),
-            Some("We are aware of an incident.")
+            cache.current(at("2026-11-27T20:03:00-05:00")),
+            Some(incident("We are aware of an incident."))
         );
         assert_eq!(
             cache.read(at("2026-11-27T20:03:01-05:00")),
@@ -245,7 +253,7 @@ mod tests {
         let cache = StatusCache::new(Duration::from_secs(60));
         let reader = cache.clone();
         let now = at("2026-11-27T20:00:00Z");
-        cache.store(now, Some("Text.".into()));
-        assert_eq!(reader.current(now).as_deref(), Some("Text."));
+        cache.store(now, Some(incident("Text.")));
+        assert_eq!(reader.current(now), Some(incident("Text.")));
     }
 }

@@ -8,7 +8,8 @@
 //!   [`start_refresher`], spawned by `serve` only (tests run [`refresh`] or `spawn_refresher` themselves).
 //!   A failed fetch is logged and keeps the last good copy, which then ages out.
 //! - `fetch`: [`Fetcher`], one capped, time-limited `GET` of the summary.
-//! - `summary`: the summary's shape and `summary::announcement`, the pure part.
+//! - `summary`: the summary's shape and `summary::announcement`, the pure part: what to announce, an
+//!   [`Announcement`] of incidents in our words, or of components out of service for the flow's words.
 
 mod cache;
 mod fetch;
@@ -17,3 +18,4 @@ mod summary;
 pub(crate) use cache::Reading;
 pub use cache::{Snapshot, StatusCache, refresh, start_refresher};
 pub use fetch::{Fetcher, StatusError};
+pub use summary::Announcement;

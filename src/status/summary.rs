@@ -1,5 +1,6 @@
-//! The Atlassian Statuspage v2 `summary.json`, read leniently, and the short English announcement made from
-//! it: unresolved incidents and maintenance in progress, in at most two sentences.
+//! The Atlassian Statuspage v2 `summary.json`, read leniently, and what is announced from it: unresolved
+//! incidents and maintenance in progress, in at most two sentences of our own; or, with no incident open, the
+//! components the page shows out of service, for the flow's own sentence.
 //!
 //! Everything here is text from another system, read aloud at night: tags (HTML, SSML) are dropped, entities
 //! decoded, whitespace collapsed, and every part capped, so that a status page cannot make the line speak for
@@ -21,6 +22,73 @@ pub(crate) struct Summary {
     incidents: Vec<Incident>,
     #[serde(default, deserialize_with = "nullable")]
     scheduled_maintenances: Vec<Incident>,
+    /// The page's overall status.
+    #[serde(default, deserialize_with = "nullable")]
+    status: PageStatus,
+    /// Every component of the page, groups included.
+    #[serde(default, deserialize_with = "nullable")]
+    components: Vec<PageComponent>,
+}
+
+/// `status`: the page's overall state.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct PageStatus {
+    /// `none`, `minor`, `major`, `critical`.
+    #[serde(default, deserialize_with = "nullable")]
+    indicator: String,
+}
+
+/// A component as the summary lists it: a service, or a group of them (`group: true`, its members' ids in
+/// `components`; each member names it in `group_id`).
+#[derive(Debug, Clone, Default, Deserialize)]
+struct PageComponent {
+    #[serde(default, deserialize_with = "nullable")]
+    id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    name: String,
+    /// `operational`, `degraded_performance`, `partial_outage`, `major_outage`, `under_maintenance`.
+    #[serde(default, deserialize_with = "nullable")]
+    status: String,
+    #[serde(default, deserialize_with = "nullable")]
+    position: i64,
+    #[serde(default, deserialize_with = "nullable")]
+    group: bool,
+    #[serde(default, deserialize_with = "nullable")]
+    group_id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    components: Vec<String>,
+}
+
+impl PageComponent {
+    /// How badly the component is doing, worst first: 0 major outage, 1 partial outage, 2 degraded
+    /// performance; `None` when it works (or is under planned maintenance).
+    fn trouble(&self) -> Option<u8> {
+        match self.status.as_str() {
+            "major_outage" => Some(0),
+            "partial_outage" => Some(1),
+            "degraded_performance" => Some(2),
+            _ => None,
+        }
+    }
+}
+
+/// What a fetch has to announce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announcement {
+    /// Unresolved incidents or maintenance in progress, in our words: said as it is.
+    Incident(String),
+    /// No incident open, but the page shows components out of service (or its indicator says major or
+    /// critical): their names as spoken ("Login, API and two more"), for the flow's `{components}`.
+    Outage { components: String },
+}
+
+impl std::fmt::Display for Announcement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Announcement::Incident(text) => f.write_str(text),
+            Announcement::Outage { components } => write!(f, "outage without an incident, affecting {components}"),
+        }
+    }
 }
 
 /// The page object: nothing of it is read, only that it is there.
@@ -82,6 +150,8 @@ const MAX_NAME: usize = 120;
 const MAX_COMPONENT: usize = 60;
 /// Components named before "and N more".
 const MAX_COMPONENTS: usize = 3;
+/// `{components}` when the page's indicator says major or critical but no component is shown in trouble.
+pub(crate) const UNNAMED_COMPONENTS: &str = "some of our services";
 /// Longest update sentence spoken.
 const MAX_UPDATE: usize = 160;
 
@@ -116,22 +186,76 @@ impl Incident {
 
     /// " affecting Login, API and Billing", or nothing.
     fn affecting(&self) -> String {
-        let mut names: Vec<String> = Vec::new();
-        for component in &self.components {
-            let name = clean(&component.name, MAX_COMPONENT);
-            if !name.is_empty() && !names.contains(&name) {
-                names.push(name);
-            }
+        spoken_names(self.components.iter().map(|c| c.name.as_str()))
+            .map(|names| format!(" affecting {names}"))
+            .unwrap_or_default()
+    }
+}
+
+/// "Login, API, Billing and two more": the names cleaned, without repeats, the first [`MAX_COMPONENTS`]
+/// named; `None` when there is no name.
+fn spoken_names<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut spoken: Vec<String> = Vec::new();
+    for name in names {
+        let name = clean(name, MAX_COMPONENT);
+        if !name.is_empty() && !spoken.contains(&name) {
+            spoken.push(name);
         }
-        if names.is_empty() {
-            return String::new();
+    }
+    if spoken.is_empty() {
+        return None;
+    }
+    let more = spoken.len().saturating_sub(MAX_COMPONENTS);
+    spoken.truncate(MAX_COMPONENTS);
+    if more > 0 {
+        spoken.push(format!("{} more", in_words(more)));
+    }
+    Some(english_list(&spoken))
+}
+
+/// The components in trouble, as spoken, when no incident is open but the page shows an outage: a component
+/// in `major_outage` or `partial_outage`, or, with the indicator at `major` or `critical`, in
+/// `degraded_performance` too. Worst first, then in the page's order. A group all of whose members are in
+/// trouble is named instead of them; a group in trouble whose members the summary does not list is named
+/// itself. With the indicator at `major` or `critical` and nothing named, [`UNNAMED_COMPONENTS`]; `None`
+/// when the page shows no outage.
+fn components_out(summary: &Summary) -> Option<String> {
+    let serious = matches!(summary.status.indicator.as_str(), "major" | "critical");
+    let counts = |c: &&PageComponent| c.trouble().is_some_and(|t| t < 2 || serious);
+    let members = |group: &PageComponent| {
+        summary
+            .components
+            .iter()
+            .filter(|c| {
+                !c.group && !group.id.is_empty() && (c.group_id == group.id || group.components.contains(&c.id))
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut named: Vec<&PageComponent> = Vec::new();
+    let mut covered: Vec<&str> = Vec::new();
+    for group in summary.components.iter().filter(|c| c.group) {
+        let members = members(group);
+        let whole = members.len() > 1 && members.iter().all(counts);
+        if whole || (members.is_empty() && counts(&group)) {
+            named.push(group);
+            covered.extend(members.iter().map(|m| m.id.as_str()));
         }
-        let more = names.len().saturating_sub(MAX_COMPONENTS);
-        names.truncate(MAX_COMPONENTS);
-        if more > 0 {
-            names.push(format!("{} more", in_words(more)));
-        }
-        format!(" affecting {}", english_list(&names))
+    }
+    named.extend(
+        summary
+            .components
+            .iter()
+            .filter(|c| !c.group && counts(c) && !covered.contains(&c.id.as_str())),
+    );
+    // A group named for its members ranks as its worst member.
+    let rank = |c: &PageComponent| {
+        let worst = members(c).iter().filter_map(|m| m.trouble()).min();
+        (worst.or(c.trouble()).unwrap_or(u8::MAX), c.position)
+    };
+    named.sort_by_key(|c| rank(c));
+    match spoken_names(named.iter().map(|c| c.name.as_str())) {
+        Some(names) => Some(names),
+        None => serious.then(|| UNNAMED_COMPONENTS.to_owned()),
     }
 }
 
@@ -141,13 +265,24 @@ enum Kind {
     Maintenance,
 }
 
-/// What a caller hears about the status page, or none when nothing is unresolved or in progress.
+/// What the status page has to announce, or none when all is well: the unresolved incidents (see
+/// [`incident_text`]); without one, the components out of service ([`components_out`]); without those, the
+/// maintenance in progress.
+pub(crate) fn announcement(summary: &Summary) -> Option<Announcement> {
+    let open_incident = summary.incidents.iter().any(Incident::is_unresolved_incident);
+    if !open_incident && let Some(components) = components_out(summary) {
+        return Some(Announcement::Outage { components });
+    }
+    incident_text(summary).map(Announcement::Incident)
+}
+
+/// What a caller hears about incidents and maintenance, or none when nothing is unresolved or in progress.
 ///
 /// The first sentence names the most severe unresolved incident (the most recently updated among equals),
 /// with its impact and the components it affects; or, without incidents, the maintenance in progress. The
 /// second is that item's latest update, trimmed to its first sentence; or, when more is going on, how many
 /// other incidents and maintenances there are.
-pub(crate) fn announcement(summary: &Summary) -> Option<String> {
+fn incident_text(summary: &Summary) -> Option<String> {
     let mut incidents: Vec<&Incident> = summary
         .incidents
         .iter()
@@ -396,7 +531,7 @@ mod tests {
         serde_json::from_value(json!({
             "page": {"id": "p1", "name": "Example", "url": "https://status.example.com",
                      "time_zone": "Etc/UTC", "updated_at": "2026-11-27T19:40:00.000-05:00"},
-            "status": {"indicator": "major", "description": "Partial System Outage"},
+            "status": {"indicator": "none", "description": "All Systems Operational"},
             "components": [],
             "incidents": incidents,
             "scheduled_maintenances": maintenances,
@@ -444,6 +579,14 @@ mod tests {
                 update("investigating", "We are looking into it.", "2026-11-27T19:00:00-05:00"),
             ]),
         )
+    }
+
+    /// What is said about incidents: the text of an incident announcement.
+    fn spoken(summary: &Summary) -> Option<String> {
+        match announcement(summary)? {
+            Announcement::Incident(text) => Some(text),
+            other => panic!("not an incident announcement: {other:?}"),
+        }
     }
 
     fn sentences(text: &str) -> usize {
@@ -596,7 +739,7 @@ mod tests {
             ),
         ];
         for (what, summary, expected) in cases {
-            let got = announcement(&summary);
+            let got = spoken(&summary);
             assert_eq!(got.as_deref(), expected, "{what}");
             if let Some(text) = got {
                 assert!(sentences(&text) <= 2, "{what}: more than two sentences: {text}");
@@ -623,7 +766,7 @@ mod tests {
                 update("identified", "Found it.", "2026-11-27T19:30:00Z"),
             ]),
         );
-        let text = announcement(&summary(json!([incident]), json!([]))).unwrap();
+        let text = spoken(&summary(json!([incident]), json!([]))).unwrap();
         assert!(text.ends_with("We are monitoring: Fixed, watching."), "{text}");
     }
 
@@ -632,7 +775,7 @@ mod tests {
         let mut older = incident("Older", "investigating", "major", &[], json!([]));
         older["updated_at"] = json!("2026-11-27T18:00:00Z");
         let newer = incident("Newer", "investigating", "major", &[], json!([]));
-        let text = announcement(&summary(json!([older, newer]), json!([]))).unwrap();
+        let text = spoken(&summary(json!([older, newer]), json!([]))).unwrap();
         assert!(text.starts_with("We are aware of a major incident: Newer."), "{text}");
         assert!(text.ends_with("Also in progress: one other incident."), "{text}");
     }
@@ -646,7 +789,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            announcement(&summary).as_deref(),
+            spoken(&summary).as_deref(),
             Some("We are aware of an incident: Outage. We are investigating.")
         );
     }
@@ -674,5 +817,113 @@ mod tests {
         assert_eq!(clean("one\u{0}two\r\nthree", 100), "one two three");
         assert_eq!(clean("abcdefghij", 4), "abcd");
         assert_eq!(clean("ab cd, ef", 6), "ab cd");
+    }
+
+    /// A page with no incident, its indicator and components as given (`(name, status)`; a name ending in
+    /// `/` is a group of the names after it that start with it).
+    fn page(indicator: &str, components: &[(&str, &str)]) -> Summary {
+        let mut listed: Vec<Value> = Vec::new();
+        for (position, (name, status)) in components.iter().enumerate() {
+            let group = name.ends_with('/');
+            let group_id = components
+                .iter()
+                .find(|(g, _)| g.ends_with('/') && !group && name.starts_with(g))
+                .map(|(g, _)| Value::from(*g));
+            let members: Vec<&str> = components
+                .iter()
+                .map(|(m, _)| *m)
+                .filter(|m| group && m.starts_with(name) && m != name)
+                .collect();
+            listed.push(json!({
+                "id": name, "name": if group { name.trim_end_matches('/') } else { name.rsplit('/').next().unwrap() }, "status": status, "position": position + 1,
+                "group": group, "group_id": group_id, "components": if group { json!(members) } else { Value::Null },
+                "page_id": "p1", "showcase": true, "only_show_if_degraded": false, "description": null,
+            }));
+        }
+        serde_json::from_value(json!({
+            "page": {"id": "p1", "name": "Example"},
+            "status": {"indicator": indicator, "description": "whatever"},
+            "components": listed,
+            "incidents": [],
+            "scheduled_maintenances": [],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn components_in_trouble_without_an_incident_are_named() {
+        let outage = |components: &str| {
+            Some(Announcement::Outage {
+                components: components.into(),
+            })
+        };
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Summary, Option<Announcement>)> = vec![
+            ("all operational", page("none", &[("Login", "operational"), ("API", "operational")]), None),
+            ("degraded only, indicator minor: not an outage",
+                page("minor", &[("Login", "degraded_performance")]), None),
+            ("under maintenance is not an outage", page("maintenance", &[("Database", "under_maintenance")]), None),
+            ("a partial outage", page("minor", &[("Login", "operational"), ("API", "partial_outage")]), outage("API")),
+            ("worst first, then the page's order",
+                page("major", &[("Login", "partial_outage"), ("API", "major_outage"), ("Billing", "partial_outage")]),
+                outage("API, Login and Billing")),
+            ("indicator major: degraded ones count too",
+                page("major", &[("Login", "degraded_performance"), ("API", "major_outage")]),
+                outage("API and Login")),
+            ("more than three",
+                page("critical", &[("A", "major_outage"), ("B", "major_outage"), ("C", "major_outage"),
+                                   ("D", "major_outage"), ("E", "partial_outage")]),
+                outage("A, B, C and two more")),
+            ("indicator critical, nothing shown in trouble", page("critical", &[("Login", "operational")]),
+                outage(UNNAMED_COMPONENTS)),
+            ("a group all of whose members are out is named instead of them",
+                page("major", &[("Europe/", "major_outage"), ("Europe/API", "major_outage"),
+                                ("Europe/Login", "partial_outage"), ("Billing", "partial_outage")]),
+                outage("Europe and Billing")),
+            ("a group partly out: its members in trouble are named, not the group",
+                page("minor", &[("Europe/", "partial_outage"), ("Europe/API", "partial_outage"),
+                                ("Europe/Login", "operational")]),
+                outage("API")),
+        ];
+        for (what, summary, expected) in cases {
+            assert_eq!(announcement(&summary), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn an_open_incident_is_announced_rather_than_the_components() {
+        let mut summary = page("major", &[("Login", "major_outage")]);
+        summary.incidents = summary_incidents(json!([login_outage()]));
+        assert!(matches!(announcement(&summary), Some(Announcement::Incident(_))));
+        summary.incidents = summary_incidents(json!([incident("Old", "resolved", "major", &[], json!([]))]));
+        assert_eq!(
+            announcement(&summary),
+            Some(Announcement::Outage {
+                components: "Login".into()
+            }),
+            "a resolved incident is no incident"
+        );
+    }
+
+    #[test]
+    fn an_outage_is_announced_rather_than_a_maintenance() {
+        let mut summary = page("major", &[("Login", "major_outage"), ("Database", "under_maintenance")]);
+        summary.scheduled_maintenances = summary_incidents(json!([incident(
+            "Upgrade",
+            "in_progress",
+            "maintenance",
+            &["Database"],
+            json!([])
+        )]));
+        assert_eq!(
+            announcement(&summary),
+            Some(Announcement::Outage {
+                components: "Login".into()
+            })
+        );
+    }
+
+    fn summary_incidents(list: Value) -> Vec<Incident> {
+        serde_json::from_value(list).unwrap()
     }
 }

@@ -354,15 +354,22 @@ impl Store for MemoryStore {
         Box::pin(async move { result })
     }
 
-    fn set_sticky<'a>(
+    fn case_taken<'a>(
         &'a self,
         case: &'a str,
+        call_sid: &'a str,
         engineer: &'a str,
         at: DateTime<Utc>,
-        ttl: Duration,
+        sticky_ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.with(|inner| {
-            inner.set_mark(format!("sticky:{case}"), super::sticky_value(engineer, at), ttl);
+            let key = format!("ringing:{case}");
+            if inner.mark(&key).is_some_and(|holder| holder == call_sid) {
+                inner.marks.remove(&key);
+            }
+            if !sticky_ttl.is_zero() {
+                inner.set_mark(format!("sticky:{case}"), super::sticky_value(engineer, at), sticky_ttl);
+            }
             Ok(())
         });
         Box::pin(async move { result })

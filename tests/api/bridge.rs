@@ -411,6 +411,22 @@ async fn a_voicemail_box_that_answers_is_not_an_acceptance_and_the_next_tier_rin
 }
 
 #[tokio::test]
+async fn an_acceptance_on_a_dial_that_connected_nobody_rings_the_next_tier() {
+    let night = Night::shipped().await;
+    let app = &night.app;
+    let tier_1 = night.call_about_the_case().await;
+
+    // Bob presses 1, but Twilio fails to put him through: the caller is still alone on the line.
+    let whisper = picks_up(app, &tier_1, BOB, BOB_LEG).await;
+    presses(app, &whisper, BOB, BOB_LEG, "1").await;
+    assert_eq!(night.acceptance_keys().await.len(), 1);
+    let next = dial_ends(app, &tier_1, "failed").await;
+
+    assert_eq!(next.says, [STILL_TRYING], "{}", next.xml);
+    assert_dials(&next, &[CAROL], "20");
+}
+
+#[tokio::test]
 async fn an_engineer_who_presses_another_key_declines_that_leg_hangs_up_and_the_dial_escalates() {
     let night = Night::shipped().await;
     let app = &night.app;

@@ -1,7 +1,8 @@
 //! Status announcements: a local server answers as an Atlassian Statuspage does
 //! (`GET /api/v2/summary.json`), the copy is refreshed as `serve` does it (or one refresh at a time, with a
 //! chosen fetch time), and a night call on the US line hears what is going on before the case-number
-//! prompt, or nothing when the page is slow, broken, or the copy is stale.
+//! prompt (an incident, or components out of service without one), or nothing when the page is slow,
+//! broken, or the copy is stale.
 //!
 //! These tests build the application themselves (not through `helpers::Spawn`): they need its state, to
 //! reach the status cache and start the refresher that only `serve` starts.
@@ -16,7 +17,7 @@ use afterhours::flow::engine::{self, CallInput, Ctx, Entry, Services, Trace};
 use afterhours::flow::state::CallState;
 use afterhours::http::server::Application;
 use afterhours::signature;
-use afterhours::status::{self, Fetcher, StatusCache, StatusError};
+use afterhours::status::{self, Announcement, Fetcher, StatusCache, StatusError};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -30,6 +31,8 @@ const GREETING: &str = "Thank you for calling North America critical incident su
 const INTRO: &str = "Before you enter your case number, a note on our service status.";
 const CASE_PROMPT: &str =
     "If your production system is down, please enter your case number, followed by the pound key.";
+/// What the shipped flow says about components out of service without an incident, before their names.
+const OUTAGE: &str = "Our status page shows a service disruption affecting";
 /// What the caller hears about [`login_incident`].
 const LOGIN_ANNOUNCEMENT: &str = "We are aware of a major incident affecting Login and API: Elevated error rates. \
     The cause has been identified: A fix is being deployed.";
@@ -62,6 +65,26 @@ fn summary(incidents: Value, maintenances: Value) -> Value {
         ],
         "incidents": incidents,
         "scheduled_maintenances": maintenances
+    })
+}
+
+/// The summary with every component operational and the indicator at `none`.
+fn all_operational(mut summary: Value) -> Value {
+    summary["status"] = json!({"indicator": "none", "description": "All Systems Operational"});
+    for component in summary["components"].as_array_mut().unwrap() {
+        component["status"] = json!("operational");
+    }
+    summary
+}
+
+/// A component as the summary lists it; `group_id` names its group, `members` a group's components.
+fn component(id: &str, name: &str, status: &str, position: u32, group_id: Option<&str>, members: &[&str]) -> Value {
+    json!({
+        "id": id, "name": name, "status": status, "created_at": "2024-01-10T10:00:00.000-05:00",
+        "updated_at": "2026-11-27T19:31:00.000-05:00", "position": position, "description": null,
+        "showcase": true, "start_date": null, "group_id": group_id, "page_id": "kctbh9vrtdwd",
+        "group": !members.is_empty(), "only_show_if_degraded": false,
+        "components": if members.is_empty() { Value::Null } else { json!(members) }
     })
 }
 
@@ -189,7 +212,7 @@ fn fetcher(state: &AppState) -> Fetcher {
 }
 
 /// One refresh whose answer counts as fetched at `at`.
-async fn refresh_at(state: &AppState, at: DateTime<Utc>) -> Result<Option<String>, StatusError> {
+async fn refresh_at(state: &AppState, at: DateTime<Utc>) -> Result<Option<Announcement>, StatusError> {
     status::refresh(&fetcher(state), &cache(state), &FixedClock(at)).await
 }
 
@@ -360,8 +383,72 @@ async fn a_failed_fetch_keeps_the_last_good_copy_while_it_is_fresh() {
     assert_announced(&app.night_call().await, LOGIN_ANNOUNCEMENT);
 }
 
+#[tokio::test]
+async fn components_out_of_service_without_an_incident_are_announced_in_the_flows_words() {
+    // Login in a major outage, API in a partial one (as `summary` lists them), no incident posted yet.
+    let page = status_page(json_reply(summary(json!([]), json!([])))).await;
+    let state = state_for(&page, &[]);
+    assert_eq!(
+        refresh_at(&state, night()).await,
+        Ok(Some(Announcement::Outage {
+            components: "Login and API".into()
+        }))
+    );
+    let app = serve(state).await;
+
+    assert_announced(&app.night_call().await, &format!("{OUTAGE} Login and API."));
+}
+
+#[tokio::test]
+async fn a_group_out_of_service_is_named_for_its_components() {
+    let mut body = summary(json!([]), json!([]));
+    body["status"] = json!({"indicator": "critical", "description": "Major System Outage"});
+    body["components"] = json!([
+        component("g1", "Europe", "major_outage", 1, None, &["e1", "e2"]),
+        component("e1", "API (EU)", "major_outage", 1, Some("g1"), &[]),
+        component("e2", "Login (EU)", "major_outage", 2, Some("g1"), &[]),
+        component("g2", "North America", "partial_outage", 2, None, &["n1", "n2"]),
+        component("n1", "API (US)", "partial_outage", 1, Some("g2"), &[]),
+        component("n2", "Login (US)", "operational", 2, Some("g2"), &[]),
+        component("c3", "Billing", "degraded_performance", 3, None, &[]),
+        component("c4", "Docs", "operational", 4, None, &[]),
+    ]);
+    let page = status_page(json_reply(body)).await;
+    let state = state_for(&page, &[]);
+    refresh_at(&state, night()).await.unwrap();
+    let app = serve(state).await;
+
+    // Every component of Europe is out: Europe; in North America only its API; Billing is degraded, which
+    // counts at a critical indicator.
+    assert_announced(
+        &app.night_call().await,
+        &format!("{OUTAGE} Europe, API (US) and Billing."),
+    );
+}
+
+#[tokio::test]
+async fn an_open_incident_is_announced_rather_than_its_components() {
+    let page = status_page(json_reply(summary(json!([login_incident()]), json!([])))).await;
+    let state = state_for(&page, &[]);
+    refresh_at(&state, night()).await.unwrap();
+
+    assert_announced(&serve(state).await.night_call().await, LOGIN_ANNOUNCEMENT);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Not announced
+
+#[tokio::test]
+async fn a_component_only_degraded_is_not_announced() {
+    let mut body = all_operational(summary(json!([]), json!([])));
+    body["status"] = json!({"indicator": "minor", "description": "Minor Service Outage"});
+    body["components"][1]["status"] = json!("degraded_performance");
+    let page = status_page(json_reply(body)).await;
+    let state = state_for(&page, &[]);
+    assert_eq!(refresh_at(&state, night()).await, Ok(None));
+
+    assert_nothing_announced(&serve(state).await.night_call().await);
+}
 
 #[tokio::test]
 async fn without_a_status_page_the_night_call_is_as_before() {
@@ -385,7 +472,7 @@ async fn a_page_with_nothing_unresolved_is_not_announced() {
             "2026-11-27T19:45:00.000-05:00"
         )]),
     );
-    let page = status_page(json_reply(summary(json!([resolved]), json!([])))).await;
+    let page = status_page(json_reply(all_operational(summary(json!([resolved]), json!([]))))).await;
     let state = state_for(&page, &[]);
     assert_eq!(refresh_at(&state, night()).await, Ok(None));
     let app = serve(state).await;
@@ -559,7 +646,9 @@ async fn the_step_speaks_only_a_fresh_announcement_then_goes_on() {
 
     cache.store(
         instant("2026-11-27T19:59:30-05:00"),
-        Some("We are aware of a major incident: Login.".into()),
+        Some(Announcement::Incident(
+            "We are aware of a major incident: Login.".into(),
+        )),
     );
     let (said, decided) = run_status_step(Some(cache.clone())).await;
     assert_eq!(
@@ -573,12 +662,35 @@ async fn the_step_speaks_only_a_fresh_announcement_then_goes_on() {
 
     cache.store(
         instant("2026-11-27T19:50:00-05:00"),
-        Some("We are aware of a major incident: Login.".into()),
+        Some(Announcement::Incident(
+            "We are aware of a major incident: Login.".into(),
+        )),
     );
     let (said, decided) = run_status_step(Some(cache.clone())).await;
     assert_eq!(said, [case_prompt]);
     assert_eq!(
         decided[0],
         "status page: last fetched 600 s ago, more than 300 s: nothing said"
+    );
+
+    cache.store(
+        instant("2026-11-27T19:59:30-05:00"),
+        Some(Announcement::Outage {
+            components: "Login, API, Billing and two more".into(),
+        }),
+    );
+    let (said, decided) = run_status_step(Some(cache.clone())).await;
+    assert_eq!(
+        said,
+        [
+            &format!(
+                "Before you enter your case number, a note on our service status. {OUTAGE} Login, API, Billing and two more."
+            ),
+            case_prompt
+        ]
+    );
+    assert_eq!(
+        decided[0],
+        "status page: announcing an outage of Login, API, Billing and two more without an incident (fetched 30 s ago)"
     );
 }

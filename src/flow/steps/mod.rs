@@ -117,6 +117,14 @@ impl StepKind {
         }
     }
 
+    /// The placeholders that only the step's prompt `key` knows (the step fills them itself).
+    pub(crate) fn own_placeholders(&self, key: &str) -> &'static [&'static str] {
+        match self {
+            StepKind::Status(_) => status::Status::own_placeholders(key),
+            _ => &[],
+        }
+    }
+
     /// Variables the step has stored in the call state when it ends with `outcome` (usable as placeholders
     /// in the steps after it).
     pub(crate) fn stores_on(&self, outcome: &str) -> Vec<&str> {
