@@ -10,7 +10,8 @@
 # Environment: CASE_DELAY_MS (the fake case system's delay, default 5), LOAD_LOG (afterhours' log filter,
 # default warn), LOAD_PERF (a file: profile the server with `perf record -g` into it), LOAD_SERVER_BIN (an
 # `afterhours` binary to measure instead of the one just built, e.g. a copy of another commit's build, to
-# compare two builds in one sitting).
+# compare two builds in one sitting), LOAD_PROVIDER (the provider the driver plays and the server takes:
+# twilio, the default, signalwire, telnyx or plivo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,18 @@ export AFTERHOURS_LINES__US__MODE=always-after-hours
 # The driver's callers are on no case: the line takes any caller, as a line without registration does.
 export AFTERHOURS_LINES__US__REQUIRE_REGISTERED_CALLER=false
 export AFTERHOURS_LOG=${LOAD_LOG:-warn}
+# The provider: the server takes its webhooks, the driver plays it (Telnyx: with a key of the test's own).
+provider=${LOAD_PROVIDER:-twilio}
+telnyx_seed=0707070707070707070707070707070707070707070707070707070707070707
+export AFTERHOURS_PROVIDER__KIND="$provider"
+case "$provider" in
+    telnyx)
+        AFTERHOURS_PROVIDER__PUBLIC_KEY=$("$bin/afterhours" sign --provider telnyx --seed "$telnyx_seed" \
+            --url http://127.0.0.1/ | sed -n 's/^public key (provider.public_key): //p')
+        export AFTERHOURS_PROVIDER__PUBLIC_KEY
+        ;;
+    plivo) export AFTERHOURS_PROVIDER__VOICE=WOMAN ;;
+esac
 
 "$server_bin" rotation import config/oncall.toml >/dev/null
 if [ -n "${LOAD_PERF:-}" ]; then
@@ -103,7 +116,8 @@ status=0
         --redis "redis://127.0.0.1:$redis_port" --redis-pid "$(cat "$workdir/redis.pid")" \
         --embedded "http://127.0.0.1:$embedded_port" --embedded-pid "$embedded_pid" \
         --embedded-ops "http://127.0.0.1:$embedded_ops_port" \
-        --cases "http://127.0.0.1:$cases_port" --case-delay-ms "$case_delay_ms" "$@"
+        --cases "http://127.0.0.1:$cases_port" --case-delay-ms "$case_delay_ms" \
+        --provider "$provider" --telnyx-seed "$telnyx_seed" "$@"
 ) || status=$?
 if [ -s "$workdir/server.log" ]; then
     echo "afterhours logged (last 20 lines):" >&2

@@ -1,4 +1,5 @@
-//! afterhours: a software vendor's after-hours critical-incident phone line, as a webhook service for Twilio.
+//! afterhours: a software vendor's after-hours critical-incident phone line, as a webhook service for
+//! Twilio, SignalWire, Telnyx or Plivo.
 //!
 //! The crate is five layers. A module imports only from layers below its own, and inside the domain only
 //! from the modules listed before it, so each layer can be read and changed without the ones above it.
@@ -13,7 +14,8 @@
 //! 2. **Domain**: what the line decides, each piece with its own I/O edge and the deadline it keeps.
 //!    - [`calendar`]: opening hours, holidays, "is it business time", the first-response deadline.
 //!    - [`twiml`]: the voice XML we answer with.
-//!    - [`signature`]: Twilio's request signature.
+//!    - [`signature`]: the providers' request signatures (Twilio's and SignalWire's HMAC-SHA1, Plivo's V3,
+//!      Telnyx's Ed25519).
 //!    - `fetch`: the shared outgoing HTTP GET: time limit, body cap, redirects, errors without URLs.
 //!    - [`alerts`]: missed-call alerts to PagerDuty, Opsgenie and signed webhooks, sent in the background.
 //!    - [`cases`]: the case system: adapters (generic HTTP/JSON, Zendesk, Salesforce, Jira Service Management),
@@ -26,6 +28,8 @@
 //!      that outlives a Redis outage, the call log's writer, the outside calendars' last good copies.
 //!    - [`flow`]: voice flows: the step graph, its validation, the step kinds, the engine that runs them, and
 //!      the lines that run them.
+//!    - [`dialect`]: what differs between Twilio, SignalWire, Telnyx and Plivo: checking a webhook's
+//!      signature, reading its fields in the engine's terms, writing the engine's verbs as the provider's XML.
 //! 3. **Assembly** ([`assembly`]): loads lines, calendars, flows and the on-call seed; builds the store and
 //!    the case system into the [`assembly::AppState`]; starts the background tasks.
 //! 4. **HTTP** ([`http`]): webhook intake (body limit, signature), answering a webhook, the admin API, the
@@ -48,6 +52,8 @@ pub mod signature;
 pub mod status;
 pub mod store;
 pub mod twiml;
+
+pub mod dialect;
 
 pub mod assembly;
 

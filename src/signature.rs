@@ -1,6 +1,8 @@
-//! Twilio's request signature (`X-Twilio-Signature`): computing it and checking it in constant time.
+//! The providers' request signatures, computed and checked in constant time: Twilio's (`X-Twilio-Signature`,
+//! which SignalWire also uses, under `X-SignalWire-Signature`) here, Plivo's V3 in [`plivo`], Telnyx's
+//! Ed25519 in [`telnyx`].
 //!
-//! The signed text is the full URL the provider requested (scheme, host, path, raw query) followed by every
+//! In Twilio's scheme the signed text is the full URL the provider requested (scheme, host, path, raw query) followed by every
 //! POST parameter's name and value, names in byte order, with no separators. Twilio is inconsistent about
 //! default ports, so a signature is accepted for the URL as given, with the default port removed, or with it
 //! added (as the official helper libraries do).
@@ -11,8 +13,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
+pub mod plivo;
+pub mod telnyx;
+
 /// The name of the header Twilio signs its webhooks with.
 pub const HEADER: &str = "X-Twilio-Signature";
+
+/// The name of the header SignalWire signs its webhooks with (Twilio's scheme, keyed with the project's
+/// Signing Key); SignalWire sends [`HEADER`] too.
+pub const SIGNALWIRE_HEADER: &str = "X-SignalWire-Signature";
 
 /// base64(HMAC-SHA1(token, url + sorted name/value pairs)).
 pub fn compute(token: &[u8], url: &str, params: &[(String, String)]) -> String {
@@ -25,12 +34,12 @@ pub fn is_valid(token: &[u8], url: &str, params: &[(String, String)], signature:
     matches(token, url, &sorted(pairs_of(params)), signature)
 }
 
-fn pairs_of(params: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+pub(crate) fn pairs_of(params: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
     params.iter().map(|(name, value)| (name.as_str(), value.as_str()))
 }
 
 /// Names by byte order; a repeated name contributes each of its values, values sorted too.
-fn sorted<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn sorted<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
     let mut sorted: Vec<_> = pairs.collect();
     sorted.sort_unstable_by(|a, b| {
         a.0.as_bytes()

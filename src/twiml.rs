@@ -1,5 +1,6 @@
 //! TwiML: the voice XML the provider executes, as a small typed tree of the verbs the flows use, rendered
-//! with quick-xml's [`Writer`].
+//! with quick-xml's [`Writer`] as TwiML (Twilio, SignalWire) or as Telnyx's TeXML, which differs in a few
+//! attributes. Plivo's XML is another vocabulary: `crate::dialect` writes it from the same tree.
 //!
 //! quick-xml escapes every text node and attribute value, so prompt text taken from configuration or a case
 //! system can never break the document; characters XML 1.0 cannot carry at all are dropped before that.
@@ -87,6 +88,18 @@ pub struct Response {
     pub(crate) verbs: Vec<Verb>,
 }
 
+/// Which TwiML-compatible vocabulary a document is written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Flavour {
+    /// Twilio's TwiML, which SignalWire also executes.
+    #[default]
+    TwiML,
+    /// Telnyx's TeXML: `<Say language>` counts only for the voices that take it (`alice`; `man` and `woman`
+    /// speak en-US, Polly and the other engines' voices have their own), so it is written only for those; and
+    /// `<Record>` records both legs on two channels unless told `channels="single"`, which a voicemail wants.
+    TeXML,
+}
+
 impl Response {
     pub fn new() -> Self {
         Self::default()
@@ -97,36 +110,53 @@ impl Response {
         self
     }
 
-    /// The document as XML text, with its declaration.
+    /// The verbs, in order.
+    pub fn verbs(&self) -> &[Verb] {
+        &self.verbs
+    }
+
+    /// The document as TwiML text, with its declaration.
     pub fn to_xml(&self) -> String {
+        self.to_xml_as(Flavour::TwiML)
+    }
+
+    /// The document as text in `flavour`, with its declaration.
+    pub fn to_xml_as(&self, flavour: Flavour) -> String {
         let mut writer = Writer::new(Vec::with_capacity(2048));
         // A `Vec`'s `io::Write` never fails, so there is no error to pass on: the buffer holds the whole
         // document.
-        let _: io::Result<()> = self.write(&mut writer);
+        let _: io::Result<()> = self.write(&mut writer, flavour);
         // Every piece written is a `&str` or ASCII markup, so the bytes are UTF-8; the lossy conversion only
         // keeps this function total.
         String::from_utf8(writer.into_inner())
             .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
     }
 
-    fn write<W: io::Write>(&self, writer: &mut Writer<W>) -> io::Result<()> {
+    fn write<W: io::Write>(&self, writer: &mut Writer<W>, flavour: Flavour) -> io::Result<()> {
         writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
         writer
             .create_element("Response")
-            .write_inner_content(|writer| self.verbs.iter().try_for_each(|verb| write_verb(writer, verb)))?;
+            .write_inner_content(|writer| self.verbs.iter().try_for_each(|verb| write_verb(writer, verb, flavour)))?;
         Ok(())
     }
 }
 
+/// Whether TeXML's `<Say voice>` takes the `language` attribute.
+fn texml_voice_takes_language(voice: &str) -> bool {
+    voice == "alice"
+}
+
 /// One verb as an element; `<Gather>` writes its prompt's verbs inside itself.
-fn write_verb<W: io::Write>(writer: &mut Writer<W>, verb: &Verb) -> io::Result<()> {
+fn write_verb<W: io::Write>(writer: &mut Writer<W>, verb: &Verb, flavour: Flavour) -> io::Result<()> {
     match verb {
         Verb::Say { text: said, voice } => {
-            writer
+            let mut element = writer
                 .create_element("Say")
-                .with_attribute(attribute("voice", &voice.name))
-                .with_attribute(attribute("language", &voice.language))
-                .write_text_content(text(said))?;
+                .with_attribute(attribute("voice", &voice.name));
+            if flavour == Flavour::TwiML || texml_voice_takes_language(&voice.name) {
+                element = element.with_attribute(attribute("language", &voice.language));
+            }
+            element.write_text_content(text(said))?;
         }
         Verb::Pause { seconds } => {
             writer
@@ -151,7 +181,12 @@ fn write_verb<W: io::Write>(writer: &mut Writer<W>, verb: &Verb) -> io::Result<(
             if gather.action_on_empty_result {
                 element = element.with_attribute(("actionOnEmptyResult", "true"));
             }
-            element.write_inner_content(|writer| gather.prompt.iter().try_for_each(|verb| write_verb(writer, verb)))?;
+            element.write_inner_content(|writer| {
+                gather
+                    .prompt
+                    .iter()
+                    .try_for_each(|verb| write_verb(writer, verb, flavour))
+            })?;
         }
         Verb::Redirect { url } => {
             writer
@@ -183,15 +218,18 @@ fn write_verb<W: io::Write>(writer: &mut Writer<W>, verb: &Verb) -> io::Result<(
         }
         Verb::Record(record) => {
             let mut key = [0; 4];
-            writer
+            let mut element = writer
                 .create_element("Record")
                 .with_attribute(attribute("action", &record.action))
                 .with_attribute(("method", "POST"))
                 .with_attribute(("maxLength", record.max_length_secs.to_string().as_str()))
                 .with_attribute(attribute("finishOnKey", record.finish_on_key.encode_utf8(&mut key)))
                 .with_attribute(("timeout", record.timeout_secs.to_string().as_str()))
-                .with_attribute(("playBeep", "true"))
-                .write_empty()?;
+                .with_attribute(("playBeep", "true"));
+            if flavour == Flavour::TeXML {
+                element = element.with_attribute(("channels", "single"));
+            }
+            element.write_empty()?;
         }
     }
     Ok(())
@@ -199,12 +237,12 @@ fn write_verb<W: io::Write>(writer: &mut Writer<W>, verb: &Verb) -> io::Result<(
 
 /// An attribute whose value comes from outside: cleaned of what XML cannot carry, then escaped by quick-xml
 /// (which also writes tabs and line feeds as references, so attribute-value normalisation keeps them).
-fn attribute<'v>(key: &'v str, value: &'v str) -> Attribute<'v> {
+pub(crate) fn attribute<'v>(key: &'v str, value: &'v str) -> Attribute<'v> {
     Attribute::from((key, xml_chars(value)))
 }
 
 /// A text node from outside: cleaned of what XML cannot carry, then escaped by quick-xml.
-fn text(value: &str) -> BytesText<'_> {
+pub(crate) fn text(value: &str) -> BytesText<'_> {
     BytesText::from_escaped(escape(xml_chars(value)))
 }
 
@@ -345,6 +383,37 @@ mod tests {
                 r#"<Number url="https://x.example/w?e=alice&amp;line=us" method="POST">+15550100001</Number>"#,
                 r#"<Number url="https://x.example/w?e=bob" method="POST">+15550100002</Number></Dial></Response>"#
             )
+        );
+    }
+
+    #[test]
+    fn texml_names_the_language_only_for_the_voices_that_take_it_and_records_one_channel() {
+        let mut response = Response::new();
+        response
+            .push(say("Hello."))
+            .push(Verb::Say {
+                text: "Hi.".into(),
+                voice: Voice {
+                    name: "alice".into(),
+                    language: "en-GB".into(),
+                },
+            })
+            .push(Verb::Record(Record {
+                action: "https://x.example/r".into(),
+                max_length_secs: 120,
+                finish_on_key: '#',
+                timeout_secs: 5,
+            }));
+        let xml = response.to_xml_as(Flavour::TeXML);
+        assert!(xml.contains(r#"<Say voice="Polly.Joanna">Hello.</Say>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<Say voice="alice" language="en-GB">Hi.</Say>"#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"playBeep="true" channels="single"/>"#), "{xml}");
+        assert!(
+            !response.to_xml().contains("channels"),
+            "TwiML records one channel already"
         );
     }
 

@@ -1102,3 +1102,205 @@ fn check_warns_of_an_outside_calendar_that_cannot_be_fetched() {
     assert!(run.stderr.contains("nobody is on call in it"), "{run:?}");
     assert!(!run.stderr.contains("s3cret"), "{run:?}");
 }
+
+// --- providers ---
+
+#[test]
+fn each_provider_passes_check_with_its_key() {
+    let telnyx_key = "ebVWLo/mVPlAeLES6KmLp5AfhTrmlb7X4OORC60ElmQ=";
+    for env in [
+        vec![TOKEN, ("AFTERHOURS_PROVIDER__KIND", "signalwire")],
+        vec![
+            ("AFTERHOURS_PROVIDER__KIND", "telnyx"),
+            ("AFTERHOURS_PROVIDER__PUBLIC_KEY", telnyx_key),
+        ],
+        vec![
+            TOKEN,
+            ("AFTERHOURS_PROVIDER__KIND", "plivo"),
+            ("AFTERHOURS_PROVIDER__VOICE", "WOMAN"),
+        ],
+    ] {
+        let run = afterhours(&shipped_config(), &["check"], &env);
+        assert!(run.success, "{env:?}: {run:?}");
+    }
+}
+
+#[test]
+fn telnyx_without_its_public_key_fails_naming_the_key() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[("AFTERHOURS_PROVIDER__KIND", "telnyx")],
+    );
+    assert_error_line(&run, &["provider.public_key", "missing", "Ed25519"]);
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[
+            ("AFTERHOURS_PROVIDER__KIND", "telnyx"),
+            ("AFTERHOURS_PROVIDER__PUBLIC_KEY", "bm90IGEga2V5"),
+        ],
+    );
+    assert_error_line(
+        &run,
+        &[
+            "AFTERHOURS_PROVIDER__PUBLIC_KEY",
+            "provider.public_key",
+            "invalid public key",
+        ],
+    );
+}
+
+#[test]
+fn plivo_without_its_auth_token_fails_naming_the_variable() {
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[
+            ("AFTERHOURS_PROVIDER__KIND", "plivo"),
+            ("AFTERHOURS_PROVIDER__VOICE", "WOMAN"),
+        ],
+    );
+    assert_error_line(&run, &["AFTERHOURS_PROVIDER__AUTH_TOKEN", "not set", "plivo"]);
+}
+
+#[test]
+fn a_voice_the_provider_does_not_have_is_refused_naming_the_key() {
+    // alice is Twilio's and Telnyx's, not Plivo's; Telnyx's man speaks en-US only.
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[
+            TOKEN,
+            ("AFTERHOURS_PROVIDER__KIND", "plivo"),
+            ("AFTERHOURS_PROVIDER__VOICE", "alice"),
+        ],
+    );
+    assert_error_line(&run, &["provider.voice", "not a plivo voice", "WOMAN"]);
+    let run = afterhours(
+        &shipped_config(),
+        &["check"],
+        &[
+            ("AFTERHOURS_PROVIDER__KIND", "telnyx"),
+            (
+                "AFTERHOURS_PROVIDER__PUBLIC_KEY",
+                "ebVWLo/mVPlAeLES6KmLp5AfhTrmlb7X4OORC60ElmQ=",
+            ),
+            ("AFTERHOURS_PROVIDER__VOICE", "man"),
+            ("AFTERHOURS_PROVIDER__LANGUAGE", "en-GB"),
+        ],
+    );
+    assert_error_line(&run, &["provider.voice", "en-US only"]);
+}
+
+#[test]
+fn sign_signs_as_each_provider() {
+    let url = "https://voice.example.com/voice/incoming";
+    let params = [("CallUUID", "u-1"), ("From", "15551234567")];
+    let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut args = vec!["sign", "--url", url, "--provider", "plivo", "--nonce", "42"];
+    args.extend(["CallUUID=u-1", "From=15551234567"]);
+    let run = afterhours(&shipped_config(), &args, &[TOKEN]);
+    assert!(run.success, "{run:?}");
+    let signature = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("X-Plivo-Signature-V3: "))
+        .unwrap();
+    assert!(afterhours::signature::plivo::is_valid(
+        TOKEN.1.as_bytes(),
+        url,
+        &pairs,
+        "42",
+        signature
+    ));
+    assert!(run.stdout.contains("X-Plivo-Signature-V3-Nonce: 42\n"), "{run:?}");
+
+    let seed = "0101010101010101010101010101010101010101010101010101010101010101";
+    let args = [
+        "sign",
+        "--url",
+        url,
+        "--provider",
+        "telnyx",
+        "--timestamp",
+        "1795898400",
+        "--seed",
+        seed,
+        "A=1",
+    ];
+    let run = afterhours(&shipped_config(), &args, &[]);
+    assert!(run.success, "{run:?}");
+    let signature = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("telnyx-signature-ed25519: "))
+        .unwrap();
+    let public = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("public key (provider.public_key): "))
+        .unwrap();
+    let key = afterhours::signature::telnyx::public_key(public).unwrap();
+    assert_eq!(
+        afterhours::signature::telnyx::verify(&key, "1795898400", b"A=1", signature, 1795898400),
+        Ok(())
+    );
+
+    let run = afterhours(
+        &shipped_config(),
+        &["sign", "--url", url, "--provider", "signalwire", "A=1"],
+        &[TOKEN],
+    );
+    assert!(run.stdout.starts_with("X-SignalWire-Signature: "), "{run:?}");
+}
+
+#[test]
+fn simulate_plays_plivo_with_its_fields_and_xml() {
+    let case_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cases.example.json");
+    let run = afterhours(
+        &shipped_config(),
+        &[
+            "simulate",
+            "--to",
+            "+18005550100",
+            "--from",
+            "+15551234567",
+            "--at",
+            "2026-11-27T20:00:00-05:00",
+            "--digits",
+            "222222#",
+            "--case-file",
+            case_file.to_str().unwrap(),
+            "--provider",
+            "plivo",
+            "--xml",
+        ],
+        &[("AFTERHOURS_PROVIDER__VOICE", "WOMAN")],
+    );
+    assert!(run.success, "{run:?}");
+    assert!(run.stdout.contains("<GetDigits action=\"http"), "{run:?}");
+    assert!(
+        run.stdout.contains("<Speak voice=\"WOMAN\" language=\"en-US\">"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("<Say"), "{run:?}");
+    assert!(run.stdout.contains("please enter your case number"), "{run:?}");
+}
+
+#[test]
+fn text_message_alerts_are_refused_on_a_provider_other_than_twilio() {
+    let scratch = Scratch::new();
+    scratch.edit(
+        "config/afterhours.toml",
+        "[lines.us]",
+        "[alerts.texts]\nkind = \"sms\"\n\n[lines.us]",
+    );
+    assert!(scratch.check().success, "{:?}", scratch.check());
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[TOKEN, ("AFTERHOURS_PROVIDER__KIND", "signalwire")],
+    );
+    assert_error_line(&run, &["alerts.texts.kind", "Twilio's Messages API", "signalwire"]);
+}

@@ -26,6 +26,7 @@ const ORDER: &[&str] = &[
     "calllog",
     "store",
     "flow",
+    "dialect",
     // Assembly, HTTP, CLI.
     "assembly",
     "http",

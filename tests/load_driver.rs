@@ -268,3 +268,66 @@ fn the_slow_phase_reports_real_calls_answered_among_slow_clients() {
         assert!(report.contains(section), "no {section:?} in the report:\n{report}");
     }
 }
+
+/// The `calls` phase as SignalWire, Telnyx and Plivo: the driver plays each provider against a server that
+/// takes its webhooks, and every call ends where its scenario says (the whisper and the acceptance included).
+#[test]
+fn the_driver_plays_each_provider() {
+    let seed = "0707070707070707070707070707070707070707070707070707070707070707";
+    let public_key = {
+        use base64::Engine;
+        let key = afterhours::dialect::signing_key(&[7; 32]).verifying_key();
+        base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+    };
+    for provider in ["signalwire", "telnyx", "plivo"] {
+        let prefix = format!("test:load-{provider}:{}:", std::process::id());
+        let (_cases, cases_url) = helper_server("cases");
+        let (ceiling, ceiling_url) = helper_server("ceiling");
+        let ports = (free_port(), free_port());
+        let mut env = vec![("AFTERHOURS_PROVIDER__KIND", provider)];
+        match provider {
+            "telnyx" => env.push(("AFTERHOURS_PROVIDER__PUBLIC_KEY", &public_key)),
+            "plivo" => env.push(("AFTERHOURS_PROVIDER__VOICE", "WOMAN")),
+            _ => {}
+        }
+        let server = serve_on_redis(&prefix, ports, &cases_url, &env);
+        let output = Command::new(DRIVER)
+            .args(["run", "--server", &format!("http://127.0.0.1:{}", ports.0)])
+            .args(["--ops", &format!("http://127.0.0.1:{}", ports.1)])
+            .args(["--server-pid", &server.0.id().to_string()])
+            .args(["--ceiling", &ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
+            .args(["--token", TOKEN, "--provider", provider, "--telnyx-seed", seed])
+            .args([
+                "--phases",
+                "calls",
+                "--calls",
+                "20",
+                "--ramp-ms",
+                "20",
+                "--think-ms",
+                "10",
+            ])
+            .args([
+                "--redis",
+                &redis_url(),
+                "--redis-prefix",
+                &prefix,
+                "--cases",
+                &cases_url,
+            ])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{provider}: the driver saw errors:\n{report}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for section in ["### 20 complete calls", "Errors: none"] {
+            assert!(
+                report.contains(section),
+                "{provider}: no {section:?} in the report:\n{report}"
+            );
+        }
+    }
+}

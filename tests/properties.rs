@@ -17,10 +17,12 @@ use afterhours::assembly::Config;
 use afterhours::cases::CaseSystem;
 use afterhours::cases::file::FileCases;
 use afterhours::clock::FixedClock;
+use afterhours::dialect::{self, Document, Signing};
 use afterhours::flow::state::{CallState, MAX_VALUE_BYTES};
 use afterhours::flow::{Flow, steps};
 use afterhours::http::server::router;
 use afterhours::http::voice::{self, Route};
+use afterhours::settings::ProviderKind;
 use afterhours::signature;
 use afterhours::twiml::{Dial, DialNumber, Gather, Record, Response, Verb, Voice};
 use axum::body::Body;
@@ -956,28 +958,59 @@ struct World {
     cases: Arc<dyn CaseSystem>,
 }
 
-static WORLD: LazyLock<World> = LazyLock::new(|| {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let env: Vec<(String, String)> = [
-        ("AFTERHOURS_SERVER__PUBLIC_URL", PUBLIC_URL),
-        ("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let config = Arc::new(Config::load_with_env(&root.join("config/afterhours.toml"), &env).unwrap());
-    let settings = config.settings.cases.clone().unwrap();
-    let cases = FileCases::load(
-        &root.join("config/cases.example.json"),
-        settings.fields,
-        settings.values,
-    )
-    .unwrap();
-    World {
-        config,
-        cases: Arc::new(cases),
+static WORLD: LazyLock<World> = LazyLock::new(|| World::for_provider(ProviderKind::Twilio));
+
+/// The same world for each provider, in the order of `ProviderKind::ALL`.
+static PROVIDER_WORLDS: LazyLock<Vec<World>> =
+    LazyLock::new(|| ProviderKind::ALL.into_iter().map(World::for_provider).collect());
+
+/// The seed of the key the properties sign Telnyx webhooks with.
+const TELNYX_SEED: [u8; 32] = [7; 32];
+
+fn telnyx_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED)
+}
+
+fn provider() -> impl Strategy<Value = usize> {
+    0..ProviderKind::ALL.len()
+}
+
+impl World {
+    fn for_provider(kind: ProviderKind) -> World {
+        use base64::Engine;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let public_key = base64::engine::general_purpose::STANDARD.encode(telnyx_key().verifying_key().as_bytes());
+        let voice = if kind == ProviderKind::Plivo {
+            "WOMAN"
+        } else {
+            "Polly.Joanna"
+        };
+        let mut env: Vec<(String, String)> = [
+            ("AFTERHOURS_SERVER__PUBLIC_URL", PUBLIC_URL),
+            ("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN),
+            ("AFTERHOURS_PROVIDER__KIND", kind.name()),
+            ("AFTERHOURS_PROVIDER__VOICE", voice),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        if kind == ProviderKind::Telnyx {
+            env.push(("AFTERHOURS_PROVIDER__PUBLIC_KEY".into(), public_key));
+        }
+        let config = Arc::new(Config::load_with_env(&root.join("config/afterhours.toml"), &env).unwrap());
+        let settings = config.settings.cases.clone().unwrap();
+        let cases = FileCases::load(
+            &root.join("config/cases.example.json"),
+            settings.fields,
+            settings.values,
+        )
+        .unwrap();
+        World {
+            config,
+            cases: Arc::new(cases),
+        }
     }
-});
+}
 
 /// A runtime per case: dropping it ends what an answer left in the background (a call's record is closed
 /// 5 minutes after the hang-up).
@@ -1120,20 +1153,68 @@ fn webhook_params() -> impl Strategy<Value = Vec<(String, String)>> {
         })
 }
 
+/// The fields of a Plivo webhook (present or not, plausible or not), some of Twilio's, and anything else.
+fn plivo_params() -> impl Strategy<Value = Vec<(String, String)>> {
+    let field = |name: &'static str, plausible: Vec<&'static str>| {
+        prop::option::weighted(
+            0.7,
+            prop_oneof![
+                4 => prop::sample::select(plausible).prop_map(str::to_owned),
+                1 => hostile_text(),
+            ]
+            .prop_map(move |v| (name.to_owned(), v)),
+        )
+    };
+    (
+        (
+            field("CallUUID", vec!["9d9a1f1e-1a5f-11ef-9a0e-0242ac120002"]),
+            field("To", vec!["18005550100", "442079460000", "+18005550100", "sip:a@b"]),
+            field("From", vec!["15551234567", "anonymous", ""]),
+            field("DialStatus", vec!["completed", "timeout", "busy", "failed", "cancel"]),
+            field("DialAction", vec!["answer", "hangup", "digits"]),
+            field("DialBLegTo", vec!["15550100002", "15550100003", "+15550100001", ""]),
+            field("ALegUUID", vec!["9d9a1f1e-1a5f-11ef-9a0e-0242ac120002", ""]),
+            field("RecordUrl", vec!["https://media.plivo.com/r/1.mp3", ""]),
+        ),
+        webhook_params(),
+    )
+        .prop_map(|((a, b, c, d, e, f, g, h), twilio)| {
+            [a, b, c, d, e, f, g, h].into_iter().flatten().chain(twilio).collect()
+        })
+}
+
+/// What each provider's answers may hold: the verbs that do something, and the attributes that carry URLs.
+fn vocabulary(kind: ProviderKind) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        ProviderKind::Plivo => (
+            &["Speak", "GetDigits", "Dial", "Record", "Redirect", "Hangup"],
+            &["action", "confirmSound", "callbackUrl"],
+        ),
+        _ => (VERBS, &["action", "url"]),
+    }
+}
+
 const VERBS: &[&str] = &["Say", "Gather", "Dial", "Record", "Redirect", "Hangup"];
 
 /// An answer to a call is well-formed TwiML that does something, and sends the provider only to us.
 fn check_answer(xml: &str) -> Result<(), TestCaseError> {
+    check_answer_of(ProviderKind::Twilio, xml)
+}
+
+/// An answer to a call is a well-formed document in `kind`'s voice XML that does something, and sends the
+/// provider only to us.
+fn check_answer_of(kind: ProviderKind, xml: &str) -> Result<(), TestCaseError> {
+    let (verbs, url_attributes) = vocabulary(kind);
     let document = parse_document(xml).map_err(|e| TestCaseError::fail(format!("{e}\n{xml}")))?;
     prop_assert_eq!(&document.name, "Response");
     let elements = document.walk();
     prop_assert!(
-        elements.iter().any(|e| VERBS.contains(&e.name.as_str())),
+        elements.iter().any(|e| verbs.contains(&e.name.as_str())),
         "an answer with no verb: {}",
         xml
     );
     for element in elements {
-        let urls = ["action", "url"].iter().filter_map(|a| element.attributes.get(*a));
+        let urls = url_attributes.iter().filter_map(|a| element.attributes.get(*a));
         let redirect = (element.name == "Redirect").then(|| element.text());
         for url in urls.chain(redirect.as_ref()) {
             prop_assert!(
@@ -1195,5 +1276,112 @@ proptest! {
                 prop_assert!(bytes.is_empty());
             }
         }
+    }
+}
+
+// --- Every provider's intake -----------------------------------------------------------------------------
+
+/// The headers that sign `body` to `path` as `kind` signs it, with the properties' keys.
+fn signed_headers(kind: ProviderKind, path: &str, body: &[u8], at_unix: i64) -> Vec<(&'static str, String)> {
+    let key = telnyx_key();
+    let signing = match kind {
+        ProviderKind::Telnyx => Signing::Ed25519 { key: &key, at_unix },
+        _ => Signing::Token {
+            token: TOKEN.as_bytes(),
+            nonce: "1234567890",
+        },
+    };
+    dialect::sign(kind, &signing, &format!("{PUBLIC_URL}{path}"), body, &parse_form(body))
+}
+
+/// Friday 20:00 in New York, when the worlds' clocks stand, in Unix seconds.
+fn friday_night_unix() -> i64 {
+    DateTime::parse_from_rfc3339("2026-11-27T20:00:00-05:00")
+        .unwrap()
+        .timestamp()
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    #[test]
+    fn every_providers_webhook_answer_is_its_voice_xml_that_does_something(
+        which in provider(),
+        daytime in any::<bool>(),
+        route in webhook_route(),
+        query in webhook_query(),
+        twilio in webhook_params(),
+        plivo in plivo_params(),
+    ) {
+        let kind = ProviderKind::ALL[which];
+        let state = PROVIDER_WORLDS[which].state(daytime);
+        let params = if kind == ProviderKind::Plivo { plivo } else { twilio };
+        let webhook = dialect::read(kind, Arc::new(params), &query);
+        let route = match &route {
+            None => Route::Incoming,
+            Some((step, event)) => Route::Step { step, event: event.as_deref() },
+        };
+        let answer = runtime().block_on(voice::answer(&state, route, &webhook.query, webhook.params));
+        check_answer_of(kind, &dialect::render(kind, &answer.response, Document::Call))?;
+        // A confirm document is well-formed too (it may be empty: Plivo then plays nothing).
+        let confirm = dialect::render(kind, &answer.response, Document::Confirm);
+        parse_document(&confirm).map_err(|e| TestCaseError::fail(format!("{e}\n{confirm}")))?;
+    }
+
+    #[test]
+    fn a_body_signed_as_each_provider_signs_passes_its_check_and_nothing_else_does(
+        which in provider(),
+        params in pairs(),
+        garbage in prop::collection::vec(any::<u8>(), 0..64),
+        flip in any::<Index>(),
+    ) {
+        let kind = ProviderKind::ALL[which];
+        let mut body = encode_form(&params).into_bytes();
+        if !garbage.is_empty() {
+            body.push(b'&');
+            body.extend(&garbage);
+        }
+        let path = "/voice/incoming";
+        let now = friday_night_unix();
+        let right = signed_headers(kind, path, &body, now);
+        // The signature's first header, one byte changed.
+        let mut wrong = right.clone();
+        let mut bytes = wrong[0].1.clone().into_bytes();
+        let at = flip.index(bytes.len());
+        bytes[at] ^= 1;
+        wrong[0].1 = String::from_utf8_lossy(&bytes).into_owned();
+        // Signed too long ago (Telnyx); for the others, the time is no part of the signature.
+        let stale = signed_headers(kind, path, &body, now - 301);
+        let stale_status = if kind == ProviderKind::Telnyx { 403 } else { 200 };
+        for (headers, status) in [(right, 200), (wrong, 403), (stale, stale_status), (Vec::new(), 403)] {
+            let mut request = axum::http::Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+            for (name, value) in &headers {
+                let Ok(value) = axum::http::HeaderValue::from_str(value) else { continue };
+                request = request.header(*name, value);
+            }
+            let request = request.body(Body::from(body.clone())).unwrap();
+            let runtime = runtime();
+            let response = runtime.block_on(router(PROVIDER_WORLDS[which].state(false)).oneshot(request)).unwrap();
+            prop_assert_eq!(response.status().as_u16(), status, "{:?} {:?}", kind, headers);
+            let bytes = runtime.block_on(axum::body::to_bytes(response.into_body(), 1 << 20)).unwrap();
+            if status == 200 {
+                check_answer_of(kind, std::str::from_utf8(&bytes).unwrap())?;
+            } else {
+                prop_assert!(bytes.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn a_plivo_signature_holds_for_its_request_only(token in token(), url in url(), params in pairs(), nonce in "[0-9]{1,20}") {
+        let signature = signature::plivo::compute(&token, &url, &params, &nonce);
+        prop_assert!(signature::plivo::is_valid(&token, &url, &params, &nonce, &signature));
+        let two = format!("x,{signature}");
+        prop_assert!(signature::plivo::is_valid(&token, &url, &params, &nonce, &two));
+        let other_nonce = format!("{nonce}0");
+        prop_assert!(!signature::plivo::is_valid(&token, &url, &params, &other_nonce, &signature));
+        let mut more = params.clone();
+        more.push(("Extra".into(), "1".into()));
+        prop_assert!(!signature::plivo::is_valid(&token, &url, &more, &nonce, &signature));
     }
 }

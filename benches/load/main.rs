@@ -85,6 +85,13 @@ pub(crate) struct RunArgs {
     /// The provider's auth token the server checks signatures with
     #[arg(long, env = "AFTERHOURS_PROVIDER__AUTH_TOKEN")]
     pub(crate) token: String,
+    /// The provider to play (the server's `provider.kind`): twilio, signalwire, telnyx or plivo
+    #[arg(long, default_value = "twilio", value_parser = parse_provider)]
+    pub(crate) provider: afterhours::settings::ProviderKind,
+    /// Telnyx: the 32-byte seed (64 hex digits) of the key to sign with; the server's `provider.public_key`
+    /// must be its public key
+    #[arg(long, value_parser = parse_seed)]
+    pub(crate) telnyx_seed: Option<[u8; 32]>,
     /// The fake case system (`afterhours-load cases`): its own time per lookup, read from its `/stats`, is
     /// taken out of the latency the service adds (without it, `--case-delay-ms` is)
     #[arg(long)]
@@ -150,6 +157,21 @@ pub(crate) struct RunArgs {
     /// Length of the latency measurement, in seconds
     #[arg(long, default_value_t = 8.0)]
     pub(crate) latency_seconds: f64,
+}
+
+fn parse_provider(name: &str) -> Result<afterhours::settings::ProviderKind, String> {
+    afterhours::settings::ProviderKind::parse(name)
+        .ok_or_else(|| format!("unknown provider {name:?}: twilio, signalwire, telnyx or plivo"))
+}
+
+fn parse_seed(hex: &str) -> Result<[u8; 32], String> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    bytes
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| "expected 64 hex digits".to_owned())
 }
 
 /// See `--ceiling-answer`.

@@ -34,7 +34,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
         .timeout(Duration::from_secs(20))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let afterhours = Provider::new(client.clone(), &args.server, &args.server, &args.token);
+    let afterhours =
+        Provider::new(client.clone(), &args.server, &args.server, &args.token).playing(args.provider, args.telnyx_seed);
     let ceiling = afterhours.aimed_at(&args.ceiling);
     wait_until_ready(&client, &args.ops).await?;
 
@@ -94,7 +95,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<bool, String> {
     if args.runs("replay") {
         if let (Some(url), Some(ops), Some(pid)) = (&args.embedded, &args.embedded_ops, args.embedded_pid) {
             wait_until_ready(&client, ops).await?;
-            let embedded = Provider::new(client.clone(), url, url, &args.token);
+            let embedded =
+                Provider::new(client.clone(), url, url, &args.token).playing(args.provider, args.telnyx_seed);
             eprintln!("replay: warming up the embedded store's server: 200 calls");
             let _ = calls_at_once(&embedded, 5_000_000, 200, 32, Duration::ZERO).await;
             wait_until_idle(&client, ops, pid).await;

@@ -1,13 +1,16 @@
-//! The telephony provider, played as Twilio plays it: signed webhooks with Twilio's fields, TwiML followed
-//! verb by verb (a `Gather` answered with the scenario's digits, a `Dial` answered by a simulated engineer leg
-//! that fetches its whisper and accepts or declines, `Redirect` and `Record` followed), and a status callback
-//! when the call ends.
+//! The telephony provider, played as Twilio plays it (or SignalWire, Telnyx, Plivo: `--provider`): signed
+//! webhooks with the provider's fields, its voice XML followed verb by verb (a `Gather` answered with the
+//! scenario's digits, a `Dial` answered by a simulated engineer leg that fetches its whisper and accepts or
+//! declines, `Redirect` and `Record` followed), and a status callback when the call ends. The calls are
+//! written in Twilio's field names and put in the provider's as they are sent.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use afterhours::signature;
+use afterhours::dialect::{self, Signing};
+use afterhours::settings::ProviderKind;
+use ed25519_dalek::SigningKey;
 
 use crate::stats::Recorder;
 use crate::twiml::{self, Verb};
@@ -25,6 +28,10 @@ pub(crate) struct Provider {
     /// Where requests really go; the same as `public_url` for afterhours, the ceiling's address otherwise.
     target: String,
     token: Vec<u8>,
+    /// Whose webhooks these are.
+    kind: ProviderKind,
+    /// Telnyx's private key (from `--telnyx-seed`).
+    telnyx: Option<SigningKey>,
 }
 
 /// Why one webhook failed, as the report counts it.
@@ -59,7 +66,22 @@ impl Provider {
             public_url: public_url.trim_end_matches('/').to_owned(),
             target: target.trim_end_matches('/').to_owned(),
             token: token.as_bytes().to_vec(),
+            kind: ProviderKind::Twilio,
+            telnyx: None,
         }
+    }
+
+    /// The same provider, playing `kind` (Telnyx signing with the key of `telnyx_seed`).
+    pub(crate) fn playing(&self, kind: ProviderKind, telnyx_seed: Option<[u8; 32]>) -> Self {
+        Self {
+            kind,
+            telnyx: telnyx_seed.map(|seed| dialect::signing_key(&seed)),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn kind(&self) -> ProviderKind {
+        self.kind
     }
 
     /// The same provider, sending through another HTTP client (e.g. one that keeps no connection alive).
@@ -114,19 +136,34 @@ impl Provider {
                 answer: Vec::new(),
             });
         }
-        let signature = signature::compute(&self.token, url, params);
+        let params = as_provider(self.kind, params);
         let body = form_urlencoded::Serializer::new(String::with_capacity(512))
-            .extend_pairs(params)
+            .extend_pairs(&params)
             .finish();
+        let nonce = NEXT_SID.fetch_add(1, Ordering::Relaxed).to_string();
+        let signing = match &self.telnyx {
+            Some(key) if self.kind == ProviderKind::Telnyx => Signing::Ed25519 {
+                key,
+                at_unix: chrono::Utc::now().timestamp(),
+            },
+            _ => Signing::Token {
+                token: &self.token,
+                nonce: &nonce,
+            },
+        };
+        let headers = dialect::sign(self.kind, &signing, url, body.as_bytes(), &params);
         let started = Instant::now();
         if let Some(sent) = &mut recorder.sent {
             sent.push((started, label.to_owned()));
         }
-        let response = self
+        let mut request = self
             .client
             .post(format!("{}{path}", self.target))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-twilio-signature", signature)
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request
             .body(body)
             .send()
             .await
@@ -154,6 +191,39 @@ impl Provider {
             status => Err(Failure::Status(status, response.text().await.unwrap_or_default())),
         }
     }
+}
+
+/// Fields written in Twilio's names, in `kind`'s: Plivo's `CallUUID`, `ALegUUID`, `DialStatus` (`timeout`
+/// for no answer), `RecordUrl`, `Duration`, numbers without `+`, and none of Twilio's own extras.
+fn as_provider(kind: ProviderKind, fields: &[(String, String)]) -> Vec<(String, String)> {
+    if kind != ProviderKind::Plivo {
+        return fields.to_vec();
+    }
+    fields
+        .iter()
+        .filter_map(|(name, value)| {
+            let renamed = match name.as_str() {
+                "CallSid" => "CallUUID",
+                "ParentCallSid" => "ALegUUID",
+                "DialCallSid" => "DialBLegUUID",
+                "RecordingUrl" => "RecordUrl",
+                "CallDuration" => "Duration",
+                "DialCallStatus" => {
+                    let value = if value == "no-answer" {
+                        "timeout"
+                    } else {
+                        value.as_str()
+                    };
+                    return Some(("DialStatus".to_owned(), value.to_owned()));
+                }
+                "From" | "To" => return Some((name.clone(), value.trim_start_matches('+').to_owned())),
+                "AccountSid" | "ApiVersion" | "Called" | "Caller" | "DialBridged" | "DialCallDuration" => return None,
+                other if other.ends_with("Country") || other.ends_with("State") => return None,
+                other => other,
+            };
+            Some((renamed.to_owned(), value.clone()))
+        })
+        .collect()
 }
 
 /// The label a webhook's latency is filed under: its path below `/voice/`, without the query.
@@ -368,7 +438,11 @@ pub(crate) async fn place_call(
                     });
                     break;
                 }
-                Verb::Dial { action, numbers } => {
+                Verb::Dial {
+                    action,
+                    numbers,
+                    callback,
+                } => {
                     let pickup = tiers.pop_front().unwrap_or(Pickup::NoAnswer);
                     let mut params = fields.clone();
                     let answered = match (pickup, numbers.first()) {
@@ -376,7 +450,13 @@ pub(crate) async fn place_call(
                         (pickup, Some(number)) => {
                             tokio::time::sleep(think).await;
                             let leg = call_sid();
-                            let accepted = engineer_leg(provider, &sid, &leg, number, pickup, recorder).await?;
+                            let rung = Leg {
+                                parent: &sid,
+                                leg: &leg,
+                                number,
+                                callback: callback.as_deref(),
+                            };
+                            let accepted = engineer_leg(provider, &rung, pickup, recorder).await?;
                             report.webhooks += 2;
                             accepted.then_some(leg)
                         }
@@ -470,20 +550,47 @@ pub(crate) async fn place_call(
     Ok(report)
 }
 
+/// An engineer's leg of a dial: the caller's call, the leg, the number rung, and (Plivo) the dial's callback.
+struct Leg<'a> {
+    parent: &'a str,
+    leg: &'a str,
+    number: &'a twiml::Number,
+    callback: Option<&'a str>,
+}
+
 /// An engineer's phone rings and they answer: the whisper is fetched on the new leg, and they press 1 to
 /// accept or 2 to decline. Returns whether they accepted (and heard that they are being connected).
 async fn engineer_leg(
     provider: &Provider,
-    parent: &str,
-    leg: &str,
-    number: &twiml::Number,
+    rung: &Leg<'_>,
     pickup: Pickup,
     recorder: &mut Recorder,
 ) -> Result<bool, Failure> {
-    let fields = leg_fields(leg, parent, &number.phone);
+    let (parent, leg, number) = (rung.parent, rung.leg, rung.number);
+    let phone = format!("+{}", number.phone.trim_start_matches('+'));
+    let fields = leg_fields(leg, parent, &phone);
     let whisper = provider
         .post(&number.url, &fields, &label_of(&number.url), recorder)
         .await?;
+    if let (ProviderKind::Plivo, Some(callback)) = (provider.kind(), rung.callback) {
+        // Plivo bridges on the confirm key (another key: no bridge, nothing told) and tells the callback.
+        if pickup != Pickup::Accept {
+            return Ok(false);
+        }
+        let params = pairs(&[
+            ("CallUUID", parent),
+            ("DialAction", "answer"),
+            ("DialALegUUID", parent),
+            ("DialBLegUUID", leg),
+            ("DialBLegTo", number.phone.trim_start_matches('+')),
+        ]);
+        let answer = provider
+            .post(callback, &params, &format!("{} (accept)", label_of(callback)), recorder)
+            .await?;
+        return Ok(answer
+            .iter()
+            .any(|v| matches!(v, Verb::Say(text) if text.contains("Connecting you now"))));
+    }
     let Some(action) = whisper.iter().find_map(|v| match v {
         Verb::Gather { action, .. } => Some(action.clone()),
         _ => None,

@@ -1,5 +1,7 @@
 //! TwiML as the provider reads it: the verbs of a `<Response>`, in order, with what the driver needs to follow
 //! them. Anything that is not well-formed XML with a `<Response>` root is an error, as it is for Twilio.
+//! Plivo's XML reads into the same verbs: `<Speak>` is `Say`, `<Wait>` is `Pause`, `<GetDigits>` is `Gather`,
+//! and a `<Dial>`'s `confirmSound` is every number's whisper, its `callbackUrl` where a bridged leg is told.
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -19,6 +21,8 @@ pub(crate) enum Verb {
     Dial {
         action: String,
         numbers: Vec<Number>,
+        /// Plivo's `callbackUrl`: told when a leg is bridged (the engineer pressed the confirm key).
+        callback: Option<String>,
     },
     Record {
         action: String,
@@ -40,6 +44,7 @@ pub(crate) fn parse(xml: &str) -> Result<Vec<Verb>, String> {
     let mut stack: Vec<String> = Vec::new();
     let mut text = String::new();
     let mut saw_response = false;
+    let mut confirm_sound = None;
     loop {
         let event = reader.read_event().map_err(|e| format!("invalid XML: {e}"))?;
         match event {
@@ -51,7 +56,7 @@ pub(crate) fn parse(xml: &str) -> Result<Vec<Verb>, String> {
                     }
                     saw_response = true;
                 } else {
-                    open(&mut verbs, &stack, &name, &start)?;
+                    open(&mut verbs, &stack, &name, &start, &mut confirm_sound)?;
                 }
                 stack.push(name);
                 text.clear();
@@ -65,7 +70,7 @@ pub(crate) fn parse(xml: &str) -> Result<Vec<Verb>, String> {
                     saw_response = true;
                     continue;
                 }
-                open(&mut verbs, &stack, &name, &start)?;
+                open(&mut verbs, &stack, &name, &start, &mut confirm_sound)?;
             }
             Event::Text(t) => {
                 // Entities arrive as their own events, so this text has none left to unescape.
@@ -136,31 +141,49 @@ fn required(start: &BytesStart<'_>, key: &str, verb: &str) -> Result<String, Str
 }
 
 /// An element opens: verbs that need no text are complete here.
-fn open(verbs: &mut Vec<Verb>, stack: &[String], name: &str, start: &BytesStart<'_>) -> Result<(), String> {
+fn open(
+    verbs: &mut Vec<Verb>,
+    stack: &[String],
+    name: &str,
+    start: &BytesStart<'_>,
+    confirm_sound: &mut Option<String>,
+) -> Result<(), String> {
     let parent = stack.last().map(String::as_str);
+    if name == "Dial" {
+        *confirm_sound = attribute(start, "confirmSound")?;
+    }
     match (parent, name) {
-        (Some("Response"), "Pause") => verbs.push(Verb::Pause),
+        (Some("Response"), "Pause" | "Wait") => verbs.push(Verb::Pause),
         (Some("Response"), "Hangup") => verbs.push(Verb::Hangup),
-        (Some("Response"), "Gather") => verbs.push(Verb::Gather {
-            action: required(start, "action", "Gather")?,
+        (Some("Response"), "Gather" | "GetDigits") => verbs.push(Verb::Gather {
+            action: required(start, "action", name)?,
             action_on_empty: attribute(start, "actionOnEmptyResult")?.as_deref() == Some("true"),
             says: Vec::new(),
         }),
         (Some("Response"), "Dial") => verbs.push(Verb::Dial {
             action: required(start, "action", "Dial")?,
             numbers: Vec::new(),
+            callback: attribute(start, "callbackUrl")?,
         }),
         (Some("Response"), "Record") => verbs.push(Verb::Record {
             action: required(start, "action", "Record")?,
         }),
         (Some("Dial"), "Number") => match verbs.last_mut() {
-            Some(Verb::Dial { numbers, .. }) => numbers.push(Number {
-                phone: String::new(),
-                url: required(start, "url", "Number")?,
-            }),
+            Some(Verb::Dial { numbers, callback, .. }) => {
+                // Plivo's numbers share the `<Dial confirmSound>`.
+                let url = match callback {
+                    Some(_) => confirm_sound.clone().ok_or("<Dial callbackUrl> without confirmSound")?,
+                    None => required(start, "url", "Number")?,
+                };
+                numbers.push(Number {
+                    phone: String::new(),
+                    url,
+                })
+            }
             _ => return Err("<Number> outside <Dial>".to_owned()),
         },
-        (Some("Response"), "Say" | "Redirect") | (Some("Gather"), "Say" | "Pause") => {}
+        (Some("Response"), "Say" | "Speak" | "Redirect")
+        | (Some("Gather" | "GetDigits"), "Say" | "Speak" | "Pause" | "Wait") => {}
         (parent, name) => {
             return Err(format!(
                 "<{name}> is not expected in <{}>",
@@ -175,9 +198,9 @@ fn open(verbs: &mut Vec<Verb>, stack: &[String], name: &str, start: &BytesStart<
 fn close(verbs: &mut Vec<Verb>, stack: &[String], name: &str, text: String) -> Result<(), String> {
     let parent = stack.last().map(String::as_str);
     match (parent, name) {
-        (Some("Response"), "Say") => verbs.push(Verb::Say(text)),
+        (Some("Response"), "Say" | "Speak") => verbs.push(Verb::Say(text)),
         (Some("Response"), "Redirect") => verbs.push(Verb::Redirect(text.trim().to_owned())),
-        (Some("Gather"), "Say") => {
+        (Some("Gather" | "GetDigits"), "Say" | "Speak") => {
             if let Some(Verb::Gather { says, .. }) = verbs.last_mut() {
                 says.push(text);
             }
@@ -231,8 +254,35 @@ mod tests {
                 numbers: vec![Number {
                     phone: "+15550100002".into(),
                     url: "http://h/w?e=bob".into()
-                }]
+                }],
+                callback: None,
             }]
+        );
+    }
+
+    #[test]
+    fn reads_plivos_xml_as_the_same_verbs() {
+        let verbs = parse(
+            r##"<Response><GetDigits action="http://h/a" finishOnKey="#"><Speak>Enter</Speak><Wait length="1"/></GetDigits><Dial action="http://h/d" confirmSound="http://h/w" confirmKey="1" callbackUrl="http://h/c"><Number>15550100002</Number></Dial></Response>"##,
+        )
+        .unwrap();
+        assert_eq!(
+            verbs,
+            vec![
+                Verb::Gather {
+                    action: "http://h/a".into(),
+                    action_on_empty: false,
+                    says: vec!["Enter".into()]
+                },
+                Verb::Dial {
+                    action: "http://h/d".into(),
+                    numbers: vec![Number {
+                        phone: "15550100002".into(),
+                        url: "http://h/w".into()
+                    }],
+                    callback: Some("http://h/c".into()),
+                }
+            ]
         );
     }
 

@@ -1,16 +1,21 @@
 //! The webhook entry, whole: one POST through the application's router (body limit, signature check, form
-//! parsing, the flow), on the shipped configuration with cases from `config/cases.example.json`.
+//! parsing in the provider's dialect, the flow), on the shipped configuration with cases from
+//! `config/cases.example.json`, as Twilio, SignalWire, Telnyx or Plivo.
 //!
 //! Input, as text so that seeds are easy to write (`fuzz/seed` writes some):
 //!
 //! ```text
 //! /voice/step/case_number/digits?line=us&n.case_number=1     <- path and query
-//! !                                                          <- signature: `!` signs right (`!day`: and it is
-//! CallSid=CA1&From=%2B15551234567&To=%2B18005550100&Digits=1  <- body       10:00, not 20:00), else sent as is
+//! !                                                          <- signature: `!` signs right as Twilio
+//! CallSid=CA1&From=%2B15551234567&To=%2B18005550100&Digits=1  <- body
 //! ```
 //!
+//! The signature line: `!` signs right as Twilio, `!signalwire`, `!telnyx`, `!plivo` as that provider (to a
+//! server that takes that provider's webhooks); ` day` after any of them makes it 10:00, not 20:00. Anything
+//! else is sent as it is, as `X-Twilio-Signature`, to a Twilio server.
+//!
 //! Crashes: any panic (a handler's too, though the server catches them), an unsigned `/voice/` request that
-//! is answered (2xx), or an answer that is not well-formed TwiML.
+//! is answered (2xx), or an answer that is not a well-formed voice XML document.
 
 #![no_main]
 
@@ -22,7 +27,9 @@ use afterhours::cases::file::FileCases;
 use afterhours::clock::FixedClock;
 use afterhours::assembly::Config;
 use afterhours::assembly::{AppState, store_for};
+use afterhours::dialect::{self, Signing};
 use afterhours::http::server::router;
+use afterhours::settings::ProviderKind;
 use afterhours::signature;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Uri};
@@ -34,20 +41,36 @@ use tower::ServiceExt;
 const PUBLIC_URL: &str = "https://voice.example.com";
 const TOKEN: &str = "fuzz-auth-token";
 
+/// The seed of the key Telnyx's webhooks are signed with.
+const TELNYX_SEED: [u8; 32] = [9; 32];
+
 struct World {
     config: Arc<Config>,
     cases: Arc<dyn CaseSystem>,
 }
 
-static WORLD: LazyLock<World> = LazyLock::new(|| {
+/// A world per provider, in the order of `ProviderKind::ALL`.
+static WORLDS: LazyLock<Vec<World>> = LazyLock::new(|| ProviderKind::ALL.into_iter().map(world).collect());
+
+fn world(kind: ProviderKind) -> World {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let env: Vec<(String, String)> = [
+    let public_key = {
+        let key = dialect::signing_key(&TELNYX_SEED).verifying_key();
+        base64_of(key.as_bytes())
+    };
+    let voice = if kind == ProviderKind::Plivo { "WOMAN" } else { "Polly.Joanna" };
+    let mut env: Vec<(String, String)> = [
         ("AFTERHOURS_SERVER__PUBLIC_URL", PUBLIC_URL),
         ("AFTERHOURS_PROVIDER__AUTH_TOKEN", TOKEN),
+        ("AFTERHOURS_PROVIDER__KIND", kind.name()),
+        ("AFTERHOURS_PROVIDER__VOICE", voice),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    if kind == ProviderKind::Telnyx {
+        env.push(("AFTERHOURS_PROVIDER__PUBLIC_KEY".into(), public_key));
+    }
     let config = Config::load_with_env(&root.join("config/afterhours.toml"), &env)
         .unwrap_or_else(|e| panic!("the shipped configuration does not load: {e}"));
     let settings = config
@@ -65,21 +88,38 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         config: Arc::new(config),
         cases: Arc::new(cases),
     }
-});
+}
+
+/// Standard base64, padded (the fuzz crate keeps its dependencies few).
+fn base64_of(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
 
 /// A fresh application for every input (its own embedded store), so that an input always does the same.
-fn state(daytime: bool) -> AppState {
+fn state(world: &World, daytime: bool) -> AppState {
     let at = if daytime {
         "2026-11-24T10:00:00-05:00"
     } else {
         "2026-11-27T20:00:00-05:00"
     };
     let at: DateTime<Utc> = DateTime::parse_from_rfc3339(at).expect("a date").into();
-    let store = store_for(&WORLD.config).expect("the embedded store");
+    let store = store_for(&world.config).expect("the embedded store");
     AppState::with(
-        WORLD.config.clone(),
+        world.config.clone(),
         Arc::new(FixedClock(at)),
-        Some(WORLD.cases.clone()),
+        Some(world.cases.clone()),
         store,
     )
 }
@@ -138,28 +178,59 @@ fuzz_target!(|data: &[u8]| {
     if !target.starts_with('/') {
         return;
     }
-    let daytime = signature_line == b"!day";
+    // `!PROVIDER[ day]` signs right as that provider; anything else is a raw Twilio signature.
+    let signed_as = signature_line.strip_prefix(b"!").and_then(|rest| {
+        let rest = std::str::from_utf8(rest).ok()?;
+        let (name, daytime) = match rest.strip_suffix("day") {
+            Some(name) => (name.trim_end(), true),
+            None => (rest, false),
+        };
+        let kind = if name.is_empty() { Some(ProviderKind::Twilio) } else { ProviderKind::parse(name) }?;
+        Some((kind, daytime))
+    });
+    let (kind, daytime) = signed_as.unwrap_or((ProviderKind::Twilio, false));
     let url = format!("{PUBLIC_URL}{target}");
     let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let signature = match signature_line {
-        b"" => None,
-        b"!" | b"!day" => {
-            let signed = signature::compute(TOKEN.as_bytes(), &url, &params);
-            Some(HeaderValue::from_str(&signed).expect("base64 is a header value"))
+    let at: DateTime<Utc> = DateTime::parse_from_rfc3339(if daytime {
+        "2026-11-24T10:00:00-05:00"
+    } else {
+        "2026-11-27T20:00:00-05:00"
+    })
+    .expect("a date")
+    .into();
+    let mut headers: Vec<(&'static str, HeaderValue)> = Vec::new();
+    match (signed_as, signature_line) {
+        (Some(_), _) => {
+            let key = dialect::signing_key(&TELNYX_SEED);
+            let signing = match kind {
+                ProviderKind::Telnyx => Signing::Ed25519 {
+                    key: &key,
+                    at_unix: at.timestamp(),
+                },
+                _ => Signing::Token {
+                    token: TOKEN.as_bytes(),
+                    nonce: "42",
+                },
+            };
+            for (name, value) in dialect::sign(kind, &signing, &url, &body, &params) {
+                headers.push((name, HeaderValue::from_str(&value).expect("a signature is a header value")));
+            }
         }
-        other => match HeaderValue::from_bytes(other) {
-            Ok(value) => Some(value),
+        (None, b"") => {}
+        (None, other) => match HeaderValue::from_bytes(other) {
+            Ok(value) => headers.push((signature::HEADER, value)),
             Err(_) => return,
         },
-    };
-    let signed_right = signature
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|given| signature::is_valid(TOKEN.as_bytes(), &url, &params, given));
+    }
+    let signed_right = signed_as.is_some()
+        || headers
+            .first()
+            .and_then(|(_, v)| v.to_str().ok())
+            .is_some_and(|given| signature::is_valid(TOKEN.as_bytes(), &url, &params, given));
     let voice_path = uri.path().starts_with("/voice/");
     let mut request = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
-    if let Some(signature) = signature {
-        request = request.header(signature::HEADER, signature);
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
     let request = request.body(Body::from(body)).expect("a request");
 
@@ -170,7 +241,8 @@ fuzz_target!(|data: &[u8]| {
         .build()
         .expect("a runtime");
     let (status, content_type, bytes) = runtime.block_on(async {
-        let response = router(state(daytime))
+        let world = &WORLDS[ProviderKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)];
+        let response = router(state(world, daytime))
             .oneshot(request)
             .await
             .expect("the router is infallible");
@@ -195,9 +267,9 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if status == 200 && content_type.starts_with("text/xml") {
-        let xml = std::str::from_utf8(&bytes).expect("TwiML is UTF-8");
+        let xml = std::str::from_utf8(&bytes).expect("voice XML is UTF-8");
         if let Err(error) = check_twiml(xml) {
-            panic!("ill-formed TwiML ({error}) for {target}: {xml}");
+            panic!("ill-formed {} XML ({error}) for {target}: {xml}", kind.name());
         }
     }
 });

@@ -99,11 +99,19 @@ impl Config {
             message: format!("not set: {message}"),
         };
         let mut errors = Vec::new();
-        if self.settings.provider.validate_signatures && self.secrets.provider_auth_token.is_none() {
+        let provider = &self.settings.provider;
+        if provider.validate_signatures
+            && provider.kind.signs_with_token()
+            && self.secrets.provider_auth_token.is_none()
+        {
             errors.push(missing(
                 SECRETS[0],
-                "the provider's auth token is needed to check webhook signatures \
-                 (or set provider.validate_signatures = false for local experiments)",
+                &format!(
+                    "{} is needed to check {}'s webhook signatures \
+                     (or set provider.validate_signatures = false for local experiments)",
+                    provider.kind.token_name(),
+                    provider.kind.name()
+                ),
             ));
         }
         if let Some(cases) = &self.settings.cases {
@@ -132,8 +140,9 @@ impl Config {
         }
         for (name, target) in &self.settings.alerts {
             if !target.kind.has_own_secret() {
-                // With signature checks on, a missing token is reported above already.
-                if self.secrets.provider_auth_token.is_none() && !self.settings.provider.validate_signatures {
+                // With signature checks keyed by the token on, a missing token is reported above already.
+                let reported = provider.validate_signatures && provider.kind.signs_with_token();
+                if self.secrets.provider_auth_token.is_none() && !reported {
                     errors.push(missing(
                         SECRETS[0],
                         &format!(
@@ -309,6 +318,54 @@ fn vendor_case_system(path: &Path, cases: &settings::CasesSettings) -> Vec<Confi
     errors
 }
 
+/// The provider's settings as that provider takes them: its voices, and Telnyx's public key.
+fn check_provider(path: &Path, settings: &Settings) -> Vec<ConfigError> {
+    let provider = &settings.provider;
+    let mut errors = Vec::new();
+    if let Some(problem) = provider.kind.voice_problem(&provider.voice, provider.language.as_str()) {
+        errors.push(ConfigError::in_file(path, None, "provider.voice", problem));
+    }
+    let telnyx = provider.kind == crate::settings::ProviderKind::Telnyx;
+    if telnyx && provider.validate_signatures && provider.public_key.is_none() {
+        errors.push(ConfigError::in_file(
+            path,
+            None,
+            "provider.public_key",
+            "missing: Telnyx signs webhooks with Ed25519, and its public key (base64, from the Telnyx portal) \
+             checks them (or set provider.validate_signatures = false for local experiments)",
+        ));
+    }
+    if provider.kind != crate::settings::ProviderKind::Twilio {
+        // Text messages go through Twilio's Messages API, with Twilio's account and token.
+        for (name, target) in &settings.alerts {
+            if target.kind == crate::settings::AlertKind::Sms {
+                errors.push(ConfigError::in_file(
+                    path,
+                    None,
+                    format!("alerts.{name}.kind"),
+                    format!(
+                        "\"sms\" sends through Twilio's Messages API, which {} does not have: use pagerduty, \
+                         opsgenie or webhook",
+                        provider.kind.name()
+                    ),
+                ));
+            }
+        }
+    }
+    if !telnyx && provider.public_key.is_some() {
+        errors.push(ConfigError::in_file(
+            path,
+            None,
+            "provider.public_key",
+            format!(
+                "is for Telnyx only: {} signs webhooks with a secret, AFTERHOURS_PROVIDER__AUTH_TOKEN",
+                provider.kind.name()
+            ),
+        ));
+    }
+    errors
+}
+
 /// The configured line keys, for messages.
 fn known_lines(settings: &Settings) -> String {
     let keys: Vec<&str> = settings.lines.keys().map(|k| k.as_str()).collect();
@@ -370,6 +427,7 @@ fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Optio
             }
         }
     }
+    errors.extend(check_provider(path, settings));
     let listen = settings.server.listen;
     if !settings.provider.validate_signatures && !listen.ip().is_loopback() {
         errors.push(ConfigError::in_file(

@@ -36,7 +36,7 @@ use crate::cases::file::FileCases;
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::flow::Flow;
 use crate::http::server::Application;
-use crate::settings::ConfigErrors;
+use crate::settings::{ConfigErrors, ProviderKind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,14 +94,37 @@ enum Command {
         #[command(subcommand)]
         command: feeds::FeedCommand,
     },
-    /// Print the X-Twilio-Signature of a request, signed with AFTERHOURS_PROVIDER__AUTH_TOKEN.
-    Sign {
-        /// The full URL, as the provider requests it.
-        #[arg(long)]
-        url: String,
-        /// POST parameters as NAME=VALUE.
-        params: Vec<String>,
-    },
+    /// Print the signature of a request, as the provider signs it: Twilio's X-Twilio-Signature alone; the
+    /// other providers' headers as `Name: value` lines. Twilio, SignalWire and Plivo sign with
+    /// AFTERHOURS_PROVIDER__AUTH_TOKEN; Telnyx with a private key of the test's own (--seed).
+    Sign(SignArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SignArgs {
+    /// The full URL, as the provider requests it.
+    #[arg(long)]
+    url: String,
+    /// twilio, signalwire, telnyx or plivo; provider.kind of the configuration when absent.
+    #[arg(long, value_parser = parse_provider)]
+    provider: Option<ProviderKind>,
+    /// Plivo: the nonce (X-Plivo-Signature-V3-Nonce); the current time in nanoseconds when absent.
+    #[arg(long)]
+    nonce: Option<String>,
+    /// Telnyx: the Unix time signed (telnyx-timestamp); now when absent.
+    #[arg(long)]
+    timestamp: Option<i64>,
+    /// Telnyx: the 32-byte seed of the Ed25519 key, as 64 hex digits (a key of the test's own: its public
+    /// key, printed too, goes in provider.public_key).
+    #[arg(long)]
+    seed: Option<String>,
+    /// POST parameters as NAME=VALUE.
+    params: Vec<String>,
+}
+
+/// `--provider`: one of the names `provider.kind` takes.
+fn parse_provider(name: &str) -> Result<ProviderKind, String> {
+    ProviderKind::parse(name).ok_or_else(|| format!("unknown provider {name:?}: twilio, signalwire, telnyx or plivo"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,6 +149,13 @@ struct SimulateArgs {
     /// system in the configuration.
     #[arg(long)]
     case_file: Option<PathBuf>,
+    /// Play this provider (twilio, signalwire, telnyx, plivo): its webhook fields and its voice XML;
+    /// provider.kind of the configuration when absent.
+    #[arg(long, value_parser = parse_provider)]
+    provider: Option<ProviderKind>,
+    /// Print each answer as the provider's voice XML too.
+    #[arg(long)]
+    xml: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,7 +177,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Flow {
             command: FlowCommand::Graph { name },
         } => flow_graph(&cli.config, &name),
-        Command::Sign { url, params } => sign(&cli.config, &url, &params),
+        Command::Sign(args) => sign(&cli.config, &args),
         Command::Oncall(args) => oncall::oncall(&cli.config, args).await,
         Command::Calls(args) => oncall::calls(&cli.config, args).await,
         Command::Rotation { command } => oncall::rotation(&cli.config, command).await,
@@ -480,6 +510,8 @@ async fn simulate(path: &Path, args: SimulateArgs) -> ExitCode {
     let script = crate::cli::simulate::Script {
         digits: args.digits,
         answers: args.answers,
+        provider: args.provider.unwrap_or(state.config.settings.provider.kind),
+        xml: args.xml,
     };
     match crate::cli::simulate::walk(&state, &args.to, &args.from, &script, &mut out).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -517,31 +549,85 @@ fn flow_graph(config_path: &Path, name: &str) -> ExitCode {
     }
 }
 
-fn sign(path: &Path, url: &str, params: &[String]) -> ExitCode {
-    let secrets = match Config::load(path) {
-        Ok(config) => config.secrets,
-        Err(_) => crate::settings::Secrets::from_env(&std::env::vars().collect::<Vec<_>>()),
+fn sign(path: &Path, args: &SignArgs) -> ExitCode {
+    let (secrets, configured) = match Config::load(path) {
+        Ok(config) => (config.secrets, config.settings.provider.kind),
+        Err(_) => (
+            crate::settings::Secrets::from_env(&std::env::vars().collect::<Vec<_>>()),
+            ProviderKind::default(),
+        ),
     };
-    let Some(token) = secrets.provider_auth_token else {
-        eprintln!(
-            "error: set {} to the provider's auth token",
-            crate::settings::SECRETS[0].0
-        );
-        return ExitCode::FAILURE;
-    };
+    let kind = args.provider.unwrap_or(configured);
     let mut pairs = Vec::new();
-    for param in params {
+    for param in &args.params {
         let Some((name, value)) = param.split_once('=') else {
             eprintln!("error: parameter {param:?} is not NAME=VALUE");
             return ExitCode::FAILURE;
         };
         pairs.push((name.to_owned(), value.to_owned()));
     }
-    outln!(
-        "{}",
-        crate::signature::compute(token.expose_secret().as_bytes(), url, &pairs)
-    );
+    let body = {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.extend_pairs(&pairs);
+        form.finish()
+    };
+    let now = SystemClock.now();
+    let headers = if kind == ProviderKind::Telnyx {
+        let Some(seed) = args.seed.as_deref().and_then(seed_of) else {
+            eprintln!("error: Telnyx signs with a private key: give its seed with --seed (64 hex digits)");
+            return ExitCode::FAILURE;
+        };
+        let key = crate::dialect::signing_key(&seed);
+        let public = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(key.verifying_key().as_bytes())
+        };
+        let signing = crate::dialect::Signing::Ed25519 {
+            key: &key,
+            at_unix: args.timestamp.unwrap_or(now.timestamp()),
+        };
+        let mut headers = crate::dialect::sign(kind, &signing, &args.url, body.as_bytes(), &pairs);
+        headers.push(("public key (provider.public_key)", public));
+        headers
+    } else {
+        let Some(token) = secrets.provider_auth_token else {
+            eprintln!("error: set {} to {}", crate::settings::SECRETS[0].0, kind.token_name());
+            return ExitCode::FAILURE;
+        };
+        let nonce = args
+            .nonce
+            .clone()
+            .unwrap_or_else(|| now.timestamp_nanos_opt().unwrap_or_default().to_string());
+        let signing = crate::dialect::Signing::Token {
+            token: token.expose_secret().as_bytes(),
+            nonce: &nonce,
+        };
+        crate::dialect::sign(kind, &signing, &args.url, body.as_bytes(), &pairs)
+    };
+    if kind == ProviderKind::Twilio {
+        // Twilio's one header: the signature alone, for scripts.
+        for (_, value) in headers {
+            outln!("{value}");
+        }
+    } else {
+        for (name, value) in headers {
+            outln!("{name}: {value}");
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// 64 hex digits as 32 bytes.
+fn seed_of(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut seed = [0u8; 32];
+    for (i, byte) in seed.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(seed)
 }
 
 /// Writes to standard output. When the reader closed the pipe, the process exits at once with success: what

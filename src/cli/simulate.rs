@@ -1,14 +1,18 @@
 //! `afterhours simulate`: plays the provider in the terminal. It sends the same webhooks the provider would
 //! (through the same answering code as the server, minus the signature), prints what the caller and the
 //! engineers hear and what the service decided, answers each prompt with the next `--digits`, and each dial
-//! with the next `--answer` (an engineer who accepts, or `none`).
+//! with the next `--answer` (an engineer who accepts, or `none`). With `--provider`, the webhooks carry that
+//! provider's field names and go through its dialect, as the server reads them; `--xml` prints each answer as
+//! the provider's voice XML.
 
 use std::io::Write;
 
 use crate::assembly::AppState;
+use crate::dialect::{self, Document};
 use crate::flow::engine::{Effect, Trace};
 use crate::http::voice::{self, Answer, Route};
 use crate::phone::mask;
+use crate::settings::ProviderKind;
 use crate::twiml::Verb;
 
 /// The most webhooks one simulated call may take before it is called a loop.
@@ -34,11 +38,17 @@ pub(crate) struct Script {
     pub(crate) digits: Vec<String>,
     /// At each dial, the engineer id who accepts, or `none`; nobody answers when they run out.
     pub(crate) answers: Vec<String>,
+    /// Whose webhooks these are.
+    pub(crate) provider: ProviderKind,
+    /// Print each answer as the provider's voice XML.
+    pub(crate) xml: bool,
 }
 
 /// One simulated call: its ids and the provider's side of the conversation.
 struct Call<'a> {
     state: &'a AppState,
+    provider: ProviderKind,
+    xml: bool,
     sid: String,
     from: &'a str,
     to: &'a str,
@@ -83,7 +93,12 @@ impl Call<'_> {
             .ok_or_else(|| SimulateError::ForeignUrl(url.to_owned()))?;
         let (path, query) = local.split_once('?').unwrap_or((local, ""));
         writeln!(out, "\n> POST {path}")?;
-        let params = std::sync::Arc::new(params.clone());
+        let webhook = dialect::read(
+            self.provider,
+            std::sync::Arc::new(as_provider(self.provider, params)),
+            query,
+        );
+        let (params, query) = (webhook.params, webhook.query.as_str());
         let answer = if path == "/voice/incoming" {
             voice::answer(self.state, Route::Incoming, "", params).await
         } else {
@@ -100,6 +115,18 @@ impl Call<'_> {
             )
             .await
         };
+        if self.xml {
+            let document = if path.ends_with("/whisper") {
+                Document::Confirm
+            } else {
+                Document::Call
+            };
+            writeln!(
+                out,
+                "  xml     {}",
+                dialect::render(self.provider, &answer.response, document)
+            )?;
+        }
         for entry in &answer.trace {
             match entry {
                 Trace::Say(text) => writeln!(out, "  say     {text}")?,
@@ -124,6 +151,35 @@ impl Call<'_> {
     }
 }
 
+/// The walk's webhook fields (in Twilio's names) under `kind`'s names, as that provider would send them.
+fn as_provider(kind: ProviderKind, fields: Vec<(String, String)>) -> Vec<(String, String)> {
+    if kind != ProviderKind::Plivo {
+        return fields;
+    }
+    fields
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let renamed = match name.as_str() {
+                "CallSid" => "CallUUID",
+                "ParentCallSid" => "ALegUUID",
+                "DialCallStatus" => {
+                    let value = if value == "no-answer" {
+                        "timeout".to_owned()
+                    } else {
+                        value
+                    };
+                    return Some(("DialStatus".to_owned(), value));
+                }
+                "RecordingUrl" => "RecordUrl",
+                "From" | "To" => return Some((name, value.trim_start_matches('+').to_owned())),
+                "Caller" | "Called" | "ApiVersion" | "AccountSid" => return None,
+                _ => return Some((name, value)),
+            };
+            Some((renamed.to_owned(), value))
+        })
+        .collect()
+}
+
 /// Walks one call to `to` from `from`, as `script` says the people on the phone act.
 pub(crate) async fn walk(
     state: &AppState,
@@ -140,6 +196,8 @@ pub(crate) async fn walk(
     );
     let mut call = Call {
         state,
+        provider: script.provider,
+        xml: script.xml,
         sid,
         from,
         to,

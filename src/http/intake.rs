@@ -1,6 +1,7 @@
-//! Webhook intake for `/voice/`: raw body (size-limited), the provider's signature checked on it, then the
-//! form parameters handed to the handler. Order matters: nothing is interpreted before the signature holds.
-//! An extractor, [`Signed`], so that a handler cannot be written that reads the request before the check.
+//! Webhook intake for `/voice/`: raw body (size-limited), the provider's signature checked on it (as the
+//! configured provider's dialect signs), then the form parameters, in the engine's terms, handed to the
+//! handler. Order matters: nothing is interpreted before the signature holds. An extractor, [`Signed`], so
+//! that a handler cannot be written that reads the request before the check.
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
@@ -9,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 
 use crate::assembly::AppState;
+use crate::dialect::{self, Keys};
 use crate::flow::engine::{CallInput, Params};
 use crate::signature;
 
-/// Twilio's webhooks are a few hundred bytes; anything this large is not one.
+/// The providers' webhooks are a few hundred bytes; anything this large is not one.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A webhook whose signature holds: its form parameters, in the order they came, and the rest of the request
@@ -20,7 +22,10 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 /// it runs before anything of the request is interpreted.
 #[derive(Debug)]
 pub(crate) struct Signed {
+    /// The fields under the engine's (Twilio's) names.
     pub(crate) params: Params,
+    /// The query that carries the call state, as the dialect reads it.
+    query: String,
     parts: Parts,
 }
 
@@ -38,7 +43,7 @@ impl Signed {
 
     /// The request's query string (the call state), empty when it has none.
     pub(crate) fn query(&self) -> &str {
-        self.parts.uri.query().unwrap_or("")
+        &self.query
     }
 
     pub(crate) fn uri(&self) -> &axum::http::Uri {
@@ -71,29 +76,44 @@ impl FromRequest<AppState> for Signed {
         };
         let params = CallInput::decode(&bytes);
         let config = &state.config;
+        let kind = config.settings.provider.kind;
         if config.settings.provider.validate_signatures {
             let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let url = format!("{}{path_and_query}", config.settings.server.public_url.as_str());
-            let given = parts.headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
-            let token = config
-                .secrets
-                .provider_auth_token
+            let public_key = config
+                .settings
+                .provider
+                .public_key
                 .as_ref()
-                .map(|t| t.expose_secret().as_bytes());
-            let valid = match (given, token) {
-                (Some(given), Some(token)) => signature::is_valid(token, &url, &params, given),
-                _ => false,
+                .and_then(|key| signature::telnyx::public_key(&key.0));
+            let keys = Keys {
+                token: config
+                    .secrets
+                    .provider_auth_token
+                    .as_ref()
+                    .map(|t| t.expose_secret().as_bytes()),
+                public_key: public_key.as_ref(),
             };
-            if !valid {
+            let request = dialect::Request {
+                url: &url,
+                body: &bytes,
+                params: &params,
+                now_unix: state.clock.now().timestamp(),
+            };
+            let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+            if let Err(refused) = dialect::check(kind, keys, &request, header) {
                 tracing::warn!(
                     url,
-                    signature = if given.is_some() { "wrong" } else { "missing" },
+                    provider = kind.name(),
+                    %refused,
                     "webhook refused: signature check failed"
                 );
                 return Err(StatusCode::FORBIDDEN.into_response());
             }
         }
-        Ok(Signed { params, parts })
+        let webhook = dialect::read(kind, params, parts.uri.query().unwrap_or(""));
+        let (params, query) = (webhook.params, webhook.query);
+        Ok(Signed { params, query, parts })
     }
 }
 

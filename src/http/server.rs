@@ -17,11 +17,13 @@ use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::assembly::AppState;
+use crate::dialect::{self, Document};
 use crate::http::connections::{Limits, Registry};
 use crate::http::intake::Signed;
 use crate::http::listener::{self, Serving};
 use crate::http::throttle::FailedLogins;
 use crate::http::voice::{self, Answer, Route};
+use crate::settings::ProviderKind;
 use crate::store::cache::StoreHealth;
 use crate::twiml::{self, Verb, Voice};
 
@@ -32,6 +34,7 @@ use crate::twiml::{self, Verb, Voice};
 pub fn router(state: AppState) -> Router {
     // Metrics recorded before the recorder exists would be lost.
     let _ = crate::metrics::handle();
+    let kind = state.config.settings.provider.kind;
     let mut router = Router::new();
     if state.config.settings.feeds.public {
         router = router.route("/feeds/{file}", get(crate::http::feeds::serve));
@@ -44,7 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/voice/status", post(status))
         .route("/voice/{*rest}", post(unknown_voice_route))
         .layer(body_deadline(&state))
-        .layer(CatchPanicLayer::custom(panic_answer))
+        // The apology in the provider's own XML.
+        .layer(CatchPanicLayer::custom(move |panic| panic_answer_in(kind, panic)))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
@@ -185,7 +189,8 @@ async fn metrics_text() -> Response {
 }
 
 async fn incoming(State(state): State<AppState>, webhook: Signed) -> Response {
-    respond(&state, voice::answer(&state, Route::Incoming, "", webhook.params).await)
+    let answer = voice::answer(&state, Route::Incoming, "", webhook.params).await;
+    respond(&state, answer, Document::Call)
 }
 
 async fn step(State(state): State<AppState>, mut webhook: Signed) -> Response {
@@ -198,7 +203,7 @@ async fn step(State(state): State<AppState>, mut webhook: Signed) -> Response {
         event: None,
     };
     let answer = voice::answer(&state, route, webhook.query(), webhook.params.clone()).await;
-    respond(&state, answer)
+    respond(&state, answer, Document::Call)
 }
 
 async fn step_event(State(state): State<AppState>, mut webhook: Signed) -> Response {
@@ -211,7 +216,13 @@ async fn step_event(State(state): State<AppState>, mut webhook: Signed) -> Respo
         event: Some(&event),
     };
     let answer = voice::answer(&state, route, webhook.query(), webhook.params.clone()).await;
-    respond(&state, answer)
+    // An engineer's whisper is, on Plivo, the `confirmSound` document.
+    let document = if event == crate::flow::steps::bridge::WHISPER {
+        Document::Confirm
+    } else {
+        Document::Call
+    };
+    respond(&state, answer, document)
 }
 
 /// Call-status callbacks: the final one closes the call's record into the call log, with its duration.
@@ -233,35 +244,38 @@ async fn status(State(state): State<AppState>, webhook: Signed) -> Response {
             max_records: state.config.settings.call_log.max_records,
         });
     }
-    twiml_response(Answer::default())
+    twiml_response(&state, Answer::default(), Document::Call)
 }
 
 /// A signed request to a `/voice/` path we do not serve: the caller still hears something.
 async fn unknown_voice_route(State(state): State<AppState>, webhook: Signed) -> Response {
     tracing::warn!(path = webhook.uri().path(), "webhook to an unknown path");
-    twiml_response(voice::apology(
-        &state,
-        crate::http::voice::TECHNICAL_PROBLEM,
-        "unknown path",
-    ))
+    let apology = voice::apology(&state, crate::http::voice::TECHNICAL_PROBLEM, "unknown path");
+    twiml_response(&state, apology, Document::Call)
 }
 
-/// The answer as TwiML; its effects start in the background.
-fn respond(state: &AppState, mut answer: Answer) -> Response {
+/// The answer in the provider's voice XML; its effects start in the background.
+fn respond(state: &AppState, mut answer: Answer, document: Document) -> Response {
     voice::dispatch(state, std::mem::take(&mut answer.effects));
-    twiml_response(answer)
+    twiml_response(state, answer, document)
 }
 
-fn twiml_response(answer: Answer) -> Response {
+fn twiml_response(state: &AppState, answer: Answer, document: Document) -> Response {
+    let kind = state.config.settings.provider.kind;
     (
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        answer.response.to_xml(),
+        dialect::render(kind, &answer.response, document),
     )
         .into_response()
 }
 
-/// A handler panicked: log it, and let the caller hear an apology instead of the provider's error.
+/// A handler panicked: log it, and let the caller hear an apology (in TwiML) instead of the provider's error.
 fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    panic_answer_in(ProviderKind::Twilio, panic)
+}
+
+/// A handler panicked: log it, and let the caller hear an apology in `kind`'s voice XML.
+fn panic_answer_in(kind: ProviderKind, panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()
         .map(String::as_str)
@@ -278,7 +292,7 @@ fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        response.to_xml(),
+        dialect::render(kind, &response, Document::Call),
     )
         .into_response()
 }

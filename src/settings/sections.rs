@@ -123,22 +123,24 @@ fn default_public_url() -> BaseUrl {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProviderSettings {
+    /// Which provider sends the webhooks: how they are signed, what their fields are named, and which voice
+    /// XML answers them.
     #[serde(default)]
-    #[expect(
-        dead_code,
-        reason = "never read: `provider.kind` is accepted, and Twilio is its only value"
-    )]
-    kind: ProviderKind,
-    /// Check `X-Twilio-Signature` on every `/voice/` request. Turning it off is for local experiments only;
-    /// `check` and the start-up log warn about it.
+    pub(crate) kind: ProviderKind,
+    /// Check the provider's signature on every `/voice/` request. Turning it off is for local experiments
+    /// only; `check` and the start-up log warn about it.
     #[serde(default = "yes")]
     pub(crate) validate_signatures: bool,
-    /// The text-to-speech voice for `<Say>`.
+    /// The text-to-speech voice for `<Say>` (`<Speak>` on Plivo); checked against the provider's voices.
     #[serde(default = "default_voice")]
     pub(crate) voice: String,
     /// The language of every prompt: after-hours support is in English only.
     #[serde(default = "default_language")]
     pub(crate) language: EnglishTag,
+    /// Telnyx only: the account's public key (base64), which checks webhook signatures. It is public, so it
+    /// lives in the file.
+    #[serde(default)]
+    pub(crate) public_key: Option<PublicKey>,
 }
 
 impl Default for ProviderSettings {
@@ -148,6 +150,7 @@ impl Default for ProviderSettings {
             validate_signatures: true,
             voice: default_voice(),
             language: default_language(),
+            public_key: None,
         }
     }
 }
@@ -164,11 +167,109 @@ fn default_language() -> EnglishTag {
     EnglishTag("en-US".into())
 }
 
+/// `provider.kind`: the telephony provider whose webhooks we answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-enum ProviderKind {
+pub enum ProviderKind {
     #[default]
     Twilio,
+    #[serde(rename = "signalwire")]
+    SignalWire,
+    Telnyx,
+    Plivo,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 4] = [Self::Twilio, Self::SignalWire, Self::Telnyx, Self::Plivo];
+
+    /// The name `provider.kind` and `--provider` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Twilio => "twilio",
+            Self::SignalWire => "signalwire",
+            Self::Telnyx => "telnyx",
+            Self::Plivo => "plivo",
+        }
+    }
+
+    /// The provider named `name` (as `provider.kind` spells it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// Whether webhook signatures are keyed with the secret `AFTERHOURS_PROVIDER__AUTH_TOKEN` (Telnyx signs
+    /// with a key pair: its public key is a setting).
+    pub(crate) fn signs_with_token(self) -> bool {
+        self != Self::Telnyx
+    }
+
+    /// What the secret `AFTERHOURS_PROVIDER__AUTH_TOKEN` is at this provider.
+    pub(crate) fn token_name(self) -> &'static str {
+        match self {
+            Self::SignalWire => "the project's Signing Key",
+            _ => "the provider's auth token",
+        }
+    }
+
+    /// Why `voice` cannot speak `language` at this provider, if it cannot: each provider names its voices
+    /// its own way.
+    pub(crate) fn voice_problem(self, voice: &str, language: &str) -> Option<String> {
+        let prefixed = |prefixes: &[&str]| {
+            prefixes
+                .iter()
+                .any(|p| voice.len() > p.len() && voice[..p.len()].eq_ignore_ascii_case(p))
+        };
+        let ok = match self {
+            Self::Twilio => !voice.trim().is_empty(),
+            Self::SignalWire => {
+                matches!(voice, "man" | "woman")
+                    || prefixed(&["polly.", "gcloud.", "elevenlabs.", "azure.", "deepgram."])
+            }
+            Self::Telnyx => {
+                if matches!(voice, "man" | "woman") && language != "en-US" {
+                    return Some(format!(
+                        "Telnyx's {voice:?} voice speaks en-US only, not {language}: use \"alice\" or a Polly voice"
+                    ));
+                }
+                matches!(voice, "man" | "woman" | "alice")
+                    || prefixed(&["polly.", "aws.polly.", "azure.", "elevenlabs.", "telnyx."])
+            }
+            Self::Plivo => matches!(voice, "WOMAN" | "MAN") || prefixed(&["polly."]),
+        };
+        (!ok).then(|| {
+            let voices = match self {
+                Self::Twilio => "a Twilio voice such as Polly.Joanna",
+                Self::SignalWire => "man, woman, or Polly.NAME, gcloud.NAME ...",
+                Self::Telnyx => "man, woman, alice, Polly.NAME, Azure.NAME, Telnyx.MODEL.NAME ...",
+                Self::Plivo => "WOMAN, MAN or Polly.NAME",
+            };
+            format!("{voice:?} is not a {} voice: expected {voices}", self.name())
+        })
+    }
+}
+
+/// `provider.public_key`: an Ed25519 public key, base64 of its 32 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct PublicKey(pub(crate) String);
+
+impl TryFrom<String> for PublicKey {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).ok();
+        let point = bytes
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .is_some_and(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).is_ok());
+        if point {
+            Ok(PublicKey(text.trim().to_owned()))
+        } else {
+            Err(format!(
+                "invalid public key {text:?}: expected the base64 Ed25519 public key from the Telnyx portal \
+                 (Account settings, Keys & Credentials, Public Key)"
+            ))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -64,11 +64,11 @@ fn unique() -> usize {
 }
 
 /// A key prefix no other test uses.
-fn fresh_prefix() -> String {
+pub(crate) fn fresh_prefix() -> String {
     format!("test:bridge:{}:{}:", std::process::id(), unique())
 }
 
-fn shipped(relative: &str) -> PathBuf {
+pub(crate) fn shipped(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
@@ -96,7 +96,7 @@ impl Drop for RotationFile {
 
 /// `afterhours --config config/afterhours.toml rotation import FILE`, run as a user runs it, writing to
 /// Redis under `prefix`.
-async fn import(prefix: &str, file: &Path) {
+pub(crate) async fn import(prefix: &str, file: &Path) {
     let (prefix, file) = (prefix.to_owned(), file.to_owned());
     let output = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_afterhours"))
@@ -198,7 +198,7 @@ impl Night {
 }
 
 /// Friday night on the US line, cases at `cases`, on-call data in Redis under `prefix`.
-fn server_on(cases: &MockServer, prefix: &str) -> Spawn {
+pub(crate) fn server_on(cases: &MockServer, prefix: &str) -> Spawn {
     friday_night()
         .cases(&cases.uri())
         .env("AFTERHOURS_CASES__NOTES__BACKOFF_MS", "20")

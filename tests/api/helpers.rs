@@ -1,13 +1,15 @@
 //! Spawns the application on port 0 with the shipped configuration and a fixed clock, and plays the
-//! provider: signs webhooks as Twilio does, posts them, and follows the TwiML that comes back.
+//! provider: signs webhooks as Twilio does (or as SignalWire, Telnyx or Plivo do, with `Spawn::provider`),
+//! posts them, and follows the voice XML that comes back.
 
 use std::sync::Arc;
 
 use afterhours::assembly::AppState;
 use afterhours::assembly::Config;
 use afterhours::clock::FixedClock;
+use afterhours::dialect::{self, Signing};
 use afterhours::http::server::Application;
-use afterhours::signature;
+use afterhours::settings::ProviderKind;
 use chrono::{DateTime, Utc};
 use quick_xml::events::Event;
 
@@ -16,6 +18,13 @@ pub const TOKEN: &str = "test-auth-token";
 pub const US_LINE: &str = "+18005550100";
 pub const UK_LINE: &str = "+442079460000";
 pub const CALLER: &str = "+15551234567";
+/// The seed of the Ed25519 key the tests sign Telnyx webhooks with.
+pub const TELNYX_SEED: [u8; 32] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+    32,
+];
+/// The nonce the tests sign Plivo webhooks with.
+pub const PLIVO_NONCE: &str = "05429567804466091622";
 
 pub struct TestApp {
     /// Where the webhook listener really listens (http://127.0.0.1:PORT): `/voice/*` and `/healthz`.
@@ -23,6 +32,10 @@ pub struct TestApp {
     /// Where the operators' listener really listens: `/admin/*`, `/metrics`, `/readyz` and `/healthz`.
     pub ops_address: String,
     pub client: reqwest::Client,
+    /// Whose webhooks the server takes, and so how the tests sign theirs.
+    pub provider: ProviderKind,
+    /// The server's clock, in Unix seconds: when Telnyx's webhooks are signed.
+    pub at_unix: i64,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -30,6 +43,7 @@ pub struct TestApp {
 pub struct Spawn {
     at: DateTime<Utc>,
     env: Vec<(String, String)>,
+    provider: ProviderKind,
 }
 
 /// A server whose clock reads `at` (RFC 3339 with offset, e.g. "2026-11-27T20:00:00-05:00").
@@ -48,6 +62,7 @@ pub fn at(rfc3339: &str) -> Spawn {
     Spawn {
         at,
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        provider: ProviderKind::Twilio,
     }
 }
 
@@ -81,6 +96,22 @@ impl Spawn {
         self
     }
 
+    /// Takes `kind`'s webhooks (Telnyx's checked with the public key of [`TELNYX_SEED`]).
+    pub fn provider(mut self, kind: ProviderKind) -> Self {
+        self.provider = kind;
+        self = self.env("AFTERHOURS_PROVIDER__KIND", kind.name());
+        if kind == ProviderKind::Telnyx {
+            use base64::Engine;
+            let public = ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED).verifying_key();
+            let public = base64::engine::general_purpose::STANDARD.encode(public.as_bytes());
+            self = self.env("AFTERHOURS_PROVIDER__PUBLIC_KEY", &public);
+        }
+        if kind == ProviderKind::Plivo {
+            self = self.env("AFTERHOURS_PROVIDER__VOICE", "WOMAN");
+        }
+        self
+    }
+
     /// Looks cases up at `base_url` (a local fake of the case system).
     pub fn cases(self, base_url: &str) -> Self {
         self.env("AFTERHOURS_CASES__BASE_URL", base_url)
@@ -103,6 +134,8 @@ impl Spawn {
             address,
             ops_address,
             client: reqwest::Client::new(),
+            provider: self.provider,
+            at_unix: self.at.timestamp(),
             stop: Some(stop),
         }
     }
@@ -161,21 +194,42 @@ impl TestApp {
         }
     }
 
-    /// POSTs `params` to `path_and_query`, signed as Twilio signs the public URL.
+    /// POSTs `params` to `path_and_query`, signed as the server's provider signs the public URL (Twilio unless
+    /// the server was spawned for another).
     pub async fn post_signed(&self, path_and_query: &str, params: &[(String, String)]) -> Reply {
-        let signature = signature::compute(TOKEN.as_bytes(), &format!("{PUBLIC_URL}{path_and_query}"), params);
-        self.post(path_and_query, Some(&signature), form(params)).await
+        let body = form(params);
+        let telnyx = ed25519_dalek::SigningKey::from_bytes(&TELNYX_SEED);
+        let signing = match self.provider {
+            ProviderKind::Telnyx => Signing::Ed25519 {
+                key: &telnyx,
+                at_unix: self.at_unix,
+            },
+            _ => Signing::Token {
+                token: TOKEN.as_bytes(),
+                nonce: PLIVO_NONCE,
+            },
+        };
+        let url = format!("{PUBLIC_URL}{path_and_query}");
+        let headers = dialect::sign(self.provider, &signing, &url, body.as_bytes(), params);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.post_with_headers(path_and_query, &headers, body).await
     }
 
-    /// POSTs a raw body with an optional signature header.
+    /// POSTs a raw body with an optional `X-Twilio-Signature`.
     pub async fn post(&self, path_and_query: &str, signature: Option<&str>, body: String) -> Reply {
+        let headers: Vec<(&str, &str)> = signature.map(|s| ("X-Twilio-Signature", s)).into_iter().collect();
+        self.post_with_headers(path_and_query, &headers, body).await
+    }
+
+    /// POSTs a raw body with `headers`.
+    pub async fn post_with_headers(&self, path_and_query: &str, headers: &[(&str, &str)], body: String) -> Reply {
         let mut request = self
             .client
             .post(format!("{}{path_and_query}", self.address))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
-        if let Some(signature) = signature {
-            request = request.header("X-Twilio-Signature", signature);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
@@ -236,6 +290,12 @@ pub struct Twiml {
     pub dial_numbers: Vec<(String, String)>,
     /// `<Record action>`.
     pub record_action: Option<String>,
+    /// Plivo's `<Dial confirmSound confirmKey callbackUrl>`.
+    pub dial_confirm_sound: Option<String>,
+    pub dial_confirm_key: Option<String>,
+    pub dial_callback_url: Option<String>,
+    /// Every element, in document order, with the names of its attributes.
+    pub elements: Vec<(String, Vec<String>)>,
 }
 
 impl Twiml {
@@ -262,16 +322,29 @@ impl Twiml {
                                 .into_owned()
                         })
                     };
+                    let qname = e.name();
+                    let name: &str = qname.as_ref();
+                    let name = name.to_owned();
+                    let attributes = e
+                        .attributes()
+                        .map(|a| {
+                            let attribute = a.unwrap();
+                            let key: &str = attribute.key.as_ref();
+                            key.to_owned()
+                        })
+                        .collect();
+                    twiml.elements.push((name, attributes));
                     match e.name().as_ref() {
                         "Response" => root_seen = true,
-                        "Say" => {
+                        // Plivo's `<Speak>` and `<GetDigits>` read as TwiML's `<Say>` and `<Gather>`.
+                        "Say" | "Speak" => {
                             in_say = true;
                             twiml.says.push(String::new());
                             twiml
                                 .voices
                                 .push((attr("voice").unwrap_or_default(), attr("language").unwrap_or_default()));
                         }
-                        "Gather" => {
+                        "Gather" | "GetDigits" => {
                             twiml.gather_action = attr("action");
                             twiml.gather_finish_on_key = attr("finishOnKey");
                         }
@@ -284,6 +357,9 @@ impl Twiml {
                             twiml.dial_action = attr("action");
                             twiml.dial_caller_id = attr("callerId");
                             twiml.dial_timeout = attr("timeout");
+                            twiml.dial_confirm_sound = attr("confirmSound");
+                            twiml.dial_confirm_key = attr("confirmKey");
+                            twiml.dial_callback_url = attr("callbackUrl");
                         }
                         "Number" => {
                             in_number = true;
@@ -323,7 +399,7 @@ impl Twiml {
                     }
                 }
                 Event::End(e) => match e.name().as_ref() {
-                    "Say" => in_say = false,
+                    "Say" | "Speak" => in_say = false,
                     "Redirect" => in_redirect = false,
                     "Number" => in_number = false,
                     _ => {}

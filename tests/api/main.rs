@@ -6,6 +6,7 @@ mod admin;
 mod alerts;
 mod bridge;
 mod calllog;
+mod carriers;
 mod cases;
 mod connections;
 mod feeds;
