@@ -460,3 +460,75 @@ async fn failed_logins_are_throttled() {
     }
     assert_eq!(statuses, [401, 401, 429]);
 }
+
+/// Points rotation `id` at the outside calendar `url` through the admin API.
+async fn follow_calendar(app: &TestApp, id: &str, url: &str) {
+    let path = app.url(&format!("/admin/rotations/{id}"));
+    let response = app.client.get(&path).bearer_auth(ADMIN).send().await.unwrap();
+    let mut rotation: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    rotation["participants"] = serde_json::json!([]);
+    rotation["source"] = serde_json::json!({"url": url, "refresh_secs": 300});
+    let response = app
+        .client
+        .put(&path)
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/json")
+        .body(rotation.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// The rotations page of a rotation whose outside calendar names someone the on-call data does not know, and
+/// of one whose calendar cannot be fetched: each says so, in `check`'s words, once the server has tried them.
+#[tokio::test]
+async fn the_rotations_page_says_which_outside_calendars_fail_and_which_events_match_nobody() {
+    let calendars = wiremock::MockServer::start().await;
+    let unknown = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Grafana Labs//Grafana On-Call//\r\n\
+BEGIN:VEVENT\r\nUID:zed\r\nDTSTART:20261127T150000Z\r\nDTEND:20261204T150000Z\r\n\
+SUMMARY:Zed Unknown\r\nATTENDEE:mailto:zed@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(unknown, "text/calendar"))
+        .mount(&calendars)
+        .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = friday_night().env("AFTERHOURS_ADMIN__TOKEN", ADMIN).start().await;
+    follow_calendar(&app, "primary", &format!("{}/primary.ics", calendars.uri())).await;
+    follow_calendar(&app, "secondary", &format!("http://{closed}/secondary.ics")).await;
+    let client = plain_client();
+    let cookie = session_cookie(&client, &app).await;
+
+    // The server looks at its outside calendars every 15 s.
+    let mut page = String::new();
+    for _ in 0..40 {
+        let response = client
+            .get(app.url("/dashboard/rotations"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        page = response.text().await.unwrap();
+        if page.contains("matches no engineer") && page.contains("its outside calendar fails") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        page.contains("rotation primary: the event &quot;Zed Unknown&quot;")
+            || page.contains("rotation primary: the event \"Zed Unknown\""),
+        "{page}"
+    );
+    assert!(page.contains("zed@example.com"), "{page}");
+    assert!(
+        page.contains("rotation secondary: its outside calendar fails"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Follows an outside calendar, last fetched well"),
+        "{page}"
+    );
+}
