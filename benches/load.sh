@@ -11,7 +11,9 @@
 # default warn), LOAD_PERF (a file: profile the server with `perf record -g` into it), LOAD_SERVER_BIN (an
 # `afterhours` binary to measure instead of the one just built, e.g. a copy of another commit's build, to
 # compare two builds in one sitting), LOAD_PROVIDER (the provider the driver plays and the server takes:
-# twilio, the default, signalwire, telnyx or plivo).
+# twilio, the default, signalwire, telnyx or plivo), LOAD_CONFIG_DIR (the folder of afterhours.toml and
+# oncall.toml, default config: another build may need the configuration of its own commit, with its
+# voice-flows folder beside it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +50,8 @@ pids+=($ceiling_pid)
 
 free_port server_port
 free_port ops_port
-export AFTERHOURS_CONFIG=config/afterhours.toml
+config_dir=${LOAD_CONFIG_DIR:-config}
+export AFTERHOURS_CONFIG=$config_dir/afterhours.toml
 export AFTERHOURS_PROVIDER__AUTH_TOKEN=load-test-token
 export AFTERHOURS_REDIS__URL="redis://127.0.0.1:$redis_port"
 export AFTERHOURS_SERVER__LISTEN="127.0.0.1:$server_port"
@@ -73,7 +76,7 @@ case "$provider" in
     plivo) export AFTERHOURS_PROVIDER__VOICE=WOMAN ;;
 esac
 
-"$server_bin" rotation import config/oncall.toml >/dev/null
+"$server_bin" rotation import "$config_dir/oncall.toml" >/dev/null
 if [ -n "${LOAD_PERF:-}" ]; then
     # Profiling: the server runs under `perf record`, written to $LOAD_PERF (see docs/performance.md).
     perf record -F 999 --call-graph dwarf,16384 -o "$LOAD_PERF" -- "$server_bin" serve 2>"$workdir/server.log" &
