@@ -118,6 +118,13 @@ fn store(state: &AppState) -> Result<&dyn Store, NoStore> {
     state.store().map(|s| s.as_ref()).ok_or(NoStore)
 }
 
+/// The store and the on-call data in it, or the page that says why there are none.
+async fn on_call_data(state: &AppState) -> Result<(&dyn Store, crate::oncall::model::OnCallData), Response> {
+    let store = store(state).map_err(IntoResponse::into_response)?;
+    let data = store.load().await.map_err(unavailable)?;
+    Ok((store, data))
+}
+
 /// A page that says what went wrong (the detail of a store failure is logged, not shown).
 fn failure(status: StatusCode, message: &str) -> Response {
     html(status, layout::bare("Dashboard", layout::problem(message)))

@@ -218,13 +218,9 @@ pub(super) async fn add(State(state): State<AppState>, posted: Posted) -> Respon
         zone: posted.field("zone").to_owned(),
         errors: Vec::new(),
     };
-    let store = match super::store(&state) {
-        Ok(store) => store,
-        Err(response) => return response.into_response(),
-    };
-    let data = match store.load().await {
-        Ok(data) => data,
-        Err(error) => return super::unavailable(error),
+    let (store, data) = match super::on_call_data(&state).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let now = state.clock.now();
     let item = match parse_draft(&data, draft, now) {

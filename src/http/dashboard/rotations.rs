@@ -6,7 +6,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use maud::html;
 
@@ -78,13 +78,9 @@ pub(super) fn stretches(
 
 /// `GET /dashboard/rotations`.
 pub(super) async fn page(operator: Operator, State(state): State<AppState>) -> Response {
-    let store = match super::store(&state) {
-        Ok(store) => store,
-        Err(response) => return response.into_response(),
-    };
-    let data = match store.load().await {
-        Ok(data) => data,
-        Err(error) => return super::unavailable(error),
+    let (store, data) = match super::on_call_data(&state).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let now = state.clock.now();
     let until = now + Duration::weeks(WEEKS);
