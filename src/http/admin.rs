@@ -422,6 +422,9 @@ struct CalendarBody<'a> {
     has_copy: bool,
     health: &'a crate::oncall::import::CalendarHealth,
     unmatched: &'a [crate::oncall::import::Unmatched],
+    /// Events whose times cannot be read, with why.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    skipped: &'a [crate::oncall::import::Skipped],
 }
 
 async fn rotation_calendar(
@@ -444,6 +447,7 @@ async fn rotation_calendar(
         has_copy: copy.text.is_some(),
         health: &copy.health,
         unmatched: &copy.unmatched,
+        skipped: &copy.skipped,
     };
     Ok(json(StatusCode::OK, &body))
 }

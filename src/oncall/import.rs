@@ -8,6 +8,9 @@
 //!   `SUMMARY` (PagerDuty writes "On Call - Alice Martin - Primary", Grafana OnCall the user's name). An
 //!   event that matches nobody, or more than one engineer, is kept aside as [`Unmatched`]: `check` reports
 //!   it, and nobody is rung for it.
+//! - An event whose times cannot be read (a `TZID` that is no IANA zone, such as Windows' "Eastern Standard
+//!   Time"; a `DURATION` or `RRULE` that does not parse) is kept aside as [`Skipped`], with why: `check`
+//!   reports it too. A `DURATION` stands for a missing `DTEND`.
 //! - Times are local wall times in the event's `TZID` (or UTC with `Z`; a floating time or a date is in the
 //!   rotation's zone). A recurring event (`RRULE`, expanded by the `rrule` crate, less its `EXDATE`s and the
 //!   occurrences that a `RECURRENCE-ID` event replaces) keeps its local start and length across a
@@ -54,6 +57,14 @@ pub struct Unmatched {
     pub start: DateTime<Utc>,
 }
 
+/// An event whose times cannot be read: shown by `check`, never rung.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Skipped {
+    pub summary: String,
+    /// Why, in words.
+    pub why: String,
+}
+
 /// How a rotation's outside calendar fares: when it was last fetched well, when last tried, the last error
 /// (cleared by a success). `check`, the admin API and the dashboard show it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -71,6 +82,9 @@ pub struct CalendarCopy {
     pub text: Option<String>,
     pub health: CalendarHealth,
     pub unmatched: Vec<Unmatched>,
+    /// The events of that copy that could not be read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
 }
 
 /// A calendar read into a rotation's shifts.
@@ -79,6 +93,7 @@ pub struct Expanded {
     /// In order of start.
     pub shifts: Vec<ImportedShift>,
     pub unmatched: Vec<Unmatched>,
+    pub skipped: Vec<Skipped>,
 }
 
 /// Why a calendar gave no shifts.
@@ -182,14 +197,21 @@ pub fn expand(
         {
             continue;
         }
-        let Some(occurrences) = occurrences(event, zone, from, until) else {
-            continue;
+        let occurrences = match occurrences(event, zone, from, until) {
+            Ok(occurrences) => occurrences,
+            Err(why) => {
+                out.skipped.push(Skipped {
+                    summary: event.get_summary().unwrap_or("").to_owned(),
+                    why,
+                });
+                continue;
+            }
         };
         let skip = event
             .get_uid()
             .filter(|_| event.get_recurrence_id().is_none())
             .and_then(|uid| replaced.get(uid));
-        let occurrences: Vec<(DateTime<Utc>, DateTime<Utc>)> = occurrences
+        let occurrences: Vec<Occurrence> = occurrences
             .into_iter()
             .filter(|(start, end)| start < end && *start < until && from < *end)
             .filter(|(start, _)| skip.is_none_or(|s| !s.contains(start)))
@@ -218,6 +240,7 @@ pub fn expand(
     out.shifts.truncate(MAX_SHIFTS);
     out.unmatched.sort_by_key(|u| u.start);
     out.unmatched.truncate(MAX_SHIFTS);
+    out.skipped.truncate(MAX_SHIFTS);
     Ok(out)
 }
 
@@ -309,6 +332,16 @@ fn local_time(value: &DatePerhapsTime, zone: Tz) -> Option<(NaiveDateTime, Tz)> 
     }
 }
 
+/// Why `property`'s `value` cannot be read as a time.
+fn unreadable(value: &DatePerhapsTime, property: &str) -> String {
+    match value {
+        DatePerhapsTime::DateTime(CalendarDateTime::WithTimezone { tzid, .. }) => {
+            format!("the TZID {tzid:?} of its {property} is no IANA time zone name")
+        }
+        _ => format!("its {property} cannot be read"),
+    }
+}
+
 /// An IANA zone by its name, as a TZID writes it (some prefix a path, such as `/mozilla.org/.../`).
 fn zone_named(tzid: &str) -> Option<Tz> {
     let name = tzid.trim_matches('"');
@@ -324,38 +357,43 @@ fn zone_named(tzid: &str) -> Option<Tz> {
     })
 }
 
-/// The event's occurrences (start, end) that may overlap `[from, until)`: one, or its recurrences. `None`
-/// for an event without a start, or with a time zone or rule that cannot be read.
-fn occurrences(
-    event: &Event,
-    zone: Tz,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Option<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
-    let (start, tz) = local_time(&event.get_start()?, zone)?;
-    let end = match event.get_end() {
-        Some(end) => {
-            let (end, end_tz) = local_time(&end, zone)?;
+/// One occurrence of an event: its start and end.
+type Occurrence = (DateTime<Utc>, DateTime<Utc>);
+
+/// The event's occurrences (start, end) that may overlap `[from, until)`: one, or its recurrences; why not,
+/// for an event without a start, or with a time zone, a duration or a rule that cannot be read.
+fn occurrences(event: &Event, zone: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Occurrence>, String> {
+    let start_value = event.get_start().ok_or("it has no DTSTART")?;
+    let (start, tz) = local_time(&start_value, zone).ok_or_else(|| unreadable(&start_value, "DTSTART"))?;
+    let end = match (event.get_end(), event.property_value("DURATION")) {
+        (Some(end), _) => {
+            let (end, end_tz) = local_time(&end, zone).ok_or_else(|| unreadable(&end, "DTEND"))?;
             // The length in wall time of the start's zone, so that each recurrence keeps its local hours.
             let end_instant = local_to_utc(end_tz, end);
             end_instant.with_timezone(&tz).naive_local()
         }
-        None => match event.get_start()? {
+        (None, Some(duration)) => {
+            let length = iso8601::duration(duration.trim())
+                .ok()
+                .and_then(|d| Duration::from_std(d.into()).ok())
+                .ok_or_else(|| format!("its DURATION {duration:?} cannot be read"))?;
+            start + length
+        }
+        (None, None) => match start_value {
             DatePerhapsTime::Date(_) => start + Duration::days(1),
             DatePerhapsTime::DateTime(_) => start,
         },
     };
     let length = end - start;
     let Some(rule) = event.property_value("RRULE") else {
-        return Some(vec![(local_to_utc(tz, start), local_to_utc(tz, end))]);
+        return Ok(vec![(local_to_utc(tz, start), local_to_utc(tz, end))]);
     };
-    let locals = recurrences(event, rule, start, tz, from - length, until)?;
-    Some(
-        locals
-            .into_iter()
-            .map(|local| (local_to_utc(tz, local), local_to_utc(tz, local + length)))
-            .collect(),
-    )
+    let locals = recurrences(event, rule, start, tz, from - length, until)
+        .ok_or_else(|| format!("its RRULE {rule:?} cannot be read (or is finer than hourly)"))?;
+    Ok(locals
+        .into_iter()
+        .map(|local| (local_to_utc(tz, local), local_to_utc(tz, local + length)))
+        .collect())
 }
 
 /// The local starts of a recurring event from `start` by `rule`, less its EXDATEs, between `from` and

@@ -319,3 +319,57 @@ fn a_source_is_an_http_url_with_a_bounded_refresh_and_no_participants() {
     );
     assert_eq!(parse_source(None, Some(900), false).unwrap_err().0, "refresh_secs");
 }
+
+/// Outlook writes Windows zone names; some tools give a DURATION instead of a DTEND. A DURATION is read; an
+/// event whose zone is no IANA name, or whose rule does not parse, is set aside with why, never rung.
+#[test]
+fn a_duration_stands_for_dtend_and_unreadable_events_are_set_aside_with_why() {
+    let text = calendar(
+        "-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
+        &[
+            &[
+                "UID:duration",
+                "DTSTART;TZID=America/New_York:20261127T180000",
+                "DURATION:PT12H",
+                "SUMMARY:Bob Okafor",
+            ],
+            &[
+                "UID:windows",
+                "DTSTART;TZID=Eastern Standard Time:20261128T060000",
+                "DTEND;TZID=Eastern Standard Time:20261128T180000",
+                "SUMMARY:Carol Nguyen",
+            ],
+            &[
+                "UID:rule",
+                "DTSTART:20261128T180000Z",
+                "DTEND:20261129T060000Z",
+                "RRULE:FREQ=FORTNIGHTLY",
+                "SUMMARY:Alice Martin",
+            ],
+        ],
+    );
+    let expanded = expand(&text, &team(), NEW_YORK, friday_night()).unwrap();
+
+    assert_eq!(
+        expanded.shifts,
+        [shift("bob", utc(2026, 11, 27, 23, 0), utc(2026, 11, 28, 11, 0))]
+    );
+    let why: Vec<(&str, &str)> = expanded
+        .skipped
+        .iter()
+        .map(|s| (s.summary.as_str(), s.why.as_str()))
+        .collect();
+    assert_eq!(
+        why,
+        [
+            (
+                "Carol Nguyen",
+                "the TZID \"Eastern Standard Time\" of its DTSTART is no IANA time zone name"
+            ),
+            (
+                "Alice Martin",
+                "its RRULE \"FREQ=FORTNIGHTLY\" cannot be read (or is finer than hourly)"
+            ),
+        ]
+    );
+}

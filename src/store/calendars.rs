@@ -49,6 +49,7 @@ pub async fn refresh(
         None => import::Expanded::default(),
     };
     copy.unmatched = expanded.unmatched;
+    copy.skipped = expanded.skipped;
     store.put_calendar(&rotation.id, copy.clone(), expanded.shifts).await?;
     Ok(Some(copy))
 }
@@ -112,5 +113,36 @@ pub fn problems(rotation: &str, copy: Option<&CalendarCopy>) -> Vec<String> {
             event.start.to_rfc3339()
         ));
     }
+    for event in &copy.skipped {
+        out.push(format!(
+            "rotation {rotation}: the event {:?} cannot be read ({}): nobody is rung for it",
+            event.summary, event.why
+        ));
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oncall::import::Skipped;
+
+    #[test]
+    fn an_event_that_cannot_be_read_is_named_with_why() {
+        let copy = CalendarCopy {
+            text: Some("BEGIN:VCALENDAR".into()),
+            skipped: vec![Skipped {
+                summary: "Carol Nguyen".into(),
+                why: "the TZID \"Eastern Standard Time\" of its DTSTART is no IANA time zone name".into(),
+            }],
+            ..CalendarCopy::default()
+        };
+        assert_eq!(
+            problems("primary", Some(&copy)),
+            [
+                "rotation primary: the event \"Carol Nguyen\" cannot be read (the TZID \"Eastern Standard Time\" \
+              of its DTSTART is no IANA time zone name): nobody is rung for it"
+            ]
+        );
+    }
 }
