@@ -739,12 +739,15 @@ pub(crate) struct AdminSettings {
     /// Failed authentications one client address may make in a minute; past them it is refused (429) until
     /// the minute ends, whatever token it sends.
     pub(crate) failed_logins_per_minute: Bounded<1, 10_000>,
+    /// How long a dashboard session lasts from its login, in hours (at most a week).
+    pub(crate) session_hours: Bounded<1, 168>,
 }
 
 impl Default for AdminSettings {
     fn default() -> Self {
         Self {
             failed_logins_per_minute: Bounded::of::<10>(),
+            session_hours: Bounded::of::<12>(),
         }
     }
 }

@@ -133,11 +133,12 @@ pub(super) async fn submit(
     let (Some(key), Some(id)) = (super::key(&state), session::random_id()) else {
         return failure(StatusCode::SERVICE_UNAVAILABLE, "no session can be made");
     };
-    let (_, cookie) = key.issue(id, &name, chrono::Utc::now());
+    let lifetime = chrono::Duration::hours(i64::from(state.config.settings.admin.session_hours.get_u32()));
+    let (_, cookie) = key.issue(id, &name, chrono::Utc::now(), lifetime);
     tracing::info!(operator = name, "dashboard: logged in");
     let mut response = Redirect::to("/dashboard").into_response();
     let cookies = [
-        set_cookie(&state, session::COOKIE, &cookie, session::LIFETIME.num_seconds()),
+        set_cookie(&state, session::COOKIE, &cookie, lifetime.num_seconds()),
         set_cookie(&state, LOGIN_COOKIE, "", 0),
     ];
     for value in cookies {

@@ -21,8 +21,6 @@ use subtle::ConstantTimeEq;
 pub(crate) const COOKIE: &str = "afterhours_session";
 /// The login form's nonce cookie's name.
 pub(crate) const LOGIN_COOKIE: &str = "afterhours_login";
-/// How long a session lasts from login.
-pub(crate) const LIFETIME: chrono::Duration = chrono::Duration::hours(12);
 /// The longest name accepted at login, in characters.
 pub(crate) const MAX_NAME_CHARS: usize = 64;
 
@@ -51,9 +49,15 @@ impl Key {
         Self(mac(admin_token.as_bytes(), b"afterhours dashboard session key"))
     }
 
-    /// A new session for `name`, from `now`: the session and its cookie value.
-    pub(crate) fn issue(&self, id: String, name: &str, now: DateTime<Utc>) -> (Session, String) {
-        let expires = now + LIFETIME;
+    /// A new session for `name`, from `now` for `lifetime`: the session and its cookie value.
+    pub(crate) fn issue(
+        &self,
+        id: String,
+        name: &str,
+        now: DateTime<Utc>,
+        lifetime: chrono::Duration,
+    ) -> (Session, String) {
+        let expires = now + lifetime;
         let unsigned = format!("{id}.{}.{}", expires.timestamp(), B64.encode(name.as_bytes()));
         let signature = B64.encode(mac(&self.0, unsigned.as_bytes()));
         let session = Session {
@@ -128,6 +132,8 @@ fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
 mod tests {
     use super::*;
 
+    const LIFETIME: chrono::Duration = chrono::Duration::hours(12);
+
     fn at(rfc3339: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
     }
@@ -136,7 +142,7 @@ mod tests {
     fn a_cookie_is_good_until_it_expires_and_only_under_its_key() {
         let key = Key::from_admin_token("admin-token");
         let now = at("2026-11-27T20:00:00Z");
-        let (session, cookie) = key.issue("abc".into(), "Dana Ops", now);
+        let (session, cookie) = key.issue("abc".into(), "Dana Ops", now, LIFETIME);
         assert_eq!(key.verify(&cookie, now), Some(session.clone()));
         assert_eq!(
             key.verify(&cookie, now + LIFETIME - chrono::Duration::seconds(1)),
@@ -157,8 +163,8 @@ mod tests {
     fn the_csrf_token_belongs_to_its_session() {
         let key = Key::from_admin_token("admin-token");
         let now = at("2026-11-27T20:00:00Z");
-        let (one, _) = key.issue("one".into(), "A", now);
-        let (two, _) = key.issue("two".into(), "A", now);
+        let (one, _) = key.issue("one".into(), "A", now, LIFETIME);
+        let (two, _) = key.issue("two".into(), "A", now, LIFETIME);
         let token = key.csrf_token(&one);
         assert!(key.csrf_ok(&one, &token));
         assert!(!key.csrf_ok(&two, &token));
