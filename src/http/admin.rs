@@ -509,6 +509,16 @@ fn rotation_from_body(id: &str, body: &[u8], data: &OnCallData) -> Result<(Rotat
             )));
         }
     }
+    if fields.get("source").is_some_and(|s| !s.is_null()) {
+        // A rotation that follows an outside calendar needs no handoffs of its own, as in the rotation file.
+        let default = |text: &str| serde_json::Value::String(text.to_owned());
+        fields
+            .entry("start")
+            .or_insert_with(|| default(crate::oncall::import::SOURCED_START));
+        fields
+            .entry("shift")
+            .or_insert_with(|| default(crate::oncall::import::SOURCED_SHIFT));
+    }
     if let Some(start) = fields.get_mut("start") {
         normalize_start(start)?;
     }

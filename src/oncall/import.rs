@@ -43,6 +43,11 @@ pub const DEFAULT_REFRESH_SECS: u64 = 900;
 pub const MIN_REFRESH_SECS: u64 = 60;
 pub const MAX_REFRESH_SECS: u64 = 86_400;
 
+/// The start and shift of a rotation that follows an outside calendar and names none: it has no handoffs of
+/// its own, so any do.
+pub(crate) const SOURCED_START: &str = "2026-01-05T00:00:00";
+pub(crate) const SOURCED_SHIFT: &str = "7d";
+
 /// The time limit of one fetch.
 pub const FETCH_TIMEOUT: StdDuration = StdDuration::from_secs(20);
 

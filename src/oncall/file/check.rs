@@ -162,14 +162,14 @@ fn to_data(file: &OnCallFile, locator: &Locator<'_>) -> Result<OnCallData, Vec<P
         let sourced = entry.source.is_some();
         let start = match &entry.start {
             Some(text) => parse_local(&text.0),
-            None if sourced => parse_local("2026-01-05T00:00:00"),
+            None if sourced => parse_local(crate::oncall::import::SOURCED_START),
             None => {
                 Err("missing field `start`: the first handoff, a local time such as \"2026-01-05T10:00:00\"".to_owned())
             }
         };
         let shift = match &entry.shift {
             Some(text) => parse_shift(text),
-            None if sourced => Ok(crate::oncall::model::Shift::Days(7)),
+            None if sourced => parse_shift(crate::oncall::import::SOURCED_SHIFT),
             None => Err("missing field `shift`: \"7d\" or \"12h\"".to_owned()),
         };
         match (time_zone, start, shift) {
