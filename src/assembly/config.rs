@@ -241,9 +241,6 @@ fn load_calendar(path: &Path, errors: &mut Vec<ConfigError>) -> Result<Arc<Calen
     Ok(Arc::new(calendar))
 }
 
-/// Stage 3: no number on two lines, at most one default line, a case system where a flow verifies cases,
-/// the `[cases.zendesk]` section where the adapter is `zendesk`.
-/// Returns the default line's key.
 /// A call-back promised where no alert target would make it happen: each prompt of a line's flow that says
 /// someone will call back, on a line that no `[alerts.NAME]` covers. Reported once per flow and prompt, at
 /// the flow file's step, naming the lines.
@@ -372,6 +369,8 @@ fn known_lines(settings: &Settings) -> String {
     keys.join(", ")
 }
 
+/// Stage 3: no number on two lines, at most one default line, a case system where a flow verifies cases,
+/// the section of the case system's adapter where it needs one. Returns the default line's key.
 fn check_lines(path: &Path, settings: &Settings, lines: &[Line]) -> Result<Option<String>, ConfigErrors> {
     let mut errors = Vec::new();
     let verifying: Vec<&str> = lines
