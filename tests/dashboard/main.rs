@@ -532,3 +532,61 @@ SUMMARY:Zed Unknown\r\nATTENDEE:mailto:zed@example.com\r\nEND:VEVENT\r\nEND:VCAL
         "{page}"
     );
 }
+
+/// The overview shows what the status page announces: here a major incident on Login and API, as
+/// Statuspage's `summary.json` gives it.
+#[tokio::test]
+async fn the_overview_shows_the_status_pages_announcement() {
+    use serde_json::json;
+    let update = |status: &str, body: &str, at: &str| {
+        json!({"id": format!("u-{at}"), "status": status, "body": body, "incident_id": "p31zjtct2jer",
+               "created_at": at, "updated_at": at, "display_at": at, "affected_components": null,
+               "deliver_notifications": true, "custom_tweet": null, "tweet_id": null})
+    };
+    let summary = json!({
+        "page": {"id": "kctbh9vrtdwd", "name": "Example Cloud", "url": "https://status.example.com",
+                 "time_zone": "America/New_York", "updated_at": "2026-11-27T19:52:13.021-05:00"},
+        "status": {"indicator": "major", "description": "Partial System Outage"},
+        "components": [],
+        "incidents": [{
+            "id": "p31zjtct2jer", "name": "Elevated error rates", "status": "identified", "impact": "major",
+            "created_at": "2026-11-27T19:02:00.000-05:00", "updated_at": "2026-11-27T19:31:00.000-05:00",
+            "monitoring_at": null, "resolved_at": null, "shortlink": "http://stspg.io/p31zjtct2jer",
+            "started_at": "2026-11-27T19:02:00.000-05:00", "page_id": "kctbh9vrtdwd",
+            "incident_updates": [update("identified", "A fix is being deployed.", "2026-11-27T19:31:00.000-05:00")],
+            "components": [{"id": "c1", "name": "Login", "status": "major_outage", "page_id": "kctbh9vrtdwd"}]
+        }],
+        "scheduled_maintenances": []
+    });
+    let status_page = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(summary))
+        .mount(&status_page)
+        .await;
+    let summary_url = format!("{}/api/v2/summary.json", status_page.uri());
+    let app = friday_night()
+        .env("AFTERHOURS_ADMIN__TOKEN", ADMIN)
+        .env("AFTERHOURS_STATUS_PAGE__URL", &summary_url)
+        .start()
+        .await;
+    let client = plain_client();
+    let cookie = session_cookie(&client, &app).await;
+
+    // The status page is fetched in the background, at start.
+    let mut page = String::new();
+    for _ in 0..40 {
+        let response = client
+            .get(app.url("/dashboard"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        page = response.text().await.unwrap();
+        if page.contains("Elevated error rates") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(page.contains("Elevated error rates"), "{page}");
+    assert!(page.contains("A fix is being deployed."), "{page}");
+}
