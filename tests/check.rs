@@ -588,6 +588,21 @@ fn a_path_in_a_zendesk_base_url_is_refused_naming_the_line_and_the_key() {
         ],
     );
 
+    // Set through the environment instead, the error names the variable, not the file's line.
+    let run = afterhours(
+        &scratch.config(),
+        &["check"],
+        &[
+            TOKEN,
+            ("AFTERHOURS_CASES__TOKEN", "zd-token"),
+            ("AFTERHOURS_CASES__BASE_URL", "https://acme.zendesk.com/api/v2"),
+        ],
+    );
+    assert_error_line(
+        &run,
+        &["environment variable AFTERHOURS_CASES__BASE_URL: cases.base_url: a path (\"/api/v2\") is refused"],
+    );
+
     scratch.edit(
         "config/afterhours.toml",
         "base_url = \"https://acme.zendesk.com/api/v2/\"",

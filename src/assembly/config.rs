@@ -47,8 +47,10 @@ impl Config {
     /// Loads `path` with the given environment variables (tests pass their own).
     pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
         let text = toml_file::read(path)?;
-        let with_lines = |errors: ConfigErrors| settings::locate(errors, path, &text);
-        let (settings, overrides) = settings::read(path, &text, env).map_err(with_lines)?;
+        let (settings, applied) =
+            settings::read(path, &text, env).map_err(|errors| settings::locate(errors, path, &text, &[]))?;
+        let with_lines = |errors: ConfigErrors| settings::locate(errors, path, &text, &applied);
+        let overrides: Vec<String> = applied.iter().map(ToString::to_string).collect();
         let secrets = Secrets::from_env(env);
         let base = path.parent().unwrap_or(Path::new("."));
         let lines = resolve_lines(base, &settings)?;

@@ -99,6 +99,22 @@ pub(crate) struct Applied {
     pub(crate) key: String,
 }
 
+impl std::fmt::Display for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} sets {}", self.var, self.key)
+    }
+}
+
+impl Applied {
+    /// Whether this override set `key`, or a table that holds it: the value at `key` is the variable's.
+    pub(crate) fn covers(&self, key: &str) -> bool {
+        key == self.key
+            || key
+                .strip_prefix(self.key.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
+    }
+}
+
 /// Refuses secrets written into the file itself.
 pub(crate) fn refuse_secrets_in_file(table: &toml::Table) -> Vec<(String, String)> {
     let refuse = |key: String, var: &str| {

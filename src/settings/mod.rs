@@ -26,7 +26,7 @@ use std::path::Path;
 
 pub use alerts::{AlertKind, AlertTarget};
 pub use bounded::{Bounded, OutOfRange};
-pub(crate) use env::{SECRETS, Secrets, alert_secret_var};
+pub(crate) use env::{Applied, SECRETS, Secrets, alert_secret_var};
 pub(crate) use error::Source;
 pub(crate) use error::line_of;
 pub use error::{ConfigError, ConfigErrors};
@@ -36,9 +36,13 @@ pub use salesforce::{ApiVersion, FieldPath, SalesforceSettings};
 pub use sections::*;
 pub use status_page::StatusPageSettings;
 
-/// The main file `path` (its `text`), then the environment's overrides: the settings, and a line for each
-/// override applied (for the start-up log). Errors have no line yet: [`locate`] adds them.
-pub fn read(path: &Path, text: &str, env: &[(String, String)]) -> Result<(Settings, Vec<String>), ConfigErrors> {
+/// The main file `path` (its `text`), then the environment's overrides: the settings, and each override
+/// applied (for the start-up log, and for [`locate`]). Errors have no line yet: [`locate`] adds them.
+pub(crate) fn read(
+    path: &Path,
+    text: &str,
+    env: &[(String, String)],
+) -> Result<(Settings, Vec<Applied>), ConfigErrors> {
     let secrets_in_file = env::refuse_secrets_in_file(&toml_file::parse(path, text)?);
     if !secrets_in_file.is_empty() {
         let errors = secrets_in_file
@@ -67,17 +71,12 @@ pub fn read(path: &Path, text: &str, env: &[(String, String)]) -> Result<(Settin
             None => ConfigError::in_file(path, None, key, message),
         }
     })?;
-    Ok((
-        settings,
-        applied
-            .into_iter()
-            .map(|a| format!("{} sets {}", a.var, a.key))
-            .collect(),
-    ))
+    Ok((settings, applied))
 }
 
-/// Gives errors about the main file that have a key but no line the line where that key is written.
-pub(crate) fn locate(errors: ConfigErrors, path: &Path, text: &str) -> ConfigErrors {
+/// Gives errors about the main file that have a key but no line where the value came from: the variable of
+/// `applied` that set the key, else the line where the file writes it.
+pub(crate) fn locate(errors: ConfigErrors, path: &Path, text: &str, applied: &[Applied]) -> ConfigErrors {
     let located = errors.0.into_iter().map(|mut error| {
         if let Source::File {
             path: file,
@@ -85,7 +84,10 @@ pub(crate) fn locate(errors: ConfigErrors, path: &Path, text: &str) -> ConfigErr
         } = &mut error.origin
             && file == path
         {
-            *line = line_of_key(text, &error.key);
+            match applied.iter().find(|a| a.covers(&error.key)) {
+                Some(a) => error.origin = Source::Env { var: a.var.clone() },
+                None => *line = line_of_key(text, &error.key),
+            }
         }
         error
     });
