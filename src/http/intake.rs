@@ -12,7 +12,6 @@ use secrecy::ExposeSecret;
 use crate::assembly::AppState;
 use crate::dialect::{self, Keys};
 use crate::flow::engine::{CallInput, Params};
-use crate::signature;
 
 /// The providers' webhooks are a few hundred bytes; anything this large is not one.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -80,19 +79,13 @@ impl FromRequest<AppState> for Signed {
         if config.settings.provider.validate_signatures {
             let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let url = format!("{}{path_and_query}", config.settings.server.public_url.as_str());
-            let public_key = config
-                .settings
-                .provider
-                .public_key
-                .as_ref()
-                .and_then(|key| signature::telnyx::public_key(&key.0));
             let keys = Keys {
                 token: config
                     .secrets
                     .provider_auth_token
                     .as_ref()
                     .map(|t| t.expose_secret().as_bytes()),
-                public_key: public_key.as_ref(),
+                public_key: config.settings.provider.public_key.as_ref().map(|key| &key.0),
             };
             let request = dialect::Request {
                 url: &url,

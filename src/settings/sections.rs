@@ -248,21 +248,21 @@ impl ProviderKind {
     }
 }
 
-/// `provider.public_key`: an Ed25519 public key, base64 of its 32 bytes.
+/// `provider.public_key`: an Ed25519 public key, base64 of its 32 bytes; read once, when the settings are.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub(crate) struct PublicKey(pub(crate) String);
+pub(crate) struct PublicKey(pub(crate) ed25519_dalek::VerifyingKey);
 
 impl TryFrom<String> for PublicKey {
     type Error = String;
     fn try_from(text: String) -> Result<Self, Self::Error> {
         use base64::Engine;
         let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).ok();
-        let point = bytes
+        let key = bytes
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .is_some_and(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).is_ok());
-        if point {
-            Ok(PublicKey(text.trim().to_owned()))
+            .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok());
+        if let Some(key) = key {
+            Ok(PublicKey(key))
         } else {
             Err(format!(
                 "invalid public key {text:?}: expected the base64 Ed25519 public key from the Telnyx portal \

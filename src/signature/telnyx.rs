@@ -28,8 +28,9 @@ pub enum Refusal {
 
 /// The public key from its base64 text (32 bytes, a valid curve point).
 pub fn public_key(base64: &str) -> Option<VerifyingKey> {
-    let bytes: [u8; 32] = BASE64.decode(base64.trim()).ok()?.try_into().ok()?;
-    VerifyingKey::from_bytes(&bytes).ok()
+    crate::settings::PublicKey::try_from(base64.to_owned())
+        .ok()
+        .map(|key| key.0)
 }
 
 /// Checks a webhook: the timestamp within [`TOLERANCE_SECS`] of `now_unix`, then the signature of
