@@ -72,15 +72,14 @@ pub fn check<'h>(
 ) -> Result<(), Refused> {
     match kind {
         ProviderKind::Twilio | ProviderKind::SignalWire => {
-            let given = match kind {
-                ProviderKind::SignalWire => header(signature::SIGNALWIRE_HEADER).or_else(|| header(signature::HEADER)),
-                _ => header(signature::HEADER),
+            // SignalWire signs as Twilio does, under a header of its own (and Twilio's).
+            let name = match kind {
+                ProviderKind::SignalWire => signature::SIGNALWIRE_HEADER,
+                _ => signature::HEADER,
             };
-            let given = given.ok_or(Refused::Missing(if kind == ProviderKind::SignalWire {
-                signature::SIGNALWIRE_HEADER
-            } else {
-                signature::HEADER
-            }))?;
+            let given = header(name)
+                .or_else(|| header(signature::HEADER))
+                .ok_or(Refused::Missing(name))?;
             let token = keys.token.ok_or(Refused::NoKey)?;
             holds(signature::is_valid(token, request.url, request.params, given))
         }
