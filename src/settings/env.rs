@@ -106,6 +106,12 @@ impl std::fmt::Display for Applied {
 }
 
 impl Applied {
+    /// Whether this override touches `key`: set it, a table that holds it, or a key inside it (a value that
+    /// does not deserialize may be reported at either end).
+    pub(crate) fn touches(&self, key: &str) -> bool {
+        key.starts_with(&self.key) || self.key.starts_with(key)
+    }
+
     /// Whether this override set `key`, or a table that holds it: the value at `key` is the variable's.
     pub(crate) fn covers(&self, key: &str) -> bool {
         key == self.key

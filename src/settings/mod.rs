@@ -59,9 +59,7 @@ pub(crate) fn read(
     }
     let settings = toml_file::from_table::<Settings>(table).map_err(|(key, message)| {
         // Name the variable that set the key, when one did.
-        let var = applied
-            .iter()
-            .find(|a| key.starts_with(&a.key) || a.key.starts_with(&key));
+        let var = applied.iter().find(|a| a.touches(&key));
         match var {
             Some(a) => ConfigError {
                 origin: Source::Env { var: a.var.clone() },
