@@ -113,6 +113,28 @@ fn serve_on_redis(prefix: &str, ports: (u16, u16), cases: &str, env: &[(&str, &s
     server
 }
 
+/// The driver's `run` against `server` on `ports` (webhooks, operators) and the `ceiling` at its URL, with
+/// the test's token; the phases' own arguments are added to it.
+fn driver(server: &Process, ports: (u16, u16), (ceiling, ceiling_url): (&Process, &str)) -> Command {
+    let mut command = Command::new(DRIVER);
+    command
+        .args(["run", "--server", &format!("http://127.0.0.1:{}", ports.0)])
+        .args(["--ops", &format!("http://127.0.0.1:{}", ports.1)])
+        .args(["--server-pid", &server.0.id().to_string()])
+        .args(["--ceiling", ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
+        .args(["--token", TOKEN]);
+    command
+}
+
+/// Runs the driver; its report and its log, once it says it saw no errors (`what` says which run failed).
+fn run_driver(command: &mut Command, what: &str) -> (String, String) {
+    let output = command.output().unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{what}the driver saw errors:\n{report}\n{log}");
+    (report, log)
+}
+
 #[test]
 fn every_call_the_driver_places_ends_where_its_scenario_says() {
     let prefix = format!("test:load:{}:", std::process::id());
@@ -121,32 +143,21 @@ fn every_call_the_driver_places_ends_where_its_scenario_says() {
     let (port, ops_port) = (free_port(), free_port());
     let server = serve_on_redis(&prefix, (port, ops_port), &cases_url, &[]);
 
-    let output = Command::new(DRIVER)
-        .args(["run", "--server", &format!("http://127.0.0.1:{port}")])
-        .args(["--ops", &format!("http://127.0.0.1:{ops_port}")])
-        .args(["--server-pid", &server.0.id().to_string()])
-        .args(["--ceiling", &ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
-        .args(["--token", TOKEN])
-        .args(["--calls", "60", "--ramp-ms", "50", "--think-ms", "20"])
-        .args(["--seconds", "0.5", "--latency-seconds", "0.5", "--rounds", "1"])
-        .args(["--connections", "8", "--only", "bridge/dialed,case lookup"])
-        .args([
-            "--redis",
-            &redis_url(),
-            "--redis-prefix",
-            &prefix,
-            "--cases",
-            &cases_url,
-        ])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the driver saw errors:\n{report}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (report, log) = run_driver(
+        driver(&server, (port, ops_port), (&ceiling, &ceiling_url))
+            .args(["--calls", "60", "--ramp-ms", "50", "--think-ms", "20"])
+            .args(["--seconds", "0.5", "--latency-seconds", "0.5", "--rounds", "1"])
+            .args(["--connections", "8", "--only", "bridge/dialed,case lookup"])
+            .args([
+                "--redis",
+                &redis_url(),
+                "--redis-prefix",
+                &prefix,
+                "--cases",
+                &cases_url,
+            ]),
+        "",
     );
-    let log = String::from_utf8_lossy(&output.stderr);
     assert!(!log.contains("setup") && !log.contains("cannot remove"), "{log}");
     for section in [
         "### 60 complete calls",
@@ -195,23 +206,14 @@ fn the_replay_phase_leaves_one_record_for_the_call_in_each_store() {
     );
     wait_for_port(embedded_ports.0);
 
-    let output = Command::new(DRIVER)
-        .args(["run", "--server", &format!("http://127.0.0.1:{}", ports.0)])
-        .args(["--ops", &format!("http://127.0.0.1:{}", ports.1)])
-        .args(["--server-pid", &server.0.id().to_string()])
-        .args(["--ceiling", &ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
-        .args(["--embedded", &format!("http://127.0.0.1:{}", embedded_ports.0)])
-        .args(["--embedded-ops", &format!("http://127.0.0.1:{}", embedded_ports.1)])
-        .args(["--embedded-pid", &embedded.0.id().to_string()])
-        .args(["--token", TOKEN, "--phases", "replay", "--replay-seconds", "1"])
-        .args(["--connections", "8", "--redis", &redis_url(), "--redis-prefix", &prefix])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the driver saw errors:\n{report}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (report, _) = run_driver(
+        driver(&server, ports, (&ceiling, &ceiling_url))
+            .args(["--embedded", &format!("http://127.0.0.1:{}", embedded_ports.0)])
+            .args(["--embedded-ops", &format!("http://127.0.0.1:{}", embedded_ports.1)])
+            .args(["--embedded-pid", &embedded.0.id().to_string()])
+            .args(["--phases", "replay", "--replay-seconds", "1"])
+            .args(["--connections", "8", "--redis", &redis_url(), "--redis-prefix", &prefix]),
+        "",
     );
     for section in [
         "### Replay: one signed call replayed at full speed",
@@ -240,21 +242,12 @@ fn the_slow_phase_reports_real_calls_answered_among_slow_clients() {
     ];
     let server = serve_on_redis(&prefix, ports, &cases_url, &limits);
 
-    let output = Command::new(DRIVER)
-        .args(["run", "--server", &format!("http://127.0.0.1:{}", ports.0)])
-        .args(["--ops", &format!("http://127.0.0.1:{}", ports.1)])
-        .args(["--server-pid", &server.0.id().to_string()])
-        .args(["--ceiling", &ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
-        .args(["--token", TOKEN, "--phases", "slow", "--slow-clients", "40"])
-        .args(["--slow-seconds", "2", "--slow-rate", "5", "--slow-linger-seconds", "4"])
-        .args(["--connections", "8", "--redis", &redis_url(), "--redis-prefix", &prefix])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the driver saw errors:\n{report}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (report, _) = run_driver(
+        driver(&server, ports, (&ceiling, &ceiling_url))
+            .args(["--phases", "slow", "--slow-clients", "40"])
+            .args(["--slow-seconds", "2", "--slow-rate", "5", "--slow-linger-seconds", "4"])
+            .args(["--connections", "8", "--redis", &redis_url(), "--redis-prefix", &prefix]),
+        "",
     );
     for section in [
         "### Slow clients: 40 held against the webhook listener",
@@ -291,37 +284,28 @@ fn the_driver_plays_each_provider() {
             _ => {}
         }
         let server = serve_on_redis(&prefix, ports, &cases_url, &env);
-        let output = Command::new(DRIVER)
-            .args(["run", "--server", &format!("http://127.0.0.1:{}", ports.0)])
-            .args(["--ops", &format!("http://127.0.0.1:{}", ports.1)])
-            .args(["--server-pid", &server.0.id().to_string()])
-            .args(["--ceiling", &ceiling_url, "--ceiling-pid", &ceiling.0.id().to_string()])
-            .args(["--token", TOKEN, "--provider", provider, "--telnyx-seed", seed])
-            .args([
-                "--phases",
-                "calls",
-                "--calls",
-                "20",
-                "--ramp-ms",
-                "20",
-                "--think-ms",
-                "10",
-            ])
-            .args([
-                "--redis",
-                &redis_url(),
-                "--redis-prefix",
-                &prefix,
-                "--cases",
-                &cases_url,
-            ])
-            .output()
-            .unwrap();
-        let report = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{provider}: the driver saw errors:\n{report}\n{}",
-            String::from_utf8_lossy(&output.stderr)
+        let (report, _) = run_driver(
+            driver(&server, ports, (&ceiling, &ceiling_url))
+                .args(["--provider", provider, "--telnyx-seed", seed])
+                .args([
+                    "--phases",
+                    "calls",
+                    "--calls",
+                    "20",
+                    "--ramp-ms",
+                    "20",
+                    "--think-ms",
+                    "10",
+                ])
+                .args([
+                    "--redis",
+                    &redis_url(),
+                    "--redis-prefix",
+                    &prefix,
+                    "--cases",
+                    &cases_url,
+                ]),
+            &format!("{provider}: "),
         );
         for section in ["### 20 complete calls", "Errors: none"] {
             assert!(
