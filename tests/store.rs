@@ -719,36 +719,17 @@ async fn the_last_engineer_to_accept_a_case_is_remembered(store: Arc<dyn Store>)
     let ttl = Duration::from_secs(60);
     let at = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
     assert_eq!(store.sticky("123456").await.unwrap(), None);
-    store.case_taken("123456", "CA1", "carol", at, ttl).await.unwrap();
+    store.set_sticky("123456", "carol", at, ttl).await.unwrap();
     store
-        .case_taken("123456", "CA2", "bob", at + chrono::Duration::minutes(5), ttl)
+        .set_sticky("123456", "bob", at + chrono::Duration::minutes(5), ttl)
         .await
         .unwrap();
     let sticky = store.sticky("123456").await.unwrap().unwrap();
     assert_eq!(sticky.engineer, "bob");
     assert_eq!(sticky.accepted_at, at + chrono::Duration::minutes(5));
     assert_eq!(store.sticky("654321").await.unwrap(), None, "another case");
-    store
-        .case_taken("654321", "CA3", "carol", at, Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(store.sticky("654321").await.unwrap(), None, "remembered for no time");
 }
 both_stores!(the_last_engineer_to_accept_a_case_is_remembered);
-
-async fn a_taken_case_is_released_by_its_holder_only(store: Arc<dyn Store>) {
-    let ttl = Duration::from_secs(60);
-    let at = Utc.with_ymd_and_hms(2026, 11, 28, 1, 0, 0).unwrap();
-    assert!(store.claim_case("123456", "CA1", ttl).await.unwrap());
-    store.case_taken("123456", "CA2", "bob", at, ttl).await.unwrap();
-    assert!(
-        !store.claim_case("123456", "CA3", ttl).await.unwrap(),
-        "taken by another call than the holder: still held"
-    );
-    store.case_taken("123456", "CA1", "carol", at, ttl).await.unwrap();
-    assert!(store.claim_case("123456", "CA3", ttl).await.unwrap(), "released");
-}
-both_stores!(a_taken_case_is_released_by_its_holder_only);
 
 // ---------------------------------------------------------------------------------------------------------
 // Calendar feeds

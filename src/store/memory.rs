@@ -368,22 +368,15 @@ impl Store for MemoryStore {
         Box::pin(async move { result })
     }
 
-    fn case_taken<'a>(
+    fn set_sticky<'a>(
         &'a self,
         case: &'a str,
-        call_sid: &'a str,
         engineer: &'a str,
         at: DateTime<Utc>,
-        sticky_ttl: Duration,
+        ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let result = self.with(|inner| {
-            let key = format!("ringing:{case}");
-            if inner.mark(&key).is_some_and(|holder| holder == call_sid) {
-                inner.marks.remove(&key);
-            }
-            if !sticky_ttl.is_zero() {
-                inner.set_mark(format!("sticky:{case}"), super::sticky_value(engineer, at), sticky_ttl);
-            }
+            inner.set_mark(format!("sticky:{case}"), super::sticky_value(engineer, at), ttl);
             Ok(())
         });
         Box::pin(async move { result })

@@ -132,16 +132,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Releases the claim on case `case` if call `call_sid` holds it.
     fn release_case<'a>(&'a self, case: &'a str, call_sid: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Call `call_sid` about case `case` was accepted by `engineer` at `at`: its claim on the case is
-    /// released (if it holds it) and the engineer remembered for `sticky_ttl` (not at all when it is zero).
-    /// One write, as both records belong to the case.
-    fn case_taken<'a>(
+    /// Remembers for `ttl` that `engineer` accepted a call about case `case` at `at`.
+    fn set_sticky<'a>(
         &'a self,
         case: &'a str,
-        call_sid: &'a str,
         engineer: &'a str,
         at: DateTime<Utc>,
-        sticky_ttl: Duration,
+        ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Who last accepted a call about case `case`, and when, within the record's lifetime.

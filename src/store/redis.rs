@@ -135,17 +135,6 @@ end
 return 0
 ";
 
-/// Deletes KEYS[1] if ARGV[1] holds it, and sets KEYS[2] to ARGV[2] for ARGV[3] seconds unless that is 0.
-const TAKEN: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-end
-if tonumber(ARGV[3]) > 0 then
-  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-end
-return 0
-";
-
 /// A webhook's entry as the entries list keeps it (short names: one is written per webhook). Times are
 /// RFC 3339, formatted once per entry: its events almost always happened at the entry's time.
 #[derive(serde::Serialize)]
@@ -738,25 +727,19 @@ impl Store for RedisStore {
         })
     }
 
-    fn case_taken<'a>(
+    fn set_sticky<'a>(
         &'a self,
         case: &'a str,
-        call_sid: &'a str,
         engineer: &'a str,
         at: DateTime<Utc>,
-        sticky_ttl: Duration,
+        ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let _: i64 = Script::new(TAKEN)
-                .key(self.key(&format!("case:{{{case}}}:ringing")))
-                .key(self.key(&format!("case:{{{case}}}:sticky")))
-                .arg(call_sid)
-                .arg(super::sticky_value(engineer, at))
-                .arg(sticky_ttl.as_secs())
-                .invoke_async(&mut self.conn())
+            let key = self.key(&format!("case:{{{case}}}:sticky"));
+            self.conn()
+                .set_ex(key, super::sticky_value(engineer, at), ttl.as_secs().max(1))
                 .await
-                .map_err(backend)?;
-            Ok(())
+                .map_err(backend)
         })
     }
 

@@ -429,8 +429,8 @@ impl Bridge {
             store.record_acceptance(&parent, index, &engineer, ACCEPTANCE_TTL),
         );
         // The escalation is over: the case may be rung again, and its next call rings this engineer first.
-        // The two writes wait on neither, so they go together: the engineer waits for one.
-        let (recorded, ()) = tokio::join!(record, self.case_taken(ctx, &parent, &engineer));
+        // The three writes wait on none of the others, so they go together: the engineer waits for one.
+        let (recorded, (), ()) = tokio::join!(record, release(ctx, parent.clone()), self.remember(ctx, &engineer));
         if !matches!(recorded, Ok(Ok(()))) {
             // The engineer is connected all the same: a human answering matters more than the record.
             metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "record_acceptance").increment(1);
@@ -448,21 +448,19 @@ impl Bridge {
 }
 
 impl Bridge {
-    /// Call `parent` about the case was accepted by `engineer`: releases its claim on the case and remembers
-    /// the engineer for `sticky_secs`.
-    async fn case_taken(&self, ctx: &Ctx<'_>, parent: &str, engineer: &str) {
+    /// Remembers that `engineer` accepted a call about the case, for `sticky_secs`.
+    async fn remember(&self, ctx: &Ctx<'_>, engineer: &str) {
         let ttl = Duration::from_secs(self.sticky_secs.get());
         let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case").cloned()) else {
             return;
         };
-        let taken = tokio::time::timeout(STORE_DEADLINE, store.case_taken(&case, parent, engineer, ctx.now, ttl)).await;
-        if !matches!(taken, Ok(Ok(()))) {
-            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "case_taken").increment(1);
-            tracing::warn!(
-                case,
-                engineer,
-                "bridge: cannot release the case or remember who took it: the claim expires on its own"
-            );
+        if ttl.is_zero() {
+            return;
+        }
+        let remembered = tokio::time::timeout(STORE_DEADLINE, store.set_sticky(&case, engineer, ctx.now, ttl)).await;
+        if !matches!(remembered, Ok(Ok(()))) {
+            metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "set_sticky").increment(1);
+            tracing::warn!(case, engineer, "bridge: cannot remember who took the case");
         }
     }
 }
