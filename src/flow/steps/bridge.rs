@@ -17,7 +17,6 @@
 //! accepted a call about the case within the last `sticky_secs` is rung first, alone, before the policy: they
 //! know the case. A store that cannot answer claims nothing and remembers nobody: the call is rung as usual.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -26,8 +25,8 @@ use crate::flow::engine::{Ctx, Trace, Transition};
 use crate::flow::prompt::Prompt;
 use crate::oncall::model::{Engineer, OnCall, OnCallData, Target, TierOnCall};
 use crate::settings::Bounded;
+use crate::store::STORE_DEADLINE;
 use crate::store::cache::Source;
-use crate::store::{STORE_DEADLINE, Sticky};
 use crate::twiml::{self, Dial, DialNumber, Verb};
 
 pub const OUTCOMES: &[&str] = &["accepted", "exhausted", "busy"];
@@ -97,31 +96,13 @@ impl Bridge {
     /// is ringing engineers about the same case.
     pub(crate) async fn run(&self, ctx: &mut Ctx<'_>) -> Transition {
         let index = ctx.state.attempts.get(ctx.step).copied().unwrap_or(0);
-        let Some((policy, data)) = self.chain(ctx, index).await else {
-            release(ctx, ctx.input.call_sid().to_owned()).await;
-            super::missed::alert_missed(ctx, None);
-            return Transition::Next("exhausted");
-        };
-        let (attempts, claimed) = if index == 0 {
-            // Who last took the case is asked beside the claim on it: neither waits on the other, and the
-            // claim lasts the first tier's ring time, whoever is rung alone in it.
-            let ttl = claim_ttl(&policy[0]);
-            let last_taker = async {
-                match &data {
-                    Some(_) => self.last_taker(ctx).await,
-                    None => None,
-                }
-            };
-            let (last_taker, claimed) = tokio::join!(last_taker, claim(ctx, ttl));
-            let first = data.as_deref().and_then(|data| self.rung_first(ctx, data, last_taker));
-            (sticky_first(first, policy), Some(claimed))
-        } else {
-            // Whoever the first tier rang alone, as its webhook kept them.
-            let first = data.as_deref().and_then(|data| {
-                let id = ctx.state.vars.get(STICKY_VAR).filter(|id| !id.is_empty())?;
-                data.engineers.get(id).cloned()
-            });
-            (sticky_first(first, policy), None)
+        let attempts = match self.chain(ctx, index).await {
+            Some(attempts) => attempts,
+            None => {
+                release(ctx, ctx.input.call_sid().to_owned()).await;
+                super::missed::alert_missed(ctx, None);
+                return Transition::Next("exhausted");
+            }
         };
         let Some(tier) = attempts.get(index as usize) else {
             ctx.trace_decision(format!(
@@ -132,11 +113,7 @@ impl Bridge {
             super::missed::alert_missed(ctx, attempts.first());
             return Transition::Next("exhausted");
         };
-        let claimed = match claimed {
-            Some(claimed) => claimed,
-            None => claim(ctx, claim_ttl(tier)).await,
-        };
-        if !held(ctx, claimed) {
+        if !claim(ctx, tier).await {
             return Transition::Next("busy");
         }
         ctx.state.attempts.insert(ctx.step.to_owned(), index);
@@ -176,10 +153,9 @@ impl Bridge {
         Transition::Wait
     }
 
-    /// The policy's tiers to try, in order (repeats included, empty tiers skipped, never none), with the
-    /// on-call data they come from; `None` when there is nobody. With the store down, the last on-call data
-    /// read; with none, the line's fallback numbers (and no data).
-    async fn chain(&self, ctx: &mut Ctx<'_>, index: u32) -> Option<(Vec<TierOnCall>, Option<Arc<OnCallData>>)> {
+    /// The tiers to try, in order (repeats included, empty tiers skipped); `None` when there is nobody.
+    /// With the store down, the last on-call data read; with none, the line's fallback numbers.
+    async fn chain(&self, ctx: &mut Ctx<'_>, index: u32) -> Option<Vec<TierOnCall>> {
         let policy = ctx.line.escalation_policy.clone();
         let read = match ctx.services.store.clone() {
             Some(store) => ctx.services.oncall_cache.read(store.as_ref(), STORE_DEADLINE).await,
@@ -197,64 +173,59 @@ impl Bridge {
             Err(error) => {
                 tracing::error!(%error, line = %ctx.line.key, "bridge: no on-call data: ringing the line's fallback numbers");
                 ctx.trace_decision(format!("bridge: no on-call data ({error})"));
-                return self.fallback(ctx).map(|tiers| (tiers, None));
+                return self.fallback(ctx);
             }
         };
         let tam = case_tam(ctx, &data, &policy, index);
         let Some(chain) = data.on_call_for_case(&policy, ctx.now, tam) else {
             tracing::error!(policy, line = %ctx.line.key, "bridge: the escalation policy does not exist");
             ctx.trace_decision(format!("bridge: no escalation policy {policy:?}"));
-            return self.fallback(ctx).map(|tiers| (tiers, None));
+            return self.fallback(ctx);
         };
         let attempts: Vec<TierOnCall> = chain.attempts().into_iter().cloned().collect();
         if attempts.is_empty() {
             tracing::error!(policy, line = %ctx.line.key, "bridge: nobody is on call in any tier");
             ctx.trace_decision(format!("bridge: nobody is on call in policy {policy:?}"));
-            return self.fallback(ctx).map(|tiers| (tiers, None));
+            return self.fallback(ctx);
         }
-        Some((attempts, Some(data)))
+        let first = self.sticky_engineer(ctx, &data, index).await;
+        Some(sticky_first(first, attempts))
     }
 
-    /// Who accepted a call about the case within `sticky_secs`, as the store says; `None` without a case, a
-    /// store or an answer from it.
-    async fn last_taker(&self, ctx: &Ctx<'_>) -> Option<Sticky> {
-        if self.sticky_secs.get() == 0 {
-            return None;
-        }
-        let case = ctx.state.vars.get("case")?;
-        let store = ctx.services.store.clone()?;
-        match tokio::time::timeout(STORE_DEADLINE, store.sticky(case)).await {
-            Ok(Ok(sticky)) => sticky,
-            _ => {
-                metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "sticky").increment(1);
-                tracing::warn!(case, "bridge: cannot read who last took the case");
-                None
-            }
-        }
-    }
-
-    /// The engineer the first tier rings alone: `last_taker`, if they are still in the on-call data. The call
-    /// state keeps them for the later tiers.
-    fn rung_first(&self, ctx: &mut Ctx<'_>, data: &OnCallData, last_taker: Option<Sticky>) -> Option<Engineer> {
+    /// The engineer to ring first, alone: who accepted a call about the case within `sticky_secs`, if they
+    /// are still in the on-call data. Read from the store on the first tier, from the call state after.
+    async fn sticky_engineer(&self, ctx: &mut Ctx<'_>, data: &OnCallData, index: u32) -> Option<Engineer> {
         if self.sticky_secs.get() == 0 {
             return None;
         }
         let case = ctx.state.vars.get("case").cloned()?;
-        ctx.state
-            .set(STICKY_VAR, last_taker.as_ref().map_or("", |s| s.engineer.as_str()));
-        let last_taker = last_taker?;
-        let engineer = data.engineers.get(&last_taker.engineer).cloned();
-        ctx.trace_decision(match engineer {
-            Some(_) => format!(
-                "bridge: {} accepted a call about case {case} at {}: rung first",
-                last_taker.engineer,
-                last_taker.accepted_at.to_rfc3339()
-            ),
-            None => format!(
-                "bridge: {} is no longer in the on-call data: not rung first",
-                last_taker.engineer
-            ),
-        });
+        let id = if index == 0 {
+            let store = ctx.services.store.clone()?;
+            let read = tokio::time::timeout(STORE_DEADLINE, store.sticky(&case)).await;
+            let id = match read {
+                Ok(Ok(sticky)) => sticky.map(|s| {
+                    ctx.trace_decision(format!(
+                        "bridge: {} accepted a call about case {case} at {}: rung first",
+                        s.engineer,
+                        s.accepted_at.to_rfc3339()
+                    ));
+                    s.engineer
+                }),
+                _ => {
+                    metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "sticky").increment(1);
+                    tracing::warn!(case, "bridge: cannot read who last took the case");
+                    None
+                }
+            };
+            ctx.state.set(STICKY_VAR, id.as_deref().unwrap_or(""));
+            id?
+        } else {
+            ctx.state.vars.get(STICKY_VAR).filter(|id| !id.is_empty()).cloned()?
+        };
+        let engineer = data.engineers.get(&id).cloned();
+        if engineer.is_none() && index == 0 {
+            ctx.trace_decision(format!("bridge: {id} is no longer in the on-call data: not rung first"));
+        }
         engineer
     }
 
@@ -525,48 +496,24 @@ fn sticky_first(first: Option<Engineer>, mut attempts: Vec<TierOnCall>) -> Vec<T
     std::iter::once(alone).chain(attempts).collect()
 }
 
-/// How long a claim on the case lasts for `tier`: its ring time and some slack.
-fn claim_ttl(tier: &TierOnCall) -> Duration {
-    Duration::from_secs(u64::from(tier.ring_timeout_secs) + CLAIM_SLACK_SECS)
-}
-
-/// What the store said to a claim on the call's case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Claim {
-    /// The call holds the case (or there is no case or store to claim it in).
-    Held,
-    /// Another call is ringing engineers about the case.
-    Busy,
-    /// The store did not answer.
-    Unknown,
-}
-
-/// Claims (or renews) the call's case for `ttl`.
-async fn claim(ctx: &Ctx<'_>, ttl: Duration) -> Claim {
-    let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case")) else {
-        return Claim::Held;
+/// Claims (or renews) the call's case for the time `tier` can take: false when another call is ringing it.
+/// Without a case, a store, or an answer from it, nothing is claimed and the call is rung.
+async fn claim(ctx: &mut Ctx<'_>, tier: &TierOnCall) -> bool {
+    let (Some(store), Some(case)) = (ctx.services.store.clone(), ctx.state.vars.get("case").cloned()) else {
+        return true;
     };
-    match tokio::time::timeout(STORE_DEADLINE, store.claim_case(case, ctx.input.call_sid(), ttl)).await {
-        Ok(Ok(true)) => Claim::Held,
-        Ok(Ok(false)) => Claim::Busy,
-        _ => Claim::Unknown,
-    }
-}
-
-/// Whether the call may ring the tier: false when another call is ringing the case. Without an answer from
-/// the store, the call is rung.
-fn held(ctx: &mut Ctx<'_>, claim: Claim) -> bool {
-    let case = ctx.state.vars.get("case").cloned().unwrap_or_default();
-    match claim {
-        Claim::Held => true,
-        Claim::Busy => {
+    let ttl = Duration::from_secs(u64::from(tier.ring_timeout_secs) + CLAIM_SLACK_SECS);
+    let call_sid = ctx.input.call_sid().to_owned();
+    match tokio::time::timeout(STORE_DEADLINE, store.claim_case(&case, &call_sid, ttl)).await {
+        Ok(Ok(true)) => true,
+        Ok(Ok(false)) => {
             metrics::counter!(crate::metrics::BRIDGES_BUSY, "line" => ctx.line.key.clone()).increment(1);
             ctx.trace_decision(format!(
                 "bridge: another call is ringing engineers about case {case}: not rung again"
             ));
             false
         }
-        Claim::Unknown => {
+        _ => {
             metrics::counter!(crate::metrics::STORE_ERRORS, "operation" => "claim_case").increment(1);
             tracing::warn!(case, "bridge: cannot claim the case: rung all the same");
             ctx.trace_decision(format!("bridge: case {case} not claimed (the store did not answer)"));
